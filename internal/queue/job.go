@@ -1,0 +1,124 @@
+package queue
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// JobFormatVersion is written into every job body; a runner refuses bodies
+// from a newer format rather than guess at them.
+const JobFormatVersion = 1
+
+// Job is the body of a sync message: keys only, never roster or tenant data,
+// so the runner always re-reads current state (level-triggered).
+type Job struct {
+	Version    int    `json:"v"`
+	CustomerID string `json:"customer"`
+	ProfileID  string `json:"profile"`
+	RunID      string `json:"run"`
+	Entity     string `json:"entity"`
+	// Window names the schedule occurrence (the local date of a nightly run)
+	// or the run id for manual runs; it makes the MessageID deterministic.
+	Window string `json:"window"`
+	// Step counts follow-up messages of one entity job, starting at 0.
+	Step int `json:"step,omitempty"`
+	// Cursor is the entity handler's own continuation state.
+	Cursor string `json:"cursor,omitempty"`
+}
+
+// ErrBadJob marks a message body that is not a job this runner understands.
+var ErrBadJob = errors.New("bad job message")
+
+// MessageID is deterministic in (customer, profile, entity, window, step), so
+// a re-fired timer or a retried send is dropped by duplicate detection.
+func (j Job) MessageID() string {
+	id := strings.Join([]string{j.CustomerID, j.ProfileID, j.Entity, j.Window, strconv.Itoa(j.Step)}, "|")
+	if len(id) <= MaxMessageIDLength {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "h|" + hex.EncodeToString(sum[:])
+}
+
+// Message wraps the job for the customer's session.
+func (j Job) Message(at time.Time) (Message, error) {
+	body, err := json.Marshal(j)
+	if err != nil {
+		return Message{}, fmt.Errorf("encode job %s: %w", j.MessageID(), err)
+	}
+	m := Message{
+		MessageID:            j.MessageID(),
+		SessionID:            j.CustomerID,
+		Subject:              "sync/" + j.Entity,
+		ContentType:          "application/json",
+		Body:                 body,
+		ScheduledEnqueueTime: at,
+	}
+	return m, m.Validate()
+}
+
+// DecodeJob parses and validates a job body.
+func DecodeJob(body []byte) (Job, error) {
+	var j Job
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return Job{}, fmt.Errorf("%w: %v", ErrBadJob, err)
+	}
+	if j.Version < 1 || j.Version > JobFormatVersion {
+		return Job{}, fmt.Errorf("%w: format version %d, this runner reads 1..%d", ErrBadJob, j.Version, JobFormatVersion)
+	}
+	var missing []string
+	for name, v := range map[string]string{"customer": j.CustomerID, "profile": j.ProfileID, "run": j.RunID, "entity": j.Entity, "window": j.Window} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Job{}, fmt.Errorf("%w: missing %s", ErrBadJob, strings.Join(sortedCopy(missing), ", "))
+	}
+	if j.Step < 0 {
+		return Job{}, fmt.Errorf("%w: negative step %d", ErrBadJob, j.Step)
+	}
+	return j, nil
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// Result is what a job handler asks for after a successful invocation.
+// A wait is a result, not an error: it becomes a scheduled follow-up message
+// so the Functions worker is never blocked and the delivery count untouched.
+type Result struct {
+	RequeueAfter time.Duration
+}
+
+type terminalError struct{ err error }
+
+func (t terminalError) Error() string { return t.err.Error() }
+func (t terminalError) Unwrap() error { return t.err }
+
+// Terminal marks err as one retrying cannot fix (bad feed, consent revoked):
+// the runner records it and completes the message instead of retrying.
+func Terminal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return terminalError{err}
+}
+
+// IsTerminal reports whether err, or anything it wraps, was marked Terminal.
+func IsTerminal(err error) bool {
+	var t terminalError
+	return errors.As(err, &t)
+}

@@ -1,0 +1,159 @@
+// Package runs defines the run record: what one sync run of one profile did,
+// entity by entity. It does no I/O.
+package runs
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Status of a run or of one entity within it.
+type Status string
+
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	// StatusSkipped: an entity not run because one before it failed.
+	StatusSkipped Status = "skipped"
+	// StatusPartial: a run where some entities succeeded and some did not.
+	StatusPartial Status = "partial"
+)
+
+// Done reports whether s is final.
+func (s Status) Done() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusSkipped || s == StatusPartial
+}
+
+// Triggers.
+const (
+	TriggerTimer  = "timer"
+	TriggerManual = "manual"
+)
+
+// Modes.
+const (
+	ModeApply    = "apply"
+	ModeSimulate = "simulate"
+)
+
+// Run is the record of one run.
+type Run struct {
+	ID         string         `json:"id"`
+	CustomerID string         `json:"customerId"`
+	ProfileID  string         `json:"profileId"`
+	Trigger    string         `json:"trigger"`
+	Mode       string         `json:"mode"`
+	Window     string         `json:"window"`
+	Status     Status         `json:"status"`
+	CreatedAt  time.Time      `json:"createdAt"`
+	StartedAt  time.Time      `json:"startedAt,omitzero"`
+	EndedAt    time.Time      `json:"endedAt,omitzero"`
+	Entities   []EntityRun    `json:"entities"`
+	Counts     map[string]int `json:"counts,omitempty"`
+	// ETag is the store's concurrency token; not part of the record.
+	ETag string `json:"-"`
+}
+
+// EntityRun is one entity's part of a run.
+type EntityRun struct {
+	Entity    string         `json:"entity"`
+	Status    Status         `json:"status"`
+	StartedAt time.Time      `json:"startedAt,omitzero"`
+	EndedAt   time.Time      `json:"endedAt,omitzero"`
+	Steps     int            `json:"steps,omitempty"`
+	Counts    map[string]int `json:"counts,omitempty"`
+	Error     string         `json:"error,omitempty"`
+}
+
+// New returns a queued run with one queued entry per entity, in order.
+func New(id, customerID, profileID, trigger, mode, window string, entities []string, now time.Time) Run {
+	r := Run{ID: id, CustomerID: customerID, ProfileID: profileID, Trigger: trigger, Mode: mode,
+		Window: window, Status: StatusQueued, CreatedAt: now.UTC()}
+	for _, e := range entities {
+		r.Entities = append(r.Entities, EntityRun{Entity: e, Status: StatusQueued})
+	}
+	return r
+}
+
+// Entity returns the index of the named entity, or -1.
+func (r *Run) Entity(name string) int {
+	return slices.IndexFunc(r.Entities, func(e EntityRun) bool { return e.Entity == name })
+}
+
+// Finish recomputes the run's status and totals from its entities, stamping
+// EndedAt when every entity is final.
+func (r *Run) Finish(now time.Time) {
+	totals := map[string]int{}
+	done, ok := 0, 0
+	for _, e := range r.Entities {
+		for k, v := range e.Counts {
+			totals[k] += v
+		}
+		if e.Status.Done() {
+			done++
+		}
+		if e.Status == StatusSucceeded {
+			ok++
+		}
+	}
+	r.Counts = totals
+	if len(totals) == 0 {
+		r.Counts = nil
+	}
+	if done < len(r.Entities) {
+		return
+	}
+	switch {
+	case ok == len(r.Entities):
+		r.Status = StatusSucceeded
+	case ok == 0:
+		r.Status = StatusFailed
+	default:
+		r.Status = StatusPartial
+	}
+	r.EndedAt = now.UTC()
+}
+
+// MergeCounts adds add into dst, allocating dst when needed.
+func MergeCounts(dst, add map[string]int) map[string]int {
+	if len(add) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]int, len(add))
+	}
+	for _, k := range slices.Sorted(maps.Keys(add)) {
+		dst[k] += add[k]
+	}
+	return dst
+}
+
+// ScheduledID is the run id of a nightly run: time-ordered by the window's
+// instant and deterministic in (customer, profile, window), so a re-fired
+// timer finds the run it already created.
+func ScheduledID(customerID, profileID, window string, at time.Time) string {
+	sum := sha256.Sum256([]byte(customerID + "|" + profileID + "|" + window))
+	return at.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(sum[:5])
+}
+
+// ManualID is a fresh time-ordered run id for a run started from the API.
+func ManualID(now time.Time) string {
+	var b [5]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// LogEntry is one line of a run's log. It holds ids and counts only, never
+// personal data.
+type LogEntry struct {
+	Time    time.Time `json:"time"`
+	Level   string    `json:"level"`
+	Entity  string    `json:"entity,omitempty"`
+	Message string    `json:"message"`
+}

@@ -1,0 +1,246 @@
+// Package tenant models the vendor's customers (a school or trust with one
+// Microsoft 365 tenant) and their execution profiles, including when a
+// profile is due to run. It does no I/O.
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Entity types a profile can sync, in the order a run performs them: groups
+// need accounts, classrooms need groups.
+const (
+	EntityUsers       = "users"
+	EntityGroups      = "groups"
+	EntityClassrooms  = "classrooms"
+	EntityCalendar    = "calendar"
+	EntityHierarchies = "hierarchies"
+	// EntityNoop does nothing; it proves the pipeline's wiring.
+	EntityNoop = "noop"
+)
+
+// ErrInvalid is wrapped by every validation error of this package.
+var ErrInvalid = errors.New("invalid")
+
+// Customer is one school or trust, i.e. one Entra tenant.
+type Customer struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// TenantID is the customer's Entra tenant id, recorded at admin consent.
+	TenantID    string    `json:"tenantId,omitempty"`
+	ConsentedAt time.Time `json:"consentedAt,omitzero"`
+	// Domains are the verified domains usernames may be created in.
+	Domains      []string `json:"domains,omitempty"`
+	SummaryEmail string   `json:"summaryEmail,omitempty"`
+	Features     Features `json:"features"`
+	// Education is true for an Education tenant; classrooms need one.
+	Education bool `json:"education"`
+	// Disconnected is set by "Remove configuration": no run starts for it.
+	Disconnected bool `json:"disconnected,omitempty"`
+}
+
+// Features are the customer's switches for what gets synced.
+type Features struct {
+	Users       bool `json:"users"`
+	Groups      bool `json:"groups"`
+	Classrooms  bool `json:"classrooms"`
+	Calendar    bool `json:"calendar"`
+	Hierarchies bool `json:"hierarchies"`
+}
+
+// idPattern keeps ids printable and short; the store encodes them anyway.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidateID checks a customer or profile id.
+func ValidateID(kind, id string) error {
+	if !idPattern.MatchString(id) {
+		return fmt.Errorf("%w %s id %q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, kind, id)
+	}
+	return nil
+}
+
+// Validate checks a customer record.
+func (c Customer) Validate() error {
+	if err := ValidateID("customer", c.ID); err != nil {
+		return err
+	}
+	for _, d := range c.Domains {
+		if d == "" || strings.ContainsAny(d, " @/") {
+			return fmt.Errorf("%w customer %s domain %q: want a domain name such as school.example", ErrInvalid, c.ID, d)
+		}
+	}
+	return nil
+}
+
+// Profile is an execution profile: what to sync for a customer, and when.
+type Profile struct {
+	CustomerID string `json:"customerId"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Enabled    bool   `json:"enabled"`
+	// StartDate and EndDate bound the profile (local dates, inclusive,
+	// YYYY-MM-DD); empty means unbounded.
+	StartDate string `json:"startDate,omitempty"`
+	EndDate   string `json:"endDate,omitempty"`
+	// AcademicSession is the sourcedId of the session this profile syncs.
+	AcademicSession string `json:"academicSession,omitempty"`
+	// RunAt is the local time of day of the nightly run, HH:MM.
+	RunAt string `json:"runAt"`
+	// TimeZone is an IANA zone name, e.g. Europe/London.
+	TimeZone string `json:"timeZone"`
+	// Entities are synced in this order; see the Entity constants.
+	Entities []string `json:"entities"`
+}
+
+const dateLayout = "2006-01-02"
+
+// Validate checks a profile on its own; Overlaps checks it against others.
+func (p Profile) Validate() error {
+	if err := ValidateID("customer", p.CustomerID); err != nil {
+		return err
+	}
+	if err := ValidateID("profile", p.ID); err != nil {
+		return err
+	}
+	if _, _, err := parseClock(p.RunAt); err != nil {
+		return fmt.Errorf("%w profile %s runAt %q: %v", ErrInvalid, p.ID, p.RunAt, err)
+	}
+	if _, err := time.LoadLocation(p.TimeZone); err != nil || p.TimeZone == "" {
+		return fmt.Errorf("%w profile %s timeZone %q: want an IANA zone such as Europe/London", ErrInvalid, p.ID, p.TimeZone)
+	}
+	start, end, err := p.dates()
+	if err != nil {
+		return err
+	}
+	if !start.IsZero() && !end.IsZero() && end.Before(start) {
+		return fmt.Errorf("%w profile %s: endDate %s is before startDate %s", ErrInvalid, p.ID, p.EndDate, p.StartDate)
+	}
+	if len(p.Entities) == 0 {
+		return fmt.Errorf("%w profile %s: no entities to sync", ErrInvalid, p.ID)
+	}
+	seen := map[string]bool{}
+	for _, e := range p.Entities {
+		if seen[e] {
+			return fmt.Errorf("%w profile %s: entity %q listed twice", ErrInvalid, p.ID, e)
+		}
+		seen[e] = true
+	}
+	return nil
+}
+
+func (p Profile) dates() (start, end time.Time, err error) {
+	if p.StartDate != "" {
+		if start, err = time.Parse(dateLayout, p.StartDate); err != nil {
+			return start, end, fmt.Errorf("%w profile %s startDate %q: want YYYY-MM-DD", ErrInvalid, p.ID, p.StartDate)
+		}
+	}
+	if p.EndDate != "" {
+		if end, err = time.Parse(dateLayout, p.EndDate); err != nil {
+			return start, end, fmt.Errorf("%w profile %s endDate %q: want YYYY-MM-DD", ErrInvalid, p.ID, p.EndDate)
+		}
+	}
+	return start, end, nil
+}
+
+func parseClock(s string) (hour, minute int, err error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, 0, errors.New("want HH:MM, 24-hour")
+	}
+	return t.Hour(), t.Minute(), nil
+}
+
+// Overlaps returns the enabled profiles among others that share a day with p
+// when p is enabled. Two enabled profiles of one customer may not overlap:
+// both would sync the same tenant in the same night, so saving such a
+// profile is refused rather than letting one silently win.
+func (p Profile) Overlaps(others []Profile) []Profile {
+	if !p.Enabled {
+		return nil
+	}
+	var out []Profile
+	for _, o := range others {
+		if o.CustomerID != p.CustomerID || o.ID == p.ID || !o.Enabled {
+			continue
+		}
+		if datesOverlap(p.StartDate, p.EndDate, o.StartDate, o.EndDate) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// datesOverlap compares YYYY-MM-DD strings, which order like dates; an empty
+// bound is open.
+func datesOverlap(aStart, aEnd, bStart, bEnd string) bool {
+	if aEnd != "" && bStart != "" && aEnd < bStart {
+		return false
+	}
+	if bEnd != "" && aStart != "" && bEnd < aStart {
+		return false
+	}
+	return true
+}
+
+// Window is one scheduled occurrence of a profile's nightly run.
+type Window struct {
+	// ID is the local date of the occurrence, YYYY-MM-DD.
+	ID string
+	// At is the instant the occurrence was due.
+	At time.Time
+}
+
+// DueWindow returns the latest scheduled occurrence at or before now, and
+// whether the profile is active on that local date. A scheduler that missed
+// several nights runs only the latest one: the sync is level-based, so one
+// run catches everything up.
+func (p Profile) DueWindow(now time.Time) (Window, bool, error) {
+	loc, err := time.LoadLocation(p.TimeZone)
+	if err != nil {
+		return Window{}, false, fmt.Errorf("%w profile %s timeZone %q: %v", ErrInvalid, p.ID, p.TimeZone, err)
+	}
+	hour, minute, err := parseClock(p.RunAt)
+	if err != nil {
+		return Window{}, false, fmt.Errorf("%w profile %s runAt %q: %v", ErrInvalid, p.ID, p.RunAt, err)
+	}
+	local := now.In(loc)
+	at := time.Date(local.Year(), local.Month(), local.Day(), hour, minute, 0, 0, loc)
+	if at.After(now) {
+		y, m, d := local.AddDate(0, 0, -1).Date()
+		at = time.Date(y, m, d, hour, minute, 0, 0, loc)
+	}
+	w := Window{ID: at.Format(dateLayout), At: at.UTC()}
+	if !p.Enabled {
+		return w, false, nil
+	}
+	if p.StartDate != "" && w.ID < p.StartDate || p.EndDate != "" && w.ID > p.EndDate {
+		return w, false, nil
+	}
+	return w, true, nil
+}
+
+// EnabledEntities filters the profile's entities by the customer's feature
+// switches, keeping the profile's order. Unknown names are kept so the
+// runner can report them rather than silently dropping them.
+func (c Customer) EnabledEntities(p Profile) []string {
+	switchOf := map[string]bool{
+		EntityUsers:       c.Features.Users,
+		EntityGroups:      c.Features.Groups,
+		EntityClassrooms:  c.Features.Classrooms,
+		EntityCalendar:    c.Features.Calendar,
+		EntityHierarchies: c.Features.Hierarchies,
+	}
+	out := make([]string, 0, len(p.Entities))
+	for _, e := range p.Entities {
+		if on, known := switchOf[e]; known && !on {
+			continue
+		}
+		out = append(out, e)
+	}
+	return slices.Clip(out)
+}
