@@ -29,6 +29,9 @@ type Job struct {
 	Window string `json:"window"`
 	// Step counts follow-up messages of one entity job, starting at 0.
 	Step int `json:"step,omitempty"`
+	// Wait counts the times this step was put back because an earlier
+	// entity of the run had not finished; it keeps those copies' ids apart.
+	Wait int `json:"wait,omitempty"`
 	// Cursor is the entity handler's own continuation state.
 	Cursor string `json:"cursor,omitempty"`
 }
@@ -40,6 +43,9 @@ var ErrBadJob = errors.New("bad job message")
 // a re-fired timer or a retried send is dropped by duplicate detection.
 func (j Job) MessageID() string {
 	id := strings.Join([]string{j.CustomerID, j.ProfileID, j.Entity, j.Window, strconv.Itoa(j.Step)}, "|")
+	if j.Wait > 0 {
+		id += "|w" + strconv.Itoa(j.Wait)
+	}
 	if len(id) <= MaxMessageIDLength {
 		return id
 	}
@@ -84,8 +90,8 @@ func DecodeJob(body []byte) (Job, error) {
 	if len(missing) > 0 {
 		return Job{}, fmt.Errorf("%w: missing %s", ErrBadJob, strings.Join(sortedCopy(missing), ", "))
 	}
-	if j.Step < 0 {
-		return Job{}, fmt.Errorf("%w: negative step %d", ErrBadJob, j.Step)
+	if j.Step < 0 || j.Wait < 0 {
+		return Job{}, fmt.Errorf("%w: negative step %d or wait %d", ErrBadJob, j.Step, j.Wait)
 	}
 	return j, nil
 }

@@ -149,6 +149,14 @@ func (s *Store) SaveProfile(ctx context.Context, p tenant.Profile) error {
 	if err != nil {
 		return err
 	}
+	for _, o := range others {
+		if o.ID == p.ID && !o.CreatedAt.IsZero() {
+			p.CreatedAt = o.CreatedAt
+		}
+	}
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.now().UTC()
+	}
 	if clash := p.Overlaps(others); len(clash) > 0 {
 		ids := make([]string, len(clash))
 		for i, o := range clash {

@@ -95,6 +95,10 @@ type Profile struct {
 	TimeZone string `json:"timeZone"`
 	// Entities are synced in this order; see the Entity constants.
 	Entities []string `json:"entities"`
+	// CreatedAt is set by the store when the profile is first saved. A
+	// window due before it does not run: a profile created at 23:00 with
+	// runAt 02:00 waits for the coming night instead of starting at once.
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }
 
 const dateLayout = "2006-01-02"
@@ -219,6 +223,9 @@ func (p Profile) DueWindow(now time.Time) (Window, bool, error) {
 		return w, false, nil
 	}
 	if p.StartDate != "" && w.ID < p.StartDate || p.EndDate != "" && w.ID > p.EndDate {
+		return w, false, nil
+	}
+	if w.At.Before(p.CreatedAt) {
 		return w, false, nil
 	}
 	return w, true, nil

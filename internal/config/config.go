@@ -1,0 +1,126 @@
+// Package config is the single list of app settings rostersync reads, with
+// what each one means. local.settings.json.example is generated from it
+// (and a test keeps the two equal), so no setting goes undocumented.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Setting is one app setting (an environment variable in the Functions
+// host, "Values" in local.settings.json).
+type Setting struct {
+	Name string
+	// Example is the value local.settings.json.example shows: a working
+	// local value where one exists.
+	Example string
+	Help    string
+}
+
+// Names of the settings the code reads.
+const (
+	CustomHandlerPort     = "FUNCTIONS_CUSTOMHANDLER_PORT"
+	WorkerRuntime         = "FUNCTIONS_WORKER_RUNTIME"
+	WebJobsStorage        = "AzureWebJobsStorage"
+	TablesConnection      = "TablesConnectionString"
+	TablesEndpoint        = "TablesEndpoint"
+	StateDir              = "StateDir"
+	ServiceBusNamespace   = "ServiceBusConnection__fullyQualifiedNamespace"
+	ServiceBusCredential  = "ServiceBusConnection__credential"
+	ServiceBusClientID    = "ServiceBusConnection__clientId"
+	ServiceBusConnString  = "ServiceBusConnectionString"
+	SyncQueueName         = "SyncQueueName"
+	SyncQueueMaxDelivery  = "SyncQueueMaxDeliveryCount"
+	KeyVaultURI           = "KeyVaultUri"
+	SecretsDir            = "SecretsDir"
+	ManagedIdentityClient = "ManagedIdentityClientId"
+	GraphAppClientID      = "GraphAppClientId"
+	GraphAuthMode         = "GraphAuthMode"
+	GraphBaseURL          = "GraphBaseUrl"
+	GraphStaticToken      = "GraphStaticToken"
+	GraphClientSecretName = "GraphClientSecretName"
+	APIKey                = "ApiKey"
+	LogLevel              = "LogLevel"
+)
+
+// Settings is every setting, in the order the example file lists them.
+var Settings = []Setting{
+	{WorkerRuntime, "Custom", "Local Core Tools only: tells the host this is a custom handler. Not set on Flex Consumption, where functionAppConfig.runtime says 'custom'."},
+	{CustomHandlerPort, "", "Set by the Functions host: the loopback port `rostersync serve` listens on. Leave empty; set it by hand only to run the handler alone."},
+	{WebJobsStorage, "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;", "The host's own storage (timer schedule monitor, keys). In Azure use AzureWebJobsStorage__accountName with the managed identity instead of a key."},
+	{TablesConnection, "", "Table Storage connection string for rostersync's state, e.g. Azurite's full devstoreaccount1 string (UseDevelopmentStorage=true is translated). Empty: use TablesEndpoint, or the embedded store in StateDir."},
+	{TablesEndpoint, "", "Table Storage endpoint (https://ACCOUNT.table.core.windows.net), reached with the managed identity (ManagedIdentityClientId). Used when TablesConnectionString is empty."},
+	{StateDir, ".state", "Folder of the embedded state store, the default when neither TablesConnectionString nor TablesEndpoint is set."},
+	{ServiceBusNamespace, "", "Service Bus namespace (NAME.servicebus.windows.net), used by the SyncJob trigger and by rostersync's sender, with the managed identity."},
+	{ServiceBusCredential, "managedidentity", "Tells the Service Bus trigger to authenticate with a managed identity."},
+	{ServiceBusClientID, "", "Client id of the user-assigned managed identity the Service Bus trigger uses."},
+	{ServiceBusConnString, "", "Service Bus connection string, for development against a namespace with local auth. Empty in Azure, where the namespace setting and the identity are used."},
+	{SyncQueueName, "sync-jobs", "The session-enabled queue the scheduler and API send jobs to and SyncJob is triggered from (SessionId = customer)."},
+	{SyncQueueMaxDelivery, "5", "Must equal the queue's maxDeliveryCount: on that delivery the runner records the failure as final, because Service Bus dead-letters the message next."},
+	{KeyVaultURI, "", "Key Vault URL (https://NAME.vault.azure.net/) holding secrets such as a development Graph client secret. Empty: secrets come from SecretsDir."},
+	{SecretsDir, ".secrets", "Folder of local secrets, one file per secret name, used when KeyVaultUri is empty."},
+	{ManagedIdentityClient, "", "Client id of the user-assigned managed identity rostersync uses for Table Storage, Service Bus, Key Vault and, as a federated credential, for Graph."},
+	{GraphAppClientID, "", "Application (client) id of the multi-tenant app registration customers consent to."},
+	{GraphAuthMode, "static", "How rostersync signs in to each customer's tenant: federated (managed identity as federated credential, production), secret or certificate (development), static (the local simulator)."},
+	{GraphBaseURL, "http://127.0.0.1:5099/v1.0", "Graph base URL; https://graph.microsoft.com/v1.0 in production, the simulator's address locally."},
+	{GraphStaticToken, "sim:{tenant}", "Bearer token for static mode; {tenant} is replaced by the customer's tenant id. Only the simulator accepts it."},
+	{GraphClientSecretName, "graph-client-secret", "Name of the secret (Key Vault or SecretsDir) holding the app's client secret or PEM certificate in secret or certificate mode."},
+	{APIKey, "", "Local host only: the function key the API requires (x-functions-key header or code parameter). In Azure the host checks function keys itself."},
+	{LogLevel, "info", "debug, info, warn or error."},
+}
+
+// Lookup returns a setting's value from getenv, or def when empty.
+func Lookup(getenv func(string) string, name, def string) string {
+	if v := strings.TrimSpace(getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// LookupInt reads an integer setting.
+func LookupInt(getenv func(string) string, name string, def int) (int, error) {
+	v := Lookup(getenv, name, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("setting %s=%q: want an integer", name, v)
+	}
+	return n, nil
+}
+
+// ExampleFile renders local.settings.json.example: Values hold the example
+// values, and Explanations the meaning of each (the host ignores keys it
+// does not know).
+func ExampleFile() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("{\n  \"IsEncrypted\": false,\n  \"Values\": {\n")
+	for i, s := range Settings {
+		writeKV(&b, s.Name, s.Example, i == len(Settings)-1)
+	}
+	b.WriteString("  },\n  \"Explanations\": {\n")
+	for i, s := range Settings {
+		writeKV(&b, s.Name, s.Help, i == len(Settings)-1)
+	}
+	b.WriteString("  }\n}\n")
+	var check map[string]any
+	if err := json.Unmarshal(b.Bytes(), &check); err != nil {
+		return nil, fmt.Errorf("render example settings: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+func writeKV(b *bytes.Buffer, k, v string, last bool) {
+	kj, _ := json.Marshal(k)
+	vj, _ := json.Marshal(v)
+	fmt.Fprintf(b, "    %s: %s", kj, vj)
+	if !last {
+		b.WriteByte(',')
+	}
+	b.WriteByte('\n')
+}

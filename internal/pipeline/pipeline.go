@@ -1,0 +1,163 @@
+// Package pipeline is the nightly fan-out and the job runner: the scheduler
+// finds profiles that are due and enqueues one job per (profile, entity) in
+// the customer's session; the runner executes a job through the registry of
+// entity handlers, records the run, and turns waits into scheduled
+// follow-up messages.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/queue"
+	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// Store is the state the pipeline reads and writes; *state.Store has it.
+type Store interface {
+	ListCustomers(ctx context.Context) ([]tenant.Customer, error)
+	GetCustomer(ctx context.Context, id string) (tenant.Customer, error)
+	ListProfiles(ctx context.Context, customerID string) ([]tenant.Profile, error)
+	GetProfile(ctx context.Context, customerID, profileID string) (tenant.Profile, error)
+	GetSyncState(ctx context.Context, customerID, profileID, entity string) (state.SyncState, error)
+	SaveSyncState(ctx context.Context, st state.SyncState) (state.SyncState, error)
+	CreateRun(ctx context.Context, r runs.Run) (runs.Run, error)
+	GetRun(ctx context.Context, customerID, runID string) (runs.Run, error)
+	SaveRun(ctx context.Context, r runs.Run) (runs.Run, error)
+	AppendRunLog(ctx context.Context, customerID, runID string, entries ...runs.LogEntry) error
+	RecordFailure(ctx context.Context, f state.Failure) error
+}
+
+var _ Store = (*state.Store)(nil)
+
+// Entity syncs one entity type of one run. It must be level-based and
+// idempotent: a step may run again after a crash or a redelivery.
+type Entity interface {
+	Sync(ctx context.Context, in EntityInput) (EntityOutcome, error)
+}
+
+// EntityFunc adapts a function to Entity.
+type EntityFunc func(ctx context.Context, in EntityInput) (EntityOutcome, error)
+
+func (f EntityFunc) Sync(ctx context.Context, in EntityInput) (EntityOutcome, error) { return f(ctx, in) }
+
+var _ Entity = EntityFunc(nil)
+
+// EntityInput is what an entity handler gets: the job's keys and the
+// records they point at, freshly read.
+type EntityInput struct {
+	Job      queue.Job
+	Run      runs.Run
+	Customer tenant.Customer
+	Profile  tenant.Profile
+	Now      time.Time
+}
+
+// EntityOutcome is what one step achieved and whether more steps follow.
+type EntityOutcome struct {
+	// Counts are added to the entity's totals in the run record.
+	Counts map[string]int
+	// More asks for another step, carrying Cursor, after RequeueAfter.
+	More   bool
+	Cursor string
+	// RequeueAfter delays the next step (e.g. Graph's Retry-After). A
+	// positive value implies More.
+	RequeueAfter time.Duration
+	// Log lines are appended to the run log (ids and counts only).
+	Log []string
+}
+
+// Registry maps entity type names to handlers.
+type Registry map[string]Entity
+
+// Noop is the entity that does nothing but be counted; it proves the
+// wiring before real entities exist, and stays useful for smoke tests.
+var Noop Entity = EntityFunc(func(ctx context.Context, in EntityInput) (EntityOutcome, error) {
+	return EntityOutcome{Counts: map[string]int{"checked": 1}, Log: []string{"noop entity ran"}}, nil
+})
+
+// DefaultRegistry returns the entity handlers that exist today.
+func DefaultRegistry() Registry {
+	return Registry{tenant.EntityNoop: Noop}
+}
+
+// Options configure the scheduler and runner; zero values take defaults.
+type Options struct {
+	// QueueName is recorded with failures so they can be found by queue.
+	QueueName string
+	// MaxDeliveryCount must equal the queue's: on that delivery the runner
+	// records the failure as final, since Service Bus dead-letters next.
+	// Default 10, Service Bus's own default.
+	MaxDeliveryCount int
+	// WaitTurn is how long a job waits before looking again when an
+	// earlier entity of its run has not finished. Default 30 s.
+	WaitTurn time.Duration
+	// MaxWaits bounds those looks; then the job fails. Default 240 (2 h).
+	MaxWaits int
+}
+
+func (o Options) withDefaults() Options {
+	if o.QueueName == "" {
+		o.QueueName = "sync-jobs"
+	}
+	if o.MaxDeliveryCount <= 0 {
+		o.MaxDeliveryCount = 10
+	}
+	if o.WaitTurn <= 0 {
+		o.WaitTurn = 30 * time.Second
+	}
+	if o.MaxWaits <= 0 {
+		o.MaxWaits = 240
+	}
+	return o
+}
+
+// Pipeline holds the dependencies shared by the scheduler, the runner and
+// the manual-run starter.
+type Pipeline struct {
+	store    Store
+	sender   queue.Sender
+	clock    clock.Clock
+	entities Registry
+	opts     Options
+	log      *slog.Logger
+}
+
+// New returns a pipeline; a nil logger discards, a nil registry means
+// DefaultRegistry.
+func New(store Store, sender queue.Sender, clk clock.Clock, entities Registry, log *slog.Logger, opts Options) *Pipeline {
+	if entities == nil {
+		entities = DefaultRegistry()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Pipeline{store: store, sender: sender, clock: clk, entities: entities, opts: opts.withDefaults(), log: log}
+}
+
+// enqueue sends the first job of every entity of run, in run order, so the
+// customer's session delivers them in that order.
+func (p *Pipeline) enqueue(ctx context.Context, r runs.Run) error {
+	msgs := make([]queue.Message, 0, len(r.Entities))
+	for _, e := range r.Entities {
+		job := queue.Job{Version: queue.JobFormatVersion, CustomerID: r.CustomerID, ProfileID: r.ProfileID,
+			RunID: r.ID, Entity: e.Entity, Window: r.Window}
+		m, err := job.Message(time.Time{})
+		if err != nil {
+			return err
+		}
+		msgs = append(msgs, m)
+	}
+	if err := p.sender.Send(ctx, msgs...); err != nil {
+		return fmt.Errorf("enqueue run %s: %w", r.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,313 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/queue"
+	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// Disposition tells the trigger adapter how to settle a delivery.
+type Disposition int
+
+const (
+	// Done: complete the message (success, or a failure that was recorded
+	// and that retrying cannot fix).
+	Done Disposition = iota
+	// Retry: fail the invocation so Service Bus redelivers, and in the end
+	// dead-letters, the message.
+	Retry
+)
+
+// Outcome of handling one delivery.
+type Outcome struct {
+	Disposition Disposition
+	// Err is the failure behind Retry, or the recorded terminal failure.
+	Err error
+	// Log lines for the invocation log.
+	Log []string
+}
+
+// ProfileEntity is the SyncState entity holding a profile's last run.
+const ProfileEntity = "_profile"
+
+// Handle runs one delivered job. It never blocks on a wait: a step that asks
+// for time, or a job whose turn has not come, becomes a scheduled follow-up
+// message and the delivery completes.
+func (p *Pipeline) Handle(ctx context.Context, d queue.Delivery) Outcome {
+	job, err := queue.DecodeJob(d.Body)
+	if err != nil {
+		// A body this runner cannot read will never get better, but a
+		// custom handler cannot dead-letter: fail every delivery, with the
+		// reason recorded, until Service Bus dead-letters it.
+		return p.retry(ctx, d, fmt.Errorf("message %s: %w", d.MessageID, err))
+	}
+	out := p.handleJob(ctx, d, job)
+	if out.Disposition == Retry {
+		return p.retry(ctx, d, out.Err)
+	}
+	return out
+}
+
+// retry records why a delivery failed, so that the reason is on file when
+// Service Bus dead-letters the message after its last delivery.
+func (p *Pipeline) retry(ctx context.Context, d queue.Delivery, cause error) Outcome {
+	final := d.DeliveryCount >= p.opts.MaxDeliveryCount
+	f := state.Failure{Queue: p.opts.QueueName, MessageID: d.MessageID, DeliveryCount: d.DeliveryCount,
+		Reason: cause.Error(), Final: final, Body: string(d.Body)}
+	if err := p.store.RecordFailure(ctx, f); err != nil {
+		cause = errors.Join(cause, err)
+	}
+	p.log.WarnContext(ctx, "job failed, will be retried", "message", d.MessageID, "delivery", d.DeliveryCount, "final", final, "error", cause)
+	return Outcome{Disposition: Retry, Err: cause,
+		Log: []string{fmt.Sprintf("message %s delivery %d failed (final=%t): %v", d.MessageID, d.DeliveryCount, final, cause)}}
+}
+
+func (p *Pipeline) handleJob(ctx context.Context, d queue.Delivery, job queue.Job) Outcome {
+	run, err := p.store.GetRun(ctx, job.CustomerID, job.RunID)
+	if errors.Is(err, state.ErrNotFound) {
+		return p.orphan(ctx, d, fmt.Errorf("run %s of customer %s does not exist", job.RunID, job.CustomerID))
+	}
+	if err != nil {
+		return Outcome{Disposition: Retry, Err: err}
+	}
+	idx := run.Entity(job.Entity)
+	if idx < 0 {
+		return p.orphan(ctx, d, fmt.Errorf("run %s has no entity %q", run.ID, job.Entity))
+	}
+	er := run.Entities[idx]
+	if er.Status.Done() || er.Steps > job.Step {
+		return Outcome{Log: []string{fmt.Sprintf("run %s entity %s step %d already handled", run.ID, job.Entity, job.Step)}}
+	}
+	if out, waiting := p.awaitTurn(ctx, &run, idx, job); waiting {
+		return out
+	}
+	handler, known := p.entities[job.Entity]
+	if !known {
+		return p.failEntity(ctx, run, idx, fmt.Errorf("unknown entity type %q", job.Entity))
+	}
+	c, prof, err := p.loadTarget(ctx, job)
+	if err != nil {
+		if queue.IsTerminal(err) {
+			return p.failEntity(ctx, run, idx, err)
+		}
+		return Outcome{Disposition: Retry, Err: err}
+	}
+	if run, err = p.markRunning(ctx, run, idx); err != nil {
+		return Outcome{Disposition: Retry, Err: err}
+	}
+	res, err := handler.Sync(ctx, EntityInput{Job: job, Run: run, Customer: c, Profile: prof, Now: p.clock.Now()})
+	if err != nil {
+		if queue.IsTerminal(err) {
+			return p.failEntity(ctx, run, idx, err)
+		}
+		if d.DeliveryCount >= p.opts.MaxDeliveryCount {
+			// The last delivery: Service Bus dead-letters the message
+			// next, so the run must not wait for it forever.
+			out := p.failEntity(ctx, run, idx, fmt.Errorf("gave up after %d deliveries: %w", d.DeliveryCount, err))
+			return Outcome{Disposition: Retry, Err: err, Log: out.Log}
+		}
+		return Outcome{Disposition: Retry, Err: fmt.Errorf("run %s entity %s step %d: %w", run.ID, job.Entity, job.Step, err)}
+	}
+	return p.record(ctx, run, idx, job, res)
+}
+
+// orphan records a job that points at nothing and completes it: retrying
+// cannot create the run it names.
+func (p *Pipeline) orphan(ctx context.Context, d queue.Delivery, cause error) Outcome {
+	f := state.Failure{Queue: p.opts.QueueName, MessageID: d.MessageID, DeliveryCount: d.DeliveryCount,
+		Reason: cause.Error(), Final: true, Body: string(d.Body)}
+	if err := p.store.RecordFailure(ctx, f); err != nil {
+		return Outcome{Disposition: Retry, Err: errors.Join(cause, err)}
+	}
+	return Outcome{Err: queue.Terminal(cause), Log: []string{"dropped orphan job: " + cause.Error()}}
+}
+
+func (p *Pipeline) loadTarget(ctx context.Context, job queue.Job) (tenant.Customer, tenant.Profile, error) {
+	c, err := p.store.GetCustomer(ctx, job.CustomerID)
+	if errors.Is(err, state.ErrNotFound) {
+		return c, tenant.Profile{}, queue.Terminal(err)
+	}
+	if err != nil {
+		return c, tenant.Profile{}, err
+	}
+	if c.Disconnected {
+		return c, tenant.Profile{}, queue.Terminal(fmt.Errorf("customer %s was disconnected", c.ID))
+	}
+	prof, err := p.store.GetProfile(ctx, job.CustomerID, job.ProfileID)
+	if errors.Is(err, state.ErrNotFound) {
+		return c, prof, queue.Terminal(err)
+	}
+	return c, prof, err
+}
+
+// awaitTurn keeps a run's entities in order: a job whose predecessors are
+// still going is put back for later; one whose predecessor failed is
+// skipped, since e.g. groups built on a failed users sync would be wrong.
+func (p *Pipeline) awaitTurn(ctx context.Context, run *runs.Run, idx int, job queue.Job) (Outcome, bool) {
+	for _, before := range run.Entities[:idx] {
+		switch {
+		case before.Status == runs.StatusSucceeded:
+			continue
+		case before.Status.Done():
+			return p.skipEntity(ctx, *run, idx, fmt.Sprintf("skipped: %s ended %s", before.Entity, before.Status)), true
+		}
+		if job.Wait >= p.opts.MaxWaits {
+			return p.failEntity(ctx, *run, idx, fmt.Errorf("waited %d times for %s to finish", job.Wait, before.Entity)), true
+		}
+		next := job
+		next.Wait++
+		if err := p.send(ctx, next, p.opts.WaitTurn); err != nil {
+			return Outcome{Disposition: Retry, Err: err}, true
+		}
+		return Outcome{Log: []string{fmt.Sprintf("run %s entity %s waits for %s", run.ID, job.Entity, before.Entity)}}, true
+	}
+	return Outcome{}, false
+}
+
+func (p *Pipeline) send(ctx context.Context, job queue.Job, after time.Duration) error {
+	var at time.Time
+	if after > 0 {
+		at = p.clock.Now().Add(after)
+	}
+	m, err := job.Message(at)
+	if err != nil {
+		return err
+	}
+	return p.sender.Send(ctx, m)
+}
+
+func (p *Pipeline) markRunning(ctx context.Context, run runs.Run, idx int) (runs.Run, error) {
+	if run.Entities[idx].Status == runs.StatusRunning {
+		return run, nil
+	}
+	now := p.clock.Now().UTC()
+	run.Entities[idx].Status = runs.StatusRunning
+	run.Entities[idx].StartedAt = now
+	if run.StartedAt.IsZero() {
+		run.StartedAt = now
+	}
+	run.Status = runs.StatusRunning
+	return p.store.SaveRun(ctx, run)
+}
+
+// record stores one successful step: a follow-up is sent before the run is
+// saved, so a crash in between re-runs the step (idempotent) rather than
+// losing the rest of the entity.
+func (p *Pipeline) record(ctx context.Context, run runs.Run, idx int, job queue.Job, res EntityOutcome) Outcome {
+	er := &run.Entities[idx]
+	er.Counts = runs.MergeCounts(er.Counts, res.Counts)
+	er.Steps = job.Step + 1
+	more := res.More || res.RequeueAfter > 0
+	if more {
+		next := job
+		next.Step, next.Wait, next.Cursor = job.Step+1, 0, res.Cursor
+		if err := p.send(ctx, next, res.RequeueAfter); err != nil {
+			return Outcome{Disposition: Retry, Err: err}
+		}
+	} else {
+		er.Status = runs.StatusSucceeded
+		er.EndedAt = p.clock.Now().UTC()
+	}
+	run.Finish(p.clock.Now())
+	saved, err := p.store.SaveRun(ctx, run)
+	if err != nil {
+		return Outcome{Disposition: Retry, Err: err}
+	}
+	entries := make([]runs.LogEntry, 0, len(res.Log)+1)
+	for _, line := range res.Log {
+		entries = append(entries, runs.LogEntry{Level: "info", Entity: job.Entity, Message: line})
+	}
+	if !more {
+		entries = append(entries, runs.LogEntry{Level: "info", Entity: job.Entity, Message: fmt.Sprintf("%s finished in %d step(s)", job.Entity, er.Steps)})
+	}
+	out := Outcome{Log: []string{fmt.Sprintf("run %s entity %s step %d done (more=%t)", run.ID, job.Entity, job.Step, more)}}
+	if err := p.store.AppendRunLog(ctx, run.CustomerID, run.ID, entries...); err != nil {
+		out.Log = append(out.Log, "run log not written: "+err.Error())
+	}
+	if !more {
+		p.afterEntity(ctx, saved, idx, &out)
+	}
+	return out
+}
+
+func (p *Pipeline) failEntity(ctx context.Context, run runs.Run, idx int, cause error) Outcome {
+	return p.endEntity(ctx, run, idx, runs.StatusFailed, cause.Error(), cause)
+}
+
+func (p *Pipeline) skipEntity(ctx context.Context, run runs.Run, idx int, why string) Outcome {
+	return p.endEntity(ctx, run, idx, runs.StatusSkipped, why, nil)
+}
+
+// endEntity records an entity that ends without success. The message is
+// then complete: the reason is on the run, where the admin looks.
+func (p *Pipeline) endEntity(ctx context.Context, run runs.Run, idx int, status runs.Status, why string, cause error) Outcome {
+	now := p.clock.Now().UTC()
+	er := &run.Entities[idx]
+	er.Status, er.Error, er.EndedAt = status, why, now
+	if er.StartedAt.IsZero() {
+		er.StartedAt = now
+	}
+	run.Finish(now)
+	saved, err := p.store.SaveRun(ctx, run)
+	if err != nil {
+		return Outcome{Disposition: Retry, Err: errors.Join(cause, err)}
+	}
+	level := "error"
+	if status == runs.StatusSkipped {
+		level = "warn"
+	}
+	out := Outcome{Err: cause, Log: []string{fmt.Sprintf("run %s entity %s %s: %s", run.ID, er.Entity, status, why)}}
+	if err := p.store.AppendRunLog(ctx, run.CustomerID, run.ID, runs.LogEntry{Level: level, Entity: er.Entity, Message: why}); err != nil {
+		out.Log = append(out.Log, "run log not written: "+err.Error())
+	}
+	p.afterEntity(ctx, saved, idx, &out)
+	return out
+}
+
+// afterEntity writes the last-sync state of an entity that ended, and of the
+// profile once the whole run has.
+func (p *Pipeline) afterEntity(ctx context.Context, run runs.Run, idx int, out *Outcome) {
+	er := run.Entities[idx]
+	if err := p.saveLastSync(ctx, run, er.Entity, er.Status, er.EndedAt); err != nil {
+		out.Log = append(out.Log, "last-sync state not written: "+err.Error())
+	}
+	if !run.Status.Done() {
+		return
+	}
+	if err := p.saveLastSync(ctx, run, ProfileEntity, run.Status, run.EndedAt); err != nil {
+		out.Log = append(out.Log, "profile last-run state not written: "+err.Error())
+	}
+	out.Log = append(out.Log, fmt.Sprintf("run %s %s", run.ID, run.Status))
+	p.log.InfoContext(ctx, "run ended", "customer", run.CustomerID, "profile", run.ProfileID, "run", run.ID, "status", run.Status)
+}
+
+// saveLastSync advances a sync-state row; LastSync moves only on success, so
+// "last sync" always means the last good one. Conflicts are retried: two
+// jobs of one customer may finish at once on different instances.
+func (p *Pipeline) saveLastSync(ctx context.Context, run runs.Run, entity string, status runs.Status, at time.Time) error {
+	if run.Mode == runs.ModeSimulate {
+		return nil // a simulation syncs nothing
+	}
+	var err error
+	for range 5 {
+		var st state.SyncState
+		st, err = p.store.GetSyncState(ctx, run.CustomerID, run.ProfileID, entity)
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			return err
+		}
+		st.LastRunID, st.LastStatus = run.ID, string(status)
+		if status == runs.StatusSucceeded {
+			st.LastSync, st.LastWindow = at, run.Window
+		}
+		if _, err = p.store.SaveSyncState(ctx, st); !errors.Is(err, state.ErrConflict) {
+			return err
+		}
+	}
+	return err
+}

@@ -1,0 +1,159 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// TickReport says what one timer tick did, profile by profile.
+type TickReport struct {
+	At       time.Time
+	Profiles int
+	// Enqueued lists the runs whose jobs this tick sent.
+	Enqueued []runs.Run
+	// AlreadyEnqueued counts due profiles whose window was sent before.
+	AlreadyEnqueued int
+	Errors          []error
+}
+
+// Lines renders the report for the invocation log: ids and counts only.
+func (r TickReport) Lines() []string {
+	out := []string{fmt.Sprintf("tick %s: %d profiles, %d runs enqueued, %d already enqueued, %d errors",
+		r.At.UTC().Format(time.RFC3339), r.Profiles, len(r.Enqueued), r.AlreadyEnqueued, len(r.Errors))}
+	for _, run := range r.Enqueued {
+		out = append(out, fmt.Sprintf("enqueued run %s customer %s profile %s window %s entities %d",
+			run.ID, run.CustomerID, run.ProfileID, run.Window, len(run.Entities)))
+	}
+	for _, err := range r.Errors {
+		out = append(out, "error: "+err.Error())
+	}
+	return out
+}
+
+// Tick finds every profile whose nightly window has come and that has not
+// been enqueued for it yet, and enqueues its run. One profile's failure does
+// not stop the others; their errors come back joined and in the report.
+//
+// Re-firing is safe at three levels: the per-profile schedule marker skips
+// a window already sent, the run id is deterministic in the window, and
+// every job's MessageID is too, so Service Bus drops a repeated send.
+func (p *Pipeline) Tick(ctx context.Context, now time.Time) (TickReport, error) {
+	rep := TickReport{At: now}
+	customers, err := p.store.ListCustomers(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("tick: %w", err)
+	}
+	for _, c := range customers {
+		if c.Disconnected {
+			continue
+		}
+		profiles, err := p.store.ListProfiles(ctx, c.ID)
+		if err != nil {
+			rep.Errors = append(rep.Errors, err)
+			continue
+		}
+		for _, prof := range profiles {
+			rep.Profiles++
+			run, sent, err := p.tickProfile(ctx, c, prof, now)
+			switch {
+			case err != nil:
+				rep.Errors = append(rep.Errors, fmt.Errorf("customer %s profile %s: %w", c.ID, prof.ID, err))
+			case sent:
+				rep.Enqueued = append(rep.Enqueued, run)
+			case run.ID != "":
+				rep.AlreadyEnqueued++
+			}
+		}
+	}
+	for _, run := range rep.Enqueued {
+		p.log.InfoContext(ctx, "run enqueued", "customer", run.CustomerID, "profile", run.ProfileID, "run", run.ID, "window", run.Window)
+	}
+	return rep, errors.Join(rep.Errors...)
+}
+
+// tickProfile enqueues prof's due window if needed. It returns the run and
+// whether this call sent it; a zero run means the profile was not due.
+func (p *Pipeline) tickProfile(ctx context.Context, c tenant.Customer, prof tenant.Profile, now time.Time) (runs.Run, bool, error) {
+	w, due, err := prof.DueWindow(now)
+	if err != nil || !due {
+		return runs.Run{}, false, err
+	}
+	marker, err := p.store.GetSyncState(ctx, c.ID, prof.ID, state.ScheduleEntity)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return runs.Run{}, false, err
+	}
+	id := runs.ScheduledID(c.ID, prof.ID, w.ID, w.At)
+	if marker.LastWindow >= w.ID {
+		return runs.Run{ID: id}, false, nil
+	}
+	entities := c.EnabledEntities(prof)
+	if len(entities) == 0 {
+		return runs.Run{}, false, fmt.Errorf("window %s: every entity of the profile is switched off for the customer", w.ID)
+	}
+	run := runs.New(id, c.ID, prof.ID, runs.TriggerTimer, runs.ModeApply, w.ID, entities, now)
+	if _, err := p.store.CreateRun(ctx, run); err != nil {
+		if !errors.Is(err, state.ErrExists) {
+			return runs.Run{}, false, err
+		}
+		// An earlier tick created the run and stopped before marking the
+		// window; send again, duplicate detection drops what arrived.
+		if run, err = p.store.GetRun(ctx, c.ID, id); err != nil {
+			return runs.Run{}, false, err
+		}
+	}
+	if err := p.enqueue(ctx, run); err != nil {
+		return runs.Run{}, false, err
+	}
+	marker.LastWindow, marker.LastRunID = w.ID, run.ID
+	if _, err := p.store.SaveSyncState(ctx, marker); err != nil && !errors.Is(err, state.ErrConflict) {
+		// A conflict means a concurrent tick marked it: nothing is lost.
+		return run, true, err
+	}
+	return run, true, nil
+}
+
+// ErrNotRunnable is returned when a manual run is asked for something that
+// cannot run (disconnected customer, disabled profile, nothing switched on).
+var ErrNotRunnable = errors.New("not runnable")
+
+// StartRun starts a manual run (sync now, or simulate) of one profile and
+// returns its queued record. It never syncs inline: the HTTP trigger answers
+// within the host's 230 s limit whatever the school's size.
+func (p *Pipeline) StartRun(ctx context.Context, customerID, profileID, mode string) (runs.Run, error) {
+	if mode != runs.ModeApply && mode != runs.ModeSimulate {
+		return runs.Run{}, fmt.Errorf("%w: mode %q: want %s or %s", ErrNotRunnable, mode, runs.ModeApply, runs.ModeSimulate)
+	}
+	c, err := p.store.GetCustomer(ctx, customerID)
+	if err != nil {
+		return runs.Run{}, err
+	}
+	if c.Disconnected {
+		return runs.Run{}, fmt.Errorf("%w: customer %s is disconnected", ErrNotRunnable, customerID)
+	}
+	prof, err := p.store.GetProfile(ctx, customerID, profileID)
+	if err != nil {
+		return runs.Run{}, err
+	}
+	entities := c.EnabledEntities(prof)
+	if len(entities) == 0 {
+		return runs.Run{}, fmt.Errorf("%w: profile %s has no entity switched on (%s)", ErrNotRunnable, profileID, strings.Join(prof.Entities, ", "))
+	}
+	now := p.clock.Now()
+	id := runs.ManualID(now)
+	run := runs.New(id, customerID, profileID, runs.TriggerManual, mode, id, entities, now)
+	if run, err = p.store.CreateRun(ctx, run); err != nil {
+		return runs.Run{}, err
+	}
+	if err := p.enqueue(ctx, run); err != nil {
+		return runs.Run{}, err
+	}
+	p.log.InfoContext(ctx, "manual run enqueued", "customer", customerID, "profile", profileID, "run", run.ID, "mode", mode)
+	return run, nil
+}
