@@ -321,8 +321,8 @@ type SessionReceiver struct {
 // SessionID names the session this receiver holds.
 func (s *SessionReceiver) SessionID() string { return s.id }
 
-// Receive locks and returns up to maxMessages of the session's visible messages in
-// sequence order.
+// Receive locks and returns up to maxMessages of the session's visible
+// messages in sequence order.
 //
 // One batch is in flight at a time: while a message this receiver was given
 // is still locked, Receive blocks until it is settled or its lock expires
