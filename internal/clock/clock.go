@@ -70,12 +70,20 @@ func (f *Fake) After(d time.Duration) <-chan time.Time {
 }
 
 // Advance moves the clock forward by d and fires every waiter now due.
-func (f *Fake) Advance(d time.Duration) { f.Set(f.Now().Add(d)) }
+func (f *Fake) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.moveLocked(f.now.Add(d))
+}
 
 // Set moves the clock to t (never backwards) and fires every waiter now due.
 func (f *Fake) Set(t time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.moveLocked(t)
+}
+
+func (f *Fake) moveLocked(t time.Time) {
 	if t.After(f.now) {
 		f.now = t
 	}

@@ -44,7 +44,9 @@ type Entity interface {
 // EntityFunc adapts a function to Entity.
 type EntityFunc func(ctx context.Context, in EntityInput) (EntityOutcome, error)
 
-func (f EntityFunc) Sync(ctx context.Context, in EntityInput) (EntityOutcome, error) { return f(ctx, in) }
+func (f EntityFunc) Sync(ctx context.Context, in EntityInput) (EntityOutcome, error) {
+	return f(ctx, in)
+}
 
 var _ Entity = EntityFunc(nil)
 

@@ -1,11 +1,13 @@
 package queue
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,13 +38,19 @@ type Job struct {
 	Cursor string `json:"cursor,omitempty"`
 }
 
+var idEscaper = strings.NewReplacer("%", "%25", "|", "%7C")
+
 // ErrBadJob marks a message body that is not a job this runner understands.
 var ErrBadJob = errors.New("bad job message")
 
 // MessageID is deterministic in (customer, profile, entity, window, step), so
 // a re-fired timer or a retried send is dropped by duplicate detection.
 func (j Job) MessageID() string {
-	id := strings.Join([]string{j.CustomerID, j.ProfileID, j.Entity, j.Window, strconv.Itoa(j.Step)}, "|")
+	parts := []string{j.CustomerID, j.ProfileID, j.Entity, j.Window, strconv.Itoa(j.Step)}
+	for i, p := range parts {
+		parts[i] = idEscaper.Replace(p) // keep "a|b"+"c" apart from "a"+"b|c"
+	}
+	id := strings.Join(parts, "|")
 	if j.Wait > 0 {
 		id += "|w" + strconv.Itoa(j.Wait)
 	}
@@ -73,10 +81,13 @@ func (j Job) Message(at time.Time) (Message, error) {
 // DecodeJob parses and validates a job body.
 func DecodeJob(body []byte) (Job, error) {
 	var j Job
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&j); err != nil {
 		return Job{}, fmt.Errorf("%w: %v", ErrBadJob, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Job{}, fmt.Errorf("%w: data after the job object", ErrBadJob)
 	}
 	if j.Version < 1 || j.Version > JobFormatVersion {
 		return Job{}, fmt.Errorf("%w: format version %d, this runner reads 1..%d", ErrBadJob, j.Version, JobFormatVersion)

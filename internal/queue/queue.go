@@ -61,11 +61,11 @@ func (m Message) Size() int {
 func (m Message) Validate() error {
 	switch {
 	case m.MessageID == "":
-		return fmt.Errorf("%w: message id is empty", ErrInvalidMessage)
+		return fmt.Errorf("message id is empty: %w", ErrInvalidMessage)
 	case len(m.MessageID) > MaxMessageIDLength:
-		return fmt.Errorf("%w: message id is %d characters, the limit is %d", ErrInvalidMessage, len(m.MessageID), MaxMessageIDLength)
+		return fmt.Errorf("message id is %d characters, the limit is %d: %w", len(m.MessageID), MaxMessageIDLength, ErrInvalidMessage)
 	case len(m.SessionID) > MaxSessionIDLength:
-		return fmt.Errorf("%w: session id is %d characters, the limit is %d", ErrInvalidMessage, len(m.SessionID), MaxSessionIDLength)
+		return fmt.Errorf("session id is %d characters, the limit is %d: %w", len(m.SessionID), MaxSessionIDLength, ErrInvalidMessage)
 	case m.Size() > MaxMessageSize:
 		return fmt.Errorf("message %s is %d bytes, the limit is %d: %w", m.MessageID, m.Size(), MaxMessageSize, ErrMessageTooLarge)
 	}

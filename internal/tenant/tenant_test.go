@@ -29,7 +29,7 @@ func TestDueWindow(t *testing.T) {
 		{"after run time in winter (GMT)", nil, "2026-11-21T02:05:00Z", "2026-11-21", true},
 		{"before run time is yesterday's window", nil, "2026-11-21T01:55:00Z", "2026-11-20", true},
 		{"summer time shifts the instant", nil, "2026-07-01T01:30:00Z", "2026-07-01", true}, // 02:30 BST
-		{"summer time before run", nil, "2026-07-01T00:30:00Z", "2026-06-30", true},       // 01:30 BST
+		{"summer time before run", nil, "2026-07-01T00:30:00Z", "2026-06-30", true},         // 01:30 BST
 		{"disabled", func(p *Profile) { p.Enabled = false }, "2026-11-21T02:05:00Z", "2026-11-21", false},
 		{"before start date", func(p *Profile) { p.StartDate = "2026-11-22" }, "2026-11-21T02:05:00Z", "2026-11-21", false},
 		{"after end date", func(p *Profile) { p.EndDate = "2026-11-20" }, "2026-11-21T02:05:00Z", "2026-11-21", false},

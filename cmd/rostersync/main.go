@@ -1,0 +1,79 @@
+// Command rostersync is the whole product in one binary: the Azure Functions
+// custom handler (serve), a local Functions host (dev), the demo, and the
+// tools around them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // profiles name IANA zones; do not depend on the host's tzdata
+)
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, env environment) error
+}
+
+// environment is what a command may touch of the process: no command reads
+// os.Getenv or writes os.Stdout directly, so tests can run them.
+type environment struct {
+	getenv func(string) string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run as the Azure Functions custom handler (listens on FUNCTIONS_CUSTOMHANDLER_PORT)", runServe},
+		{"dev", "run the whole stack locally, like `func start`: timers, queue, HTTP API", runDev},
+		{"demo", "sync a sample school end to end and print a readable report", runDemo},
+		{"settings", "print local.settings.json.example (every setting the code reads, explained)", runSettings},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}
+	if err := run(ctx, os.Args[1:], env); err != nil {
+		fmt.Fprintln(os.Stderr, "rostersync:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func run(ctx context.Context, args []string, env environment) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.stdout)
+		if len(args) == 0 {
+			return usageError{"no command given"}
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], env)
+		}
+	}
+	usage(env.stderr)
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: rostersync COMMAND [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rostersync/rostersync/handlers"
+	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/config"
+	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/state"
+)
+
+// runServe is what the Functions host starts (host.json: arguments
+// ["serve"]). It answers the host on FUNCTIONS_CUSTOMHANDLER_PORT.
+func runServe(ctx context.Context, args []string, env environment) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	log, err := newLogger(env.stderr, env.getenv)
+	if err != nil {
+		return err
+	}
+	addr, err := handlers.ListenAddr(env.getenv)
+	if err != nil {
+		return err
+	}
+	backend, where, closeBackend, err := openBackend(env.getenv, ".state")
+	if err != nil {
+		return err
+	}
+	defer closeBackend()
+	maxDelivery, err := config.LookupInt(env.getenv, config.SyncQueueMaxDelivery, 10)
+	if err != nil {
+		return err
+	}
+	sender, senderDesc, closeSender, err := openSender(ctx, env.getenv)
+	if err != nil {
+		return err
+	}
+	defer closeSender()
+	store := state.NewStore(backend, nil)
+	p := pipeline.New(store, sender, clock.Real{}, nil, log,
+		pipeline.Options{QueueName: queueName(env.getenv), MaxDeliveryCount: maxDelivery})
+	srv := &http.Server{
+		Handler:           handlers.NewServer(p, handlers.NewAPI(store, p, log), clock.Real{}, log),
+		ReadHeaderTimeout: 30 * time.Second,
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	log.Info("custom handler listening", "addr", addr, "state", where, "queue", senderDesc)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("custom handler stopped")
+	return nil
+}
