@@ -12,6 +12,7 @@ import (
 
 	"github.com/rostersync/rostersync/internal/config"
 	"github.com/rostersync/rostersync/internal/queue"
+	"github.com/rostersync/rostersync/internal/queue/servicebus"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/state/embedded"
 	"github.com/rostersync/rostersync/internal/state/tablestore"
@@ -88,4 +89,30 @@ func envFromMap(values map[string]string, fallback func(string) string) func(str
 		}
 		return fallback(k)
 	}
+}
+
+// openSender picks the job queue sender: Service Bus by namespace with the
+// managed identity, by connection string, or none (the handler then serves
+// readiness and idle ticks but cannot fan out, and says so).
+func openSender(ctx context.Context, getenv func(string) string) (queue.Sender, string, func() error, error) {
+	name := queueName(getenv)
+	if cs := config.Lookup(getenv, config.ServiceBusConnString, ""); cs != "" {
+		s, err := servicebus.NewFromConnectionString(cs, name, nil)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("setting %s: %w", config.ServiceBusConnString, err)
+		}
+		return s, "service bus queue " + name + " (connection string)", func() error { return s.Close(context.Background()) }, nil
+	}
+	if ns := config.Lookup(getenv, config.ServiceBusNamespace, ""); ns != "" {
+		cred, err := managedIdentity(getenv)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		s, err := servicebus.New(ns, cred, name, nil)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("setting %s: %w", config.ServiceBusNamespace, err)
+		}
+		return s, "service bus " + ns + " queue " + name, func() error { return s.Close(context.Background()) }, nil
+	}
+	return unconfiguredSender(), "none (no Service Bus setting)", func() error { return nil }, nil
 }

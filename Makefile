@@ -1,0 +1,58 @@
+# rostersync: the two commands that matter are `make demo` and `make test`.
+GO       ?= go
+BIN      := bin/rostersync
+PKG_DIR  := dist/package
+ZIP      := dist/rostersync.zip
+# Packages whose tests exercise concurrency; they also run under -race.
+RACE_PKGS := ./internal/queue/... ./internal/state/... ./internal/pipeline/... ./internal/localstack/... ./internal/devhost/... ./handlers/...
+FUZZTIME ?= 20s
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: all build demo test test-go race fmt-check vet lint fuzz package clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/rostersync
+
+## demo: run the main job on the embedded default and print a readable report
+demo: build
+	./$(BIN) demo
+
+## test: every test, with Azurite started for the Table Storage contract suite
+test: fmt-check vet
+	ROSTERSYNC_REQUIRE_AZURITE=1 scripts/azurite.sh run $(MAKE) --no-print-directory test-go race
+
+test-go:
+	$(GO) test -count=1 ./...
+
+race:
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	if [ -n "$$out" ]; then echo "gofmt wants to change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+lint: fmt-check vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+## fuzz: run every fuzz target for FUZZTIME each
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/ncrontab
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./handlers
+
+## package: the deployable zip for a Flex Consumption app with runtime "custom"
+package:
+	rm -rf $(PKG_DIR) $(ZIP)
+	mkdir -p $(PKG_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(PKG_DIR)/rostersync ./cmd/rostersync
+	cp host.json $(PKG_DIR)/
+	cp -R functions/* $(PKG_DIR)/
+	cd $(PKG_DIR) && zip -q -r -X ../rostersync.zip .
+	@echo "wrote $(ZIP):"; unzip -l $(ZIP)
+
+clean:
+	rm -rf bin dist .azurite
