@@ -88,6 +88,14 @@ func NewServer(p Pipeline, api http.Handler, clk clock.Clock, log *slog.Logger) 
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		// A bug must fail one invocation (so the message is retried and,
+		// in the end, dead-lettered), not the worker serving every other.
+		if v := recover(); v != nil {
+			s.log.ErrorContext(r.Context(), "handler panic", "path", r.URL.Path, "panic", v)
+			writeEnvelope(w, http.StatusInternalServerError, InvokeResponse{Logs: []string{fmt.Sprintf("internal error in %s: %v", r.URL.Path, v)}})
+		}
+	}()
 	switch {
 	case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		// The host polls GET / until anything answers.

@@ -32,6 +32,9 @@ func (f *fakePipeline) Tick(ctx context.Context, now time.Time) (pipeline.TickRe
 }
 
 func (f *fakePipeline) Handle(ctx context.Context, d queue.Delivery) pipeline.Outcome {
+	if string(d.Body) == "panic" {
+		panic("entity bug")
+	}
 	f.deliveries = append(f.deliveries, d)
 	return f.outcome
 }
@@ -230,5 +233,12 @@ func TestListenAddr(t *testing.T) {
 		if got != tt.want || (err != nil) != tt.wantErr {
 			t.Errorf("ListenAddr(%v) = %q, %v, want %q (error %t)", tt.env, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+func TestPanicFailsOnlyTheInvocation(t *testing.T) {
+	rec, resp := postBody(t, newTestServer(&fakePipeline{}), "/SyncJob", `{"Data":{"job":"panic"},"Metadata":{"MessageId":"m1"}}`)
+	if rec.Code != http.StatusInternalServerError || len(resp.Logs) == 0 || !strings.Contains(resp.Logs[0], "entity bug") {
+		t.Errorf("panicking handler = %d %q, want 500 with the reason", rec.Code, resp.Logs)
 	}
 }
