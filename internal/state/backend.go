@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -35,7 +37,9 @@ var (
 
 // Table Storage limits, enforced by our code because Azurite does not.
 const (
-	MaxKeyLength = 1024
+	// MaxKeyLength is 1 KiB of UTF-16, i.e. 512 UTF-16 code units (Azurite
+	// refuses the 513th); a character outside the BMP counts twice.
+	MaxKeyLength = 512
 	// MaxPropertyBytes is 64 KiB of UTF-16, i.e. 32 Ki UTF-16 code units;
 	// checked on the UTF-8 length, which is never smaller for BMP-only text.
 	MaxPropertyBytes = 32 * 1024
@@ -110,21 +114,23 @@ type Backend interface {
 }
 
 // ValidateKey checks a PartitionKey or RowKey against Table Storage's rules:
-// at most 1 KiB, none of / \ # ? and no control characters.
+// at most 1 KiB of UTF-16, none of / \ # ? and no control characters.
 func ValidateKey(kind, k string) error {
 	if k == "" {
 		return fmt.Errorf("%w: %s is empty", ErrInvalidKey, kind)
 	}
-	if len(k) > MaxKeyLength {
-		return fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrInvalidKey, kind, len(k), MaxKeyLength)
-	}
 	if !utf8.ValidString(k) {
 		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidKey, kind)
 	}
+	units := 0
 	for i, r := range k {
 		if forbiddenKeyRune(r) {
 			return fmt.Errorf("%w: %s has forbidden character %q at byte %d", ErrInvalidKey, kind, r, i)
 		}
+		units += utf16.RuneLen(r)
+	}
+	if units > MaxKeyLength {
+		return fmt.Errorf("%w: %s is %d UTF-16 code units, the limit is %d", ErrInvalidKey, kind, units, MaxKeyLength)
 	}
 	return nil
 }
@@ -148,6 +154,11 @@ func ValidateEntity(e Entity) error {
 	for name, v := range e.Props {
 		if !validPropertyName(name) {
 			return fmt.Errorf("entity %s/%s property name %q: want a letter or underscore then letters, digits or underscores: %w", e.PartitionKey, e.RowKey, name, ErrInvalidKey)
+		}
+		// Table Storage holds UTF-16 text; bytes that are not UTF-8 would be
+		// replaced with U+FFFD on the way, silently changing the value.
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("entity %s/%s property %s is not valid UTF-8", e.PartitionKey, e.RowKey, name)
 		}
 		if len(v) > MaxPropertyBytes {
 			return fmt.Errorf("entity %s/%s property %s is %d bytes, the limit is %d: %w", e.PartitionKey, e.RowKey, name, len(v), MaxPropertyBytes, ErrTooLarge)
@@ -279,11 +290,12 @@ func DecodeKey(k string) ([]string, error) {
 			if i+2 >= len(k) {
 				return nil, fmt.Errorf("%w: truncated escape at byte %d of %q", ErrInvalidKey, i, k)
 			}
-			var v byte
-			if _, err := fmt.Sscanf(k[i+1:i+3], "%02X", &v); err != nil {
+			// Exactly two hex digits: Sscanf("%02X") also took "4g" and " 1".
+			v, err := strconv.ParseUint(k[i+1:i+3], 16, 8)
+			if err != nil {
 				return nil, fmt.Errorf("%w: bad escape at byte %d of %q", ErrInvalidKey, i, k)
 			}
-			cur = append(cur, v)
+			cur = append(cur, byte(v))
 			i += 2
 		default:
 			cur = append(cur, c)
