@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rostersync/rostersync/internal/runs"
@@ -40,6 +41,11 @@ const (
 type Store struct {
 	backend Backend
 	now     func() time.Time
+
+	// logMu guards lastLogBase, the time part of the last run-log row key
+	// this Store wrote; see logBase.
+	logMu       sync.Mutex
+	lastLogBase int64
 }
 
 // NewStore returns a Store over b; now stamps records (nil: time.Now).
@@ -386,15 +392,15 @@ func (s *Store) AppendRunLog(ctx context.Context, customerID, runID string, entr
 		return err
 	}
 	pk := EncodeKey(customerID, runID)
-	base := s.now().UTC().UnixNano()
+	base := s.logBase()
 	ops := make([]Op, 0, len(entries))
 	for i, le := range entries {
 		if le.Time.IsZero() {
 			le.Time = s.now().UTC()
 		}
 		// Row keys sort by append time; the index keeps one call's
-		// entries apart and in order.
-		rk := fmt.Sprintf("%020d-%04d", base, i)
+		// entries apart and in order (six digits: a million per call).
+		rk := fmt.Sprintf("%020d-%06d", base, i)
 		e, err := encodeData(pk, rk, le, nil)
 		if err != nil {
 			return err
@@ -407,6 +413,21 @@ func (s *Store) AppendRunLog(ctx context.Context, customerID, runID string, entr
 		}
 	}
 	return nil
+}
+
+// logBase returns the time part of the row keys of one AppendRunLog call:
+// the clock in nanoseconds, but always after the previous call's, so that
+// two appends cannot collide (ErrExists) or swap places when the clock has
+// not moved, as with a fake clock or a coarse one.
+func (s *Store) logBase() int64 {
+	base := s.now().UTC().UnixNano()
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if base <= s.lastLogBase {
+		base = s.lastLogBase + 1
+	}
+	s.lastLogBase = base
+	return base
 }
 
 // RunLog returns a run's log in append order.
