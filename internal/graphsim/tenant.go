@@ -1,0 +1,313 @@
+package graphsim
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Edition is a tenant's licensing family. Education APIs work only on an
+// education tenant.
+type Edition string
+
+const (
+	EditionEducation Edition = "education"
+	EditionBusiness  Edition = "business"
+)
+
+// SizeClass is Graph's tenant size for identity throttling: S under 50 users,
+// M 50–500, L over 500 (graph.md §1.2).
+type SizeClass string
+
+const (
+	SizeS SizeClass = "S"
+	SizeM SizeClass = "M"
+	SizeL SizeClass = "L"
+)
+
+// sizeFor classifies a user count the way Graph does.
+func sizeFor(users int) SizeClass {
+	switch {
+	case users < 50:
+		return SizeS
+	case users <= 500:
+		return SizeM
+	default:
+		return SizeL
+	}
+}
+
+// meta is what every stored object carries for visibility and delta.
+type meta struct {
+	id        string
+	created   time.Time
+	visibleAt time.Time // eventual consistency: invisible to reads before this
+	seq       uint64    // change sequence of the last change, for delta
+	deleted   bool      // tombstone kept for delta's @removed
+	// removedReason is delta's @removed reason: "changed" for soft-deleted
+	// (restorable) objects, "deleted" for hard-deleted ones (graph.md §3.5).
+	removedReason string
+}
+
+type user struct {
+	meta
+	props map[string]any
+	edu   map[string]any // educationUser extras, nil if not an education user
+}
+
+type group struct {
+	meta
+	props   map[string]any
+	members []string
+	owners  []string
+	class   map[string]any // educationClass extras, nil if not a class
+	team    *team
+}
+
+type team struct {
+	created  time.Time
+	archived bool
+	props    map[string]any
+}
+
+type school struct {
+	meta
+	props   map[string]any
+	classes []string
+	users   []string
+}
+
+type event struct {
+	meta
+	userID string
+	props  map[string]any
+}
+
+// asyncOp is a teamsAsyncOperation.
+type asyncOp struct {
+	id, teamID, opType string
+	created, done      time.Time
+	// onDone runs once, under the tenant lock, when the operation is first
+	// seen finished (e.g. marks the team archived).
+	onDone func()
+}
+
+// memberChange is one membership add or removal, for groups delta.
+type memberChange struct {
+	seq     uint64
+	groupID string
+	member  string
+	rel     string // "members" or "owners"
+	removed bool
+}
+
+// tenant is one simulated Microsoft 365 tenant. mu guards everything but
+// stats, which has its own lock so throttled requests never wait on state.
+type tenant struct {
+	mu          sync.Mutex
+	id          string
+	displayName string
+	edition     Edition
+	size        SizeClass // "" means by user count
+	domains     []Domain
+	skus        []*sku
+	users       map[string]*user
+	groups      map[string]*group
+	schools     map[string]*school
+	events      map[string]*event // by event id
+	ops         map[string]*asyncOp
+	memberLog   []memberChange
+	seq         uint64
+	liveUsers   int
+
+	stats *tenantStats
+}
+
+type sku struct {
+	SkuState
+	consumed int
+}
+
+func newTenant(id string) *tenant {
+	return &tenant{
+		id:      strings.ToLower(id),
+		users:   map[string]*user{},
+		groups:  map[string]*group{},
+		schools: map[string]*school{},
+		events:  map[string]*event{},
+		ops:     map[string]*asyncOp{},
+		stats:   newTenantStats(),
+	}
+}
+
+func (t *tenant) nextSeq() uint64 {
+	t.seq++
+	return t.seq
+}
+
+// sizeClass is the tenant's current throttling size.
+func (t *tenant) sizeClass() SizeClass {
+	if t.size != "" {
+		return t.size
+	}
+	return sizeFor(t.liveUsers)
+}
+
+// findUser looks a live user up by id or userPrincipalName.
+func (t *tenant) findUser(key string) *user {
+	if u := t.users[strings.ToLower(key)]; u != nil && !u.deleted {
+		return u
+	}
+	if !strings.Contains(key, "@") {
+		return nil
+	}
+	for _, u := range t.users {
+		if !u.deleted && strings.EqualFold(str(u.props["userPrincipalName"]), key) {
+			return u
+		}
+	}
+	return nil
+}
+
+func (t *tenant) findGroup(id string) *group {
+	if g := t.groups[strings.ToLower(id)]; g != nil && !g.deleted {
+		return g
+	}
+	return nil
+}
+
+// domain returns the tenant's domain named name, or nil.
+func (t *tenant) domain(name string) *Domain {
+	for i := range t.domains {
+		if strings.EqualFold(t.domains[i].ID, name) {
+			return &t.domains[i]
+		}
+	}
+	return nil
+}
+
+// initialDomain is the *.onmicrosoft.com domain new group addresses use.
+func (t *tenant) initialDomain() string {
+	for _, d := range t.domains {
+		if d.IsInitial {
+			return d.ID
+		}
+	}
+	for _, d := range t.domains {
+		if d.IsDefault {
+			return d.ID
+		}
+	}
+	if len(t.domains) > 0 {
+		return t.domains[0].ID
+	}
+	return t.id + ".onmicrosoft.com"
+}
+
+// addressOwner returns the id of the live object (user or group) that
+// already uses addr as UPN, mail or proxy address, ignoring except.
+func (t *tenant) addressOwner(addr, except string) (id, property string) {
+	addr = strings.ToLower(addr)
+	check := func(oid string, props map[string]any) (string, string) {
+		if oid == except {
+			return "", ""
+		}
+		if strings.ToLower(str(props["userPrincipalName"])) == addr {
+			return oid, "userPrincipalName"
+		}
+		if strings.ToLower(str(props["mail"])) == addr {
+			return oid, "proxyAddresses"
+		}
+		for _, p := range strSlice(props["proxyAddresses"]) {
+			if _, a, ok := strings.Cut(p, ":"); ok && strings.ToLower(a) == addr {
+				return oid, "proxyAddresses"
+			}
+		}
+		return "", ""
+	}
+	for id, u := range t.users {
+		if u.deleted {
+			continue
+		}
+		if oid, p := check(id, u.props); oid != "" {
+			return oid, p
+		}
+	}
+	for id, g := range t.groups {
+		if g.deleted {
+			continue
+		}
+		if oid, p := check(id, g.props); oid != "" {
+			return oid, p
+		}
+	}
+	return "", ""
+}
+
+// sortedIDs returns the keys of m in order; Graph's listing order is
+// stable per query, and id order keeps paging deterministic.
+func sortedIDs[T any](m map[string]T) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func strSlice(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func contains(list []string, id string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, id) {
+			return true
+		}
+	}
+	return false
+}
+
+func remove(list []string, id string) []string {
+	out := list[:0]
+	for _, x := range list {
+		if !strings.EqualFold(x, id) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// visible reports whether an object created with m is visible to reads now.
+func (s *Server) visible(m *meta) bool { return !s.now().Before(m.visibleAt) }
+
+// stamp initialises meta for a new object.
+func (s *Server) stamp(t *tenant, id string) meta {
+	now := s.now()
+	m := meta{id: id, created: now, visibleAt: now, seq: t.nextSeq()}
+	if s.opts.ConsistencyDelay > 0 {
+		m.visibleAt = now.Add(s.scaled(s.opts.ConsistencyDelay))
+	}
+	return m
+}
+
+func (t *tenant) String() string { return fmt.Sprintf("tenant %s", t.id) }
