@@ -46,6 +46,13 @@ func runServe(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	defer closeSender()
+	secretSource, secretsDesc, err := openSecrets(env.getenv)
+	if err != nil {
+		return err
+	}
+	// The factory is handed to the Graph-backed entities as they arrive;
+	// building it now surfaces a bad configuration at start-up.
+	_, _ = openGraph(ctx, env.getenv, secretSource, log)
 	store := state.NewStore(backend, nil)
 	p := pipeline.New(store, sender, clock.Real{}, nil, log,
 		pipeline.Options{QueueName: queueName(env.getenv), MaxDeliveryCount: maxDelivery})
@@ -57,7 +64,7 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	log.Info("custom handler listening", "addr", addr, "state", where, "queue", senderDesc)
+	log.Info("custom handler listening", "addr", addr, "state", where, "queue", senderDesc, "secrets", secretsDesc)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
