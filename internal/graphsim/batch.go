@@ -149,9 +149,14 @@ func (s *Server) runBatchItem(outer *request, it batchItem) *response {
 func batchItemResponse(id string, resp *response) map[string]any {
 	headers := map[string]string{}
 	for k, vs := range resp.header {
-		if len(vs) > 0 {
-			headers[k] = vs[0]
+		if len(vs) == 0 {
+			continue
 		}
+		// Graph spells its own headers in lower case.
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-ms-") {
+			k = lk
+		}
+		headers[k] = vs[0]
 	}
 	item := map[string]any{"id": id, "status": resp.status}
 	switch {

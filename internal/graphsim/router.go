@@ -106,7 +106,7 @@ func (m byMethod) pick(method string) (*route, *apiError) {
 }
 
 func idRead(kind string, ru int) cost { return cost{family: famIdentity, ru: ru, kind: kind} }
-func idWrite(kind string) cost       { return cost{family: famIdentity, ru: 1, write: true, kind: kind} }
+func idWrite(kind string) cost        { return cost{family: famIdentity, ru: 1, write: true, kind: kind} }
 
 // resolve finds the route for a request.
 func (s *Server) resolve(r *request) (*route, *apiError) {
