@@ -55,4 +55,5 @@ package:
 	@echo "wrote $(ZIP):"; unzip -l $(ZIP)
 
 clean:
+	-scripts/azurite.sh stop
 	rm -rf bin dist .azurite

@@ -94,7 +94,9 @@ type Query struct {
 }
 
 // Table is one named table of a Backend. Implementations are safe for
-// concurrent use.
+// concurrent use. Update and Delete refuse an empty ETag: an unconditional
+// write must say so with ETagAny, since aztables would otherwise turn an
+// update into an upsert.
 type Table interface {
 	Get(ctx context.Context, pk, rk string) (Entity, error)
 	Insert(ctx context.Context, e Entity) (Entity, error)

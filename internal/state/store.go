@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/tenant"
@@ -651,9 +652,8 @@ func (s *Store) RecordFailure(ctx context.Context, f Failure) error {
 	if f.At.IsZero() {
 		f.At = s.now().UTC()
 	}
-	if len(f.Body) > maxFailureBody {
-		f.Body = f.Body[:maxFailureBody] + "…(truncated)"
-	}
+	f.Body = truncate(f.Body, maxFailureBody)
+	f.Reason = truncate(f.Reason, maxFailureBody)
 	e, err := encodeData(EncodeKey(f.Queue), EncodeKey(f.MessageID), f,
 		map[string]string{"DeliveryCount": strconv.Itoa(f.DeliveryCount)})
 	if err != nil {
@@ -684,4 +684,16 @@ func (s *Store) Failures(ctx context.Context, queue string) ([]Failure, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(truncated)"
 }
