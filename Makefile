@@ -43,6 +43,7 @@ lint: fmt-check vet
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/ncrontab
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./handlers
+	$(GO) test -run '^$$' -fuzz '^FuzzAlias$$' -fuzztime $(FUZZTIME) ./internal/naming
 
 ## package: the deployable zip for a Flex Consumption app with runtime "custom"
 package:

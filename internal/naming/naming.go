@@ -1,0 +1,317 @@
+// Package naming turns people's names into Microsoft 365 usernames and
+// mail nicknames: templates per user type, casing, diacritic folding,
+// the characters Graph allows, length limits, and a suffix that keeps every
+// name unique against the tenant and within one plan. It does no I/O.
+package naming
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Graph's limits on user names.
+const (
+	// MaxAliasLength is the local part of a UPN (before the @).
+	MaxAliasLength = 64
+	// MaxUPNLength is the whole userPrincipalName.
+	MaxUPNLength = 113
+	// MaxMailNickname is mailNickname's limit.
+	MaxMailNickname = 64
+)
+
+// Casing of a generated or mapped value.
+type Casing string
+
+const (
+	CaseNone  Casing = ""
+	CaseLower Casing = "lower"
+	CaseUpper Casing = "upper"
+)
+
+// Apply changes s's case.
+func (c Casing) Apply(s string) string {
+	switch c {
+	case CaseLower:
+		return strings.ToLower(s)
+	case CaseUpper:
+		return strings.ToUpper(s)
+	}
+	return s
+}
+
+// Validate rejects unknown casings.
+func (c Casing) Validate() error {
+	switch c {
+	case CaseNone, CaseLower, CaseUpper, "none":
+		return nil
+	}
+	return fmt.Errorf("casing %q: want none, lower or upper", string(c))
+}
+
+// ErrTemplate is wrapped by template errors; ErrEmpty when a name folds to
+// nothing usable (e.g. a name written only in a non-Latin script).
+var (
+	ErrTemplate = errors.New("bad username template")
+	ErrEmpty    = errors.New("name has no characters usable in a username")
+)
+
+// Fields are the values a template may use.
+type Fields struct {
+	Given, Family, Middle, Preferred string
+	// Identifier is the MIS identifier (admission number, staff code).
+	Identifier string
+	// Year is the year group or the intake year, as the school chooses.
+	Year string
+}
+
+// placeholders maps template names to their field; a "1" suffix takes the
+// first letter only ({given1} → "j").
+var placeholders = map[string]func(Fields) string{
+	"given":      func(f Fields) string { return f.Given },
+	"family":     func(f Fields) string { return f.Family },
+	"middle":     func(f Fields) string { return f.Middle },
+	"preferred":  func(f Fields) string { return firstNonEmpty(f.Preferred, f.Given) },
+	"identifier": func(f Fields) string { return f.Identifier },
+	"year":       func(f Fields) string { return f.Year },
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Template is a parsed alias template such as "{given}.{family}" or
+// "{year}{family}{given1}". The domain is not part of it: usernames are
+// only ever created in a customer's verified domains.
+type Template struct {
+	src   string
+	parts []templatePart
+}
+
+type templatePart struct {
+	literal string
+	field   func(Fields) string
+	initial bool
+}
+
+// ParseTemplate checks a template: known placeholders only, balanced braces,
+// and literal text made of characters allowed in a UPN.
+func ParseTemplate(src string) (Template, error) {
+	t := Template{src: src}
+	rest := src
+	for rest != "" {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			open = len(rest)
+		}
+		if lit := rest[:open]; lit != "" {
+			if strings.ContainsAny(lit, "}") {
+				return Template{}, fmt.Errorf("%w %q: unmatched '}'", ErrTemplate, src)
+			}
+			if cleaned := cleanAlias(lit, true); cleaned != lit {
+				return Template{}, fmt.Errorf("%w %q: literal %q has characters a username cannot hold (allowed: letters, digits and ' . - _ ! ^ ~)", ErrTemplate, src, lit)
+			}
+			t.parts = append(t.parts, templatePart{literal: lit})
+		}
+		if open == len(rest) {
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			return Template{}, fmt.Errorf("%w %q: unclosed '{'", ErrTemplate, src)
+		}
+		name := rest[open+1 : open+end]
+		initial := strings.HasSuffix(name, "1")
+		field, ok := placeholders[strings.TrimSuffix(name, "1")]
+		if !ok {
+			return Template{}, fmt.Errorf("%w %q: unknown placeholder {%s} (known: given, family, middle, preferred, identifier, year, each optionally with 1 for the initial)", ErrTemplate, src, name)
+		}
+		t.parts = append(t.parts, templatePart{field: field, initial: initial})
+		rest = rest[open+end+1:]
+	}
+	if len(t.parts) == 0 {
+		return Template{}, fmt.Errorf("%w: empty template", ErrTemplate)
+	}
+	return t, nil
+}
+
+func (t Template) String() string { return t.src }
+
+// Alias renders the template into a UPN local part: each value is folded to
+// ASCII and stripped of characters Graph rejects, the result is cased, dots
+// are tidied, and it is cut to maxLen.
+func (t Template) Alias(f Fields, casing Casing, maxLen int) (string, error) {
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.field == nil {
+			b.WriteString(p.literal)
+			continue
+		}
+		v := cleanAlias(Fold(p.field(f)), false)
+		if p.initial && v != "" {
+			_, size := utf8.DecodeRuneInString(v)
+			v = v[:size]
+		}
+		b.WriteString(v)
+	}
+	alias := tidyDots(casing.Apply(b.String()))
+	if maxLen <= 0 || maxLen > MaxAliasLength {
+		maxLen = MaxAliasLength
+	}
+	if len(alias) > maxLen {
+		alias = tidyDots(alias[:maxLen])
+	}
+	if strings.Trim(alias, ".-_'!^~") == "" {
+		return "", fmt.Errorf("%w: template %s", ErrEmpty, t.src)
+	}
+	return alias, nil
+}
+
+// foldSpecial covers letters that Unicode decomposition leaves alone.
+var foldSpecial = map[rune]string{
+	'ß': "ss", 'æ': "ae", 'Æ': "AE", 'œ': "oe", 'Œ': "OE", 'ø': "o", 'Ø': "O", 'ł': "l", 'Ł': "L",
+	'đ': "d", 'Đ': "D", 'ð': "d", 'Ð': "D", 'þ': "th", 'Þ': "Th", 'ı': "i", 'ħ': "h", 'Ħ': "H",
+	'’': "'", '‘': "'", 'ʼ': "'", '‐': "-", '–': "-",
+}
+
+// Fold maps a name to ASCII where a Latin reading exists: "Zoë Ó Súilleabháin"
+// → "Zoe O Suilleabhain", "Weiß" → "Weiss". Other characters are kept, for
+// cleanAlias to drop.
+func Fold(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		if rep, ok := foldSpecial[r]; ok {
+			b.WriteString(rep)
+			continue
+		}
+		if unicode.Is(unicode.Mn, r) {
+			continue // combining accent
+		}
+		b.WriteRune(r)
+	}
+	return norm.NFC.String(b.String())
+}
+
+// aliasRune reports Graph's UPN alias characters: A-Z a-z 0-9 ' . - _ ! ^ ~.
+// '#' is allowed on paper but Graph rejects it in practice (and #EXT# is
+// reserved for guests), so it is left out.
+func aliasRune(r rune, keepApostrophe bool) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	case r == '.' || r == '-' || r == '_' || r == '!' || r == '^' || r == '~':
+		return true
+	case r == '\'':
+		return keepApostrophe
+	}
+	return false
+}
+
+// cleanAlias drops what a UPN cannot hold. Apostrophes in names are dropped
+// (O'Brien → OBrien): Graph allows them, but many mail systems and people
+// typing usernames do not cope.
+func cleanAlias(s string, keepApostrophe bool) string {
+	var b strings.Builder
+	for _, r := range s {
+		if aliasRune(r, keepApostrophe) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// tidyDots removes leading, trailing and doubled dots, which Graph rejects.
+func tidyDots(s string) string {
+	for strings.Contains(s, "..") {
+		s = strings.ReplaceAll(s, "..", ".")
+	}
+	return strings.Trim(s, ".")
+}
+
+// MailNickname derives a mailNickname from an alias: ASCII without
+// @ ( ) \ [ ] " ; : . < > , and space, at most 64 characters.
+func MailNickname(alias string) string {
+	var b strings.Builder
+	for _, r := range alias {
+		if r > 127 || strings.ContainsRune(`@()\[]";:.<>, `, r) || r < 32 {
+			continue
+		}
+		b.WriteRune(r)
+	}
+	s := b.String()
+	if len(s) > MaxMailNickname {
+		s = s[:MaxMailNickname]
+	}
+	return s
+}
+
+// Taken answers whether a username (lower-cased UPN) is in use.
+type Taken func(upn string) bool
+
+// Allocator hands out unique UPNs: unique against the tenant (taken) and
+// against everything it handed out before (the rest of the plan).
+type Allocator struct {
+	taken   Taken
+	planned map[string]bool
+}
+
+// NewAllocator returns an allocator over the tenant's names.
+func NewAllocator(taken Taken) *Allocator {
+	if taken == nil {
+		taken = func(string) bool { return false }
+	}
+	return &Allocator{taken: taken, planned: map[string]bool{}}
+}
+
+// Allocation is a granted name and how it was reached.
+type Allocation struct {
+	UPN   string
+	Alias string
+	// Suffix is 0 when the plain alias was free, else the number appended.
+	Suffix int
+}
+
+// maxSuffix bounds the search; a school with more than this many people
+// sharing one name has a template problem, not a naming one.
+const maxSuffix = 9999
+
+// Allocate returns alias@domain, or alias2@domain, alias3@domain… for the
+// first free one, shortening the alias so the suffix fits the limits.
+func (a *Allocator) Allocate(alias, domain string) (Allocation, error) {
+	domain = strings.ToLower(domain)
+	for n := 0; n <= maxSuffix; n++ {
+		if n == 1 {
+			continue // "smith1" reads oddly next to "smith"; start at 2
+		}
+		candidate := alias
+		if n > 0 {
+			suffix := strconv.Itoa(n)
+			room := min(MaxAliasLength, MaxUPNLength-len(domain)-1) - len(suffix)
+			if len(candidate) > room {
+				candidate = tidyDots(candidate[:max(room, 1)])
+			}
+			candidate += suffix
+		} else if room := MaxUPNLength - len(domain) - 1; len(candidate) > room {
+			candidate = tidyDots(candidate[:room])
+		}
+		upn := candidate + "@" + domain
+		key := strings.ToLower(upn)
+		if a.planned[key] || a.taken(key) {
+			continue
+		}
+		a.planned[key] = true
+		return Allocation{UPN: upn, Alias: candidate, Suffix: n}, nil
+	}
+	return Allocation{}, fmt.Errorf("no free username for alias %s in %s after %d tries", alias, domain, maxSuffix)
+}
+
+// Reserve marks a UPN as used by the plan (e.g. an account the plan keeps).
+func (a *Allocator) Reserve(upn string) { a.planned[strings.ToLower(upn)] = true }

@@ -1,0 +1,128 @@
+package naming
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestAlias(t *testing.T) {
+	tests := []struct {
+		name, template string
+		fields         Fields
+		casing         Casing
+		want           string
+		wantErr        error
+	}{
+		{"plain", "{given}.{family}", Fields{Given: "Adele", Family: "Vance"}, CaseLower, "adele.vance", nil},
+		{"diacritics fold", "{given}.{family}", Fields{Given: "Zoë", Family: "Ó Súilleabháin"}, CaseLower, "zoe.osuilleabhain", nil},
+		{"special letters", "{given}{family}", Fields{Given: "Łukasz", Family: "Weiß-Ærø"}, CaseNone, "LukaszWeiss-AEro", nil},
+		{"apostrophe dropped", "{given}.{family}", Fields{Given: "Siobhán", Family: "O'Brien"}, CaseLower, "siobhan.obrien", nil},
+		{"curly apostrophe dropped", "{given}.{family}", Fields{Given: "Sean", Family: "O’Neill"}, CaseLower, "sean.oneill", nil},
+		{"hyphen kept", "{given}.{family}", Fields{Given: "Mary-Jane", Family: "Smith-Jones"}, CaseLower, "mary-jane.smith-jones", nil},
+		{"spaces removed", "{given}.{family}", Fields{Given: "Anne Marie", Family: "van der Berg"}, CaseLower, "annemarie.vanderberg", nil},
+		{"initial", "{year}{family}{given1}", Fields{Given: "Émile", Family: "Zola", Year: "7"}, CaseLower, "7zolae", nil},
+		{"identifier", "{identifier}", Fields{Identifier: "A1234#5"}, CaseUpper, "A12345", nil},
+		{"empty given leaves no stray dot", "{given}.{family}", Fields{Family: "Okafor"}, CaseLower, "okafor", nil},
+		{"preferred falls back to given", "{preferred}.{family}", Fields{Given: "William", Family: "Ng"}, CaseLower, "william.ng", nil},
+		{"preferred used", "{preferred}.{family}", Fields{Given: "William", Preferred: "Bill", Family: "Ng"}, CaseLower, "bill.ng", nil},
+		{"non-latin only", "{given}.{family}", Fields{Given: "李", Family: "王"}, CaseLower, "", ErrEmpty},
+		{"too long is cut", "{given}.{family}", Fields{Given: strings.Repeat("a", 40), Family: strings.Repeat("b", 40)}, CaseLower, strings.Repeat("a", 40) + "." + strings.Repeat("b", 23), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := ParseTemplate(tt.template)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Alias(tt.fields, tt.casing, 0)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Alias = %q, %v, want error %v", got, err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("Alias(%+v) = %q, want %q", tt.fields, got, tt.want)
+			}
+			for _, r := range got {
+				if !aliasRune(r, false) {
+					t.Errorf("alias %q holds %q, which Graph rejects", got, r)
+				}
+			}
+		})
+	}
+}
+
+func TestParseTemplateErrors(t *testing.T) {
+	for _, src := range []string{"", "{given", "given}", "{nickname}", "{given} {family}", "{given}@{family}", "{given}#1"} {
+		if _, err := ParseTemplate(src); !errors.Is(err, ErrTemplate) {
+			t.Errorf("ParseTemplate(%q) = %v, want ErrTemplate", src, err)
+		}
+	}
+}
+
+func TestAllocatorIsUniqueAcrossTenantAndPlan(t *testing.T) {
+	tenant := map[string]bool{"adele.vance@school.example": true, "adele.vance2@school.example": true}
+	a := NewAllocator(func(upn string) bool { return tenant[upn] })
+	first, err := a.Allocate("adele.vance", "School.Example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.UPN != "adele.vance3@school.example" || first.Suffix != 3 {
+		t.Errorf("first = %+v, want adele.vance3 (1 skipped, 2 taken in the tenant)", first)
+	}
+	second, _ := a.Allocate("Adele.Vance", "school.example")
+	if strings.ToLower(second.UPN) != "adele.vance4@school.example" {
+		t.Errorf("second = %+v, want the next free suffix, case-insensitively", second)
+	}
+	a.Reserve("sam.lee@school.example")
+	if got, _ := a.Allocate("sam.lee", "school.example"); got.Suffix != 2 {
+		t.Errorf("reserved name handed out again: %+v", got)
+	}
+}
+
+func TestAllocatorRespectsLengthLimits(t *testing.T) {
+	long := strings.Repeat("x", MaxAliasLength)
+	taken := map[string]bool{long + "@s.example": true}
+	a := NewAllocator(func(upn string) bool { return taken[upn] })
+	got, err := a.Allocate(long, "s.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Alias) > MaxAliasLength || !strings.HasSuffix(got.Alias, "2") {
+		t.Errorf("alias %q (%d chars): want at most %d ending in the suffix", got.Alias, len(got.Alias), MaxAliasLength)
+	}
+	domain := strings.Repeat("d", 80) + ".example"
+	got, _ = NewAllocator(nil).Allocate(long, domain)
+	if len(got.UPN) > MaxUPNLength {
+		t.Errorf("UPN %d chars, want at most %d", len(got.UPN), MaxUPNLength)
+	}
+}
+
+func TestMailNickname(t *testing.T) {
+	if got := MailNickname("mary-jane.smith-jones"); got != "mary-janesmith-jones" {
+		t.Errorf("MailNickname = %q", got)
+	}
+	if got := MailNickname(strings.Repeat("a", 80)); len(got) != MaxMailNickname {
+		t.Errorf("MailNickname length %d, want %d", len(got), MaxMailNickname)
+	}
+}
+
+func FuzzAlias(f *testing.F) {
+	tmpl, _ := ParseTemplate("{given}.{family}")
+	for _, s := range []string{"Zoë", "O'Brien", "..", "李", "Ærø", "a\u0301"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, given, family string) {
+		alias, err := tmpl.Alias(Fields{Given: given, Family: family}, CaseLower, 0)
+		if err != nil {
+			return
+		}
+		if len(alias) > MaxAliasLength || strings.HasPrefix(alias, ".") || strings.HasSuffix(alias, ".") || strings.Contains(alias, "..") {
+			t.Fatalf("alias %q breaks Graph's rules", alias)
+		}
+		for _, r := range alias {
+			if !aliasRune(r, false) {
+				t.Fatalf("alias %q holds %q", alias, r)
+			}
+		}
+	})
+}
