@@ -463,7 +463,13 @@ type Mapping struct {
 	TargetID string `json:"targetId"`
 	// How records how the link was made (e.g. "matched:email", "created",
 	// "manual").
-	How       string    `json:"how,omitempty"`
+	How string `json:"how,omitempty"`
+	// UserType is the person's type when the link was made, so a leaver
+	// who is gone from the roster is still handled by its type's rules.
+	UserType string `json:"userType,omitempty"`
+	// Suspended is set when rostersync suspended the account, so only
+	// accounts it switched off are switched back on for returners.
+	Suspended bool      `json:"suspended,omitempty"`
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 

@@ -95,6 +95,8 @@ type Profile struct {
 	TimeZone string `json:"timeZone"`
 	// Entities are synced in this order; see the Entity constants.
 	Entities []string `json:"entities"`
+	// Users holds the account rules; nil means DefaultUsersConfig.
+	Users *UsersConfig `json:"users,omitempty"`
 	// CreatedAt is set by the store when the profile is first saved. A
 	// window due before it does not run: a profile created at 23:00 with
 	// runAt 02:00 waits for the coming night instead of starting at once.
@@ -126,6 +128,11 @@ func (p Profile) Validate() error {
 	}
 	if len(p.Entities) == 0 {
 		return fmt.Errorf("%w profile %s: no entities to sync", ErrInvalid, p.ID)
+	}
+	if p.Users != nil {
+		if err := p.Users.Validate(); err != nil {
+			return fmt.Errorf("profile %s: %w", p.ID, err)
+		}
 	}
 	seen := map[string]bool{}
 	for _, e := range p.Entities {
@@ -229,6 +236,14 @@ func (p Profile) DueWindow(now time.Time) (Window, bool, error) {
 		return w, false, nil
 	}
 	return w, true, nil
+}
+
+// UsersConfig returns the profile's account rules with defaults filled.
+func (p Profile) UsersConfig() UsersConfig {
+	if p.Users == nil {
+		return DefaultUsersConfig()
+	}
+	return p.Users.WithDefaults()
 }
 
 // EnabledEntities filters the profile's entities by the customer's feature

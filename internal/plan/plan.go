@@ -1,0 +1,246 @@
+// Package plan holds the value a sync computes and an apply consumes: an
+// ordered list of changes, each with the rule that produced it, bound to the
+// customer's tenant and run. A plan can be printed, stored, diffed and
+// applied later; nothing recomputes it while applying (simulate computes and
+// stores a plan; a real run applies one).
+package plan
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// FormatVersion is written into every stored plan; readers refuse newer
+// major versions instead of misreading them.
+const FormatVersion = "1.0"
+
+// Kind is the sort of object a change touches.
+type Kind string
+
+const (
+	KindUser Kind = "user"
+)
+
+// Action is what apply does. Apply switches on Action only; Reason and
+// Detail are for people.
+type Action string
+
+const (
+	Create     Action = "create"
+	Update     Action = "update"
+	Suspend    Action = "suspend"
+	Reactivate Action = "reactivate"
+	// Link records an existing account as the person's, writing nothing to
+	// the account itself beyond what an Update would.
+	Link Action = "link"
+)
+
+// Symbol prints an action in a plan listing.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Suspend:
+		return "-"
+	case Reactivate:
+		return "^"
+	case Link:
+		return "="
+	}
+	return "?"
+}
+
+// Writes is how many Graph writes the action takes at most, for pacing and
+// for the run's estimate.
+func (a Action) Writes() int {
+	switch a {
+	case Suspend:
+		return 2 // disable, revoke sessions
+	case Create, Update, Reactivate, Link:
+		return 1
+	}
+	return 0
+}
+
+// Reason names the rule that produced a change, in snake_case so it is
+// stable in stored plans and reports.
+type Reason string
+
+const (
+	CreateBecauseNew              Reason = "create_because_new_in_mis"
+	LinkBecauseMatched            Reason = "link_because_matched"
+	UpdateBecauseMappedChanged    Reason = "update_because_mapped_fields_differ"
+	SuspendBecauseLeftMIS         Reason = "suspend_because_left_mis"
+	SuspendBecauseDisabledInMIS   Reason = "suspend_because_disabled_in_mis"
+	ReactivateBecauseReturned     Reason = "reactivate_because_returned_to_mis"
+	UnsyncedBecauseExcluded       Reason = "unsynced_because_excluded"
+	UnsyncedBecauseSyncOnly       Reason = "unsynced_because_sync_only_unmatched"
+	UnsyncedBecauseActionOff      Reason = "unsynced_because_action_off_for_user_type"
+	UnsyncedBecauseBeforeStart    Reason = "unsynced_because_enrolled_before_sync_start"
+	UnsyncedBecauseAmbiguous      Reason = "unsynced_because_match_ambiguous"
+	UnsyncedBecauseClaimed        Reason = "unsynced_because_account_claimed_by_another_person"
+	UnsyncedBecauseNoUsername     Reason = "unsynced_because_no_usable_username"
+	UnsyncedBecauseNoDomain       Reason = "unsynced_because_no_verified_domain"
+	KeptBecauseRosterShrank       Reason = "kept_because_roster_shrank"
+	KeptBecauseDisabledOutsideMIS Reason = "kept_because_disabled_outside_rostersync"
+)
+
+// Change is one planned change to one object.
+type Change struct {
+	Kind Kind `json:"kind"`
+	// Key is the MIS sourcedId: the stable sort key and the journal key.
+	Key    string `json:"key"`
+	Action Action `json:"action"`
+	Reason Reason `json:"reason"`
+	// Detail explains the rule for people, e.g. "matched by work email".
+	Detail string `json:"detail"`
+	// TargetID is the Microsoft 365 object id, empty for a create.
+	TargetID string `json:"targetId,omitempty"`
+	// Before and After hold only the fields that differ (for a create,
+	// After holds every field set).
+	Before map[string]string `json:"before,omitempty"`
+	After  map[string]string `json:"after,omitempty"`
+	// Licenses (SKU ids) and Groups (object ids) a new account gets.
+	Licenses []string `json:"licenses,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+	// UserType is student, teacher, staff or parent.
+	UserType string `json:"userType,omitempty"`
+	// Password says how the initial password is made (strong or words);
+	// the password itself never enters a plan.
+	Password string `json:"password,omitempty"`
+}
+
+// Unsynced is a person the plan leaves alone, with why.
+type Unsynced struct {
+	Key      string `json:"key"`
+	UserType string `json:"userType,omitempty"`
+	Reason   Reason `json:"reason"`
+	Detail   string `json:"detail"`
+}
+
+// Guard is the accidental-deletion verdict: a plan that suspends more than
+// the limit is held until someone confirms it.
+type Guard struct {
+	Suspends int  `json:"suspends"`
+	Limit    int  `json:"limit"`
+	Held     bool `json:"held"`
+	// RosterShrank is set when the feed shrank suspiciously; such a plan
+	// suspends nobody at all.
+	RosterShrank bool   `json:"rosterShrank,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+}
+
+// Plan is the whole computed change set of one run of one profile.
+type Plan struct {
+	FormatVersion string    `json:"formatVersion"`
+	CustomerID    string    `json:"customerId"`
+	TenantID      string    `json:"tenantId"`
+	ProfileID     string    `json:"profileId"`
+	RunID         string    `json:"runId"`
+	CreatedAt     time.Time `json:"createdAt"`
+	// Matched counts people already linked or matched to an account whose
+	// state needs no change.
+	Matched  int        `json:"matched"`
+	Changes  []Change   `json:"changes"`
+	Unsynced []Unsynced `json:"unsynced,omitempty"`
+	Guard    Guard      `json:"guard"`
+	// Errors are problems that stop the plan being applied at all.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Errored reports a plan that must not be applied.
+func (p *Plan) Errored() bool { return len(p.Errors) > 0 }
+
+// Applyable reports whether apply may run it without a confirmation.
+func (p *Plan) Applyable() bool { return !p.Errored() && !p.Guard.Held }
+
+// Sort orders changes by (Kind, Key, Action) and unsynced people by key, so
+// two plans of the same input are byte-identical.
+func (p *Plan) Sort() {
+	slices.SortStableFunc(p.Changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Action, b.Action))
+	})
+	slices.SortStableFunc(p.Unsynced, func(a, b Unsynced) int { return cmp.Compare(a.Key, b.Key) })
+}
+
+// Summary counts changes by action, and unsynced people by reason.
+type Summary struct {
+	Matched  int            `json:"matched"`
+	Actions  map[Action]int `json:"actions"`
+	Unsynced map[Reason]int `json:"unsynced,omitempty"`
+	Writes   int            `json:"writes"`
+}
+
+// Summarize counts the plan.
+func (p *Plan) Summarize() Summary {
+	s := Summary{Matched: p.Matched, Actions: map[Action]int{}}
+	for _, c := range p.Changes {
+		s.Actions[c.Action]++
+		s.Writes += c.Action.Writes() + len(c.Licenses) + len(c.Groups)
+	}
+	if len(p.Unsynced) > 0 {
+		s.Unsynced = map[Reason]int{}
+		for _, u := range p.Unsynced {
+			s.Unsynced[u.Reason]++
+		}
+	}
+	return s
+}
+
+// Errors of Decode.
+var (
+	ErrFormat = errors.New("unsupported plan format")
+)
+
+// Encode writes the plan as indented JSON with sorted map keys (encoding/json
+// sorts map keys), so stored plans and golden files are stable.
+func Encode(p *Plan) ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode plan of run %s: %w", p.RunID, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// Decode reads a plan, refusing other major format versions.
+func Decode(b []byte) (*Plan, error) {
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode plan: %w", err)
+	}
+	if major(p.FormatVersion) != major(FormatVersion) {
+		return nil, fmt.Errorf("%w %q: this build reads %s.x", ErrFormat, p.FormatVersion, major(FormatVersion))
+	}
+	return &p, nil
+}
+
+func major(v string) string {
+	for i, c := range v {
+		if c == '.' {
+			return v[:i]
+		}
+	}
+	return v
+}
+
+// DiffFields returns the keys of want whose value differs from have, with
+// both sides, in key order; a missing have key counts as "".
+func DiffFields(have, want map[string]string) (before, after map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if have[k] == want[k] {
+			continue
+		}
+		if before == nil {
+			before, after = map[string]string{}, map[string]string{}
+		}
+		before[k], after[k] = have[k], want[k]
+	}
+	return before, after
+}

@@ -1,0 +1,522 @@
+// Package userplan computes the accounts part of a plan: who is matched to
+// which existing account, who gets a new one (and what it is called), which
+// fields change, who is suspended and who comes back. It is a pure function
+// of (roster view, directory snapshot, links and exclusions, rules): no
+// Graph, no tables, no clock.
+package userplan
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/rostersync/rostersync/internal/naming"
+	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/roster"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// Account is one user of the tenant as the planner needs it.
+type Account struct {
+	ID                string   `json:"id"`
+	UserPrincipalName string   `json:"userPrincipalName"`
+	Mail              string   `json:"mail,omitempty"`
+	ProxyAddresses    []string `json:"proxyAddresses,omitempty"`
+	AccountEnabled    bool     `json:"accountEnabled"`
+	// Props are the mappable properties (see tenant.AccountProperties).
+	Props map[string]string `json:"props,omitempty"`
+}
+
+// Directory is the tenant snapshot the planner reads.
+type Directory struct {
+	Accounts []Account `json:"accounts"`
+	// Domains are the tenant's verified domains.
+	Domains []string `json:"domains"`
+}
+
+// Link is a stored person↔account link.
+type Link struct {
+	SourceID  string
+	TargetID  string
+	UserType  string
+	Suspended bool
+}
+
+// Input is everything Compute reads.
+type Input struct {
+	View     *roster.View
+	Dir      Directory
+	Links    []Link
+	Excluded map[string]bool
+	Rules    tenant.UsersConfig
+	// Domains are the customer's configured domains; usernames are made
+	// only in those that the tenant has also verified.
+	Domains []string
+	// RosterShrank is the feed validator's verdict: suspend nobody.
+	RosterShrank bool
+	// Only, when set, limits creation to these people ("create selected").
+	Only map[string]bool
+}
+
+// Compute returns the plan's user changes; header fields (run, tenant) are
+// the caller's. Output is sorted and deterministic.
+func Compute(in Input) *plan.Plan {
+	c := newComputer(in)
+	c.people()
+	c.leavers()
+	c.guard()
+	c.p.Sort()
+	return c.p
+}
+
+type computer struct {
+	in       Input
+	rules    tenant.UsersConfig
+	p        *plan.Plan
+	byID     map[string]*Account
+	byUPN    map[string][]*Account
+	byMail   map[string][]*Account
+	byEmpID  map[string][]*Account
+	links    map[string]Link   // by person
+	claimed  map[string]string // account id -> person
+	active   map[string]bool
+	alloc    *naming.Allocator
+	domains  []string
+	suspends int
+}
+
+func newComputer(in Input) *computer {
+	c := &computer{in: in, rules: in.Rules.WithDefaults(), p: &plan.Plan{FormatVersion: plan.FormatVersion},
+		byID: map[string]*Account{}, byUPN: map[string][]*Account{}, byMail: map[string][]*Account{}, byEmpID: map[string][]*Account{},
+		links: map[string]Link{}, claimed: map[string]string{}, active: map[string]bool{}}
+	taken := map[string]bool{}
+	for i := range in.Dir.Accounts {
+		a := &in.Dir.Accounts[i]
+		c.byID[a.ID] = a
+		upn := strings.ToLower(a.UserPrincipalName)
+		c.byUPN[upn] = append(c.byUPN[upn], a)
+		taken[upn] = true
+		if a.Mail != "" {
+			m := strings.ToLower(a.Mail)
+			c.byMail[m] = append(c.byMail[m], a)
+			taken[m] = true
+		}
+		for _, pa := range a.ProxyAddresses {
+			if addr, ok := strings.CutPrefix(strings.ToLower(pa), "smtp:"); ok {
+				taken[addr] = true
+				if addr != strings.ToLower(a.Mail) {
+					c.byMail[addr] = append(c.byMail[addr], a)
+				}
+			}
+		}
+		if e := strings.ToLower(a.Props["employeeId"]); e != "" {
+			c.byEmpID[e] = append(c.byEmpID[e], a)
+		}
+	}
+	c.alloc = naming.NewAllocator(func(upn string) bool { return taken[upn] })
+	for _, l := range in.Links {
+		c.links[l.SourceID] = l
+		if _, ok := c.byID[l.TargetID]; ok {
+			c.claimed[l.TargetID] = l.SourceID
+		}
+	}
+	verified := map[string]bool{}
+	for _, d := range in.Dir.Domains {
+		verified[strings.ToLower(d)] = true
+	}
+	for _, d := range in.Domains {
+		if verified[strings.ToLower(d)] {
+			c.domains = append(c.domains, strings.ToLower(d))
+		}
+	}
+	return c
+}
+
+// UserType maps a roster role to the account rules' user type.
+func UserType(r roster.Role) string {
+	switch {
+	case r == roster.RoleStudent:
+		return tenant.UserStudent
+	case r == roster.RoleTeacher:
+		return tenant.UserTeacher
+	case r.IsFamily():
+		return tenant.UserParent
+	default:
+		return tenant.UserStaff
+	}
+}
+
+func (c *computer) syncedPeople() []*roster.Person {
+	people := c.in.View.ActivePeople()
+	if c.rules.SyncWithoutEnrolments {
+		people = append(people, c.in.View.Unenrolled()...)
+		slices.SortFunc(people, func(a, b *roster.Person) int { return strings.Compare(a.SourcedID, b.SourcedID) })
+	}
+	return people
+}
+
+func (c *computer) unsynced(p *roster.Person, ut string, reason plan.Reason, detail string) {
+	c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: p.SourcedID, UserType: ut, Reason: reason, Detail: detail})
+}
+
+func (c *computer) people() {
+	for _, p := range c.syncedPeople() {
+		c.active[p.SourcedID] = true
+		ut := UserType(p.Role)
+		if c.in.Excluded[p.SourcedID] {
+			c.unsynced(p, ut, plan.UnsyncedBecauseExcluded, "excluded: never touched by any sync")
+			continue
+		}
+		rules, ok := c.rules.Types[ut]
+		if !ok {
+			c.unsynced(p, ut, plan.UnsyncedBecauseActionOff, "no account rules for user type "+ut)
+			continue
+		}
+		acct, how, problem := c.match(p)
+		switch {
+		case problem != nil:
+			c.unsynced(p, ut, problem.reason, problem.detail)
+		case acct != nil:
+			c.claimed[acct.ID] = p.SourcedID
+			c.matched(p, ut, rules, acct, how)
+		default:
+			c.create(p, ut, rules)
+		}
+	}
+}
+
+type matchProblem struct {
+	reason plan.Reason
+	detail string
+}
+
+// match finds the person's account: the stable link first, then the
+// configured keys in order. A key that finds two accounts, or an account
+// another person already has, matches nothing: guessing would merge two
+// people's data.
+func (c *computer) match(p *roster.Person) (*Account, string, *matchProblem) {
+	if l, ok := c.links[p.SourcedID]; ok {
+		if a := c.byID[l.TargetID]; a != nil {
+			return a, "linked", nil
+		}
+		// The linked account is gone from the tenant; match afresh.
+	}
+	for _, key := range c.rules.MatchKeys {
+		var found []*Account
+		var label string
+		switch key {
+		case tenant.MatchEmail:
+			if p.Email == "" {
+				continue
+			}
+			e := strings.ToLower(p.Email)
+			found = unique(append(slices.Clone(c.byMail[e]), c.byUPN[e]...))
+			label = "work email"
+		case tenant.MatchUsername:
+			if p.Username == "" {
+				continue
+			}
+			found = c.byUPN[strings.ToLower(p.Username)]
+			label = "username"
+		case tenant.MatchEmployeeID:
+			if p.Identifier == "" {
+				continue
+			}
+			found = c.byEmpID[strings.ToLower(p.Identifier)]
+			label = "employee id"
+		}
+		switch {
+		case len(found) > 1:
+			return nil, "", &matchProblem{plan.UnsyncedBecauseAmbiguous, fmt.Sprintf("%s matches %d accounts", label, len(found))}
+		case len(found) == 1:
+			if owner, taken := c.claimed[found[0].ID]; taken && owner != p.SourcedID {
+				return nil, "", &matchProblem{plan.UnsyncedBecauseClaimed, fmt.Sprintf("%s matches an account already linked to %s", label, owner)}
+			}
+			return found[0], "matched by " + label, nil
+		}
+	}
+	return nil, "", nil
+}
+
+func unique(as []*Account) []*Account {
+	seen := map[string]bool{}
+	out := as[:0]
+	for _, a := range as {
+		if !seen[a.ID] {
+			seen[a.ID] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (c *computer) matched(p *roster.Person, ut string, rules tenant.UserTypeConfig, a *Account, how string) {
+	link, linked := c.links[p.SourcedID]
+	linked = linked && link.TargetID == a.ID
+	var before, after map[string]string
+	if rules.Update {
+		before, after = plan.DiffFields(a.Props, c.mapped(p, rules))
+	}
+	ch := plan.Change{Kind: plan.KindUser, Key: p.SourcedID, TargetID: a.ID, UserType: ut, Before: before, After: after}
+	if p.Enabled && !a.AccountEnabled {
+		if linked && link.Suspended {
+			ch.Action, ch.Reason = plan.Reactivate, plan.ReactivateBecauseReturned
+			ch.Detail = "back in the MIS after being suspended by rostersync: reactivate"
+			c.add(ch, &before, &after)
+			return
+		}
+		c.unsynced(p, ut, plan.KeptBecauseDisabledOutsideMIS, "account is disabled, and not by rostersync: left disabled")
+	}
+	switch {
+	case !linked && (rules.Update || rules.SSOLink || rules.Create):
+		ch.Action, ch.Reason, ch.Detail = plan.Link, plan.LinkBecauseMatched, how
+		if len(after) > 0 {
+			ch.Detail += "; " + describeFields(after)
+		}
+		c.add(ch, &before, &after)
+	case len(after) > 0:
+		ch.Action, ch.Reason = plan.Update, plan.UpdateBecauseMappedChanged
+		ch.Detail = describeFields(after)
+		c.add(ch, &before, &after)
+	default:
+		c.p.Matched++
+	}
+}
+
+func (c *computer) add(ch plan.Change, before, after *map[string]string) {
+	ch.Before, ch.After = *before, *after
+	c.p.Changes = append(c.p.Changes, ch)
+}
+
+func describeFields(after map[string]string) string {
+	return "mapped field(s) differ: " + strings.Join(slices.Sorted(maps.Keys(after)), ", ")
+}
+
+func (c *computer) create(p *roster.Person, ut string, rules tenant.UserTypeConfig) {
+	switch {
+	case c.rules.SyncOnly:
+		c.unsynced(p, ut, plan.UnsyncedBecauseSyncOnly, "sync-only mode: no account with this work email, and none is created")
+		return
+	case !rules.Create:
+		c.unsynced(p, ut, plan.UnsyncedBecauseActionOff, "create is off for "+ut+"s")
+		return
+	case c.in.Only != nil && !c.in.Only[p.SourcedID]:
+		return // "create selected" run: others are not this run's business
+	case c.in.Only == nil && c.beforeSyncStart(p):
+		c.unsynced(p, ut, plan.UnsyncedBecauseBeforeStart, "enrolled before the sync start date "+c.rules.SyncStartDate+": create them with \"create selected\"")
+		return
+	}
+	domain, err := c.domainFor(rules)
+	if err != nil {
+		c.unsynced(p, ut, plan.UnsyncedBecauseNoDomain, err.Error())
+		return
+	}
+	tmpl, err := naming.ParseTemplate(rules.UsernameTemplate)
+	if err != nil {
+		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
+		return
+	}
+	alias, err := tmpl.Alias(c.nameFields(p), naming.Casing(rules.Casing), 0)
+	if err != nil {
+		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
+		return
+	}
+	got, err := c.alloc.Allocate(alias, domain)
+	if err != nil {
+		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
+		return
+	}
+	after := c.mapped(p, rules)
+	after["userPrincipalName"] = got.UPN
+	after["mailNickname"] = naming.MailNickname(got.Alias)
+	after["usageLocation"] = c.rules.UsageLocation
+	if after["displayName"] == "" {
+		after["displayName"] = strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+	}
+	detail := fmt.Sprintf("new %s, username from template %s", ut, rules.UsernameTemplate)
+	switch {
+	case got.Suffix == 2:
+		detail += fmt.Sprintf(", suffix 2 because %s@%s is taken", alias, domain)
+	case got.Suffix > 2:
+		detail += fmt.Sprintf(", suffix %d because %s@%s and the lower suffixes are taken", got.Suffix, alias, domain)
+	}
+	password := rules.Password
+	if password == "" {
+		password = tenant.PasswordStrong
+	}
+	c.p.Changes = append(c.p.Changes, plan.Change{Kind: plan.KindUser, Key: p.SourcedID, Action: plan.Create,
+		Reason: plan.CreateBecauseNew, Detail: detail, After: after, Licenses: slices.Clone(rules.Licenses),
+		Groups: slices.Clone(rules.Groups), UserType: ut, Password: password})
+}
+
+func (c *computer) domainFor(rules tenant.UserTypeConfig) (string, error) {
+	if rules.Domain != "" {
+		d := strings.ToLower(rules.Domain)
+		if slices.Contains(c.domains, d) {
+			return d, nil
+		}
+		return "", fmt.Errorf("domain %s is not both configured for the customer and verified in the tenant", rules.Domain)
+	}
+	if len(c.domains) == 0 {
+		return "", fmt.Errorf("none of the customer's domains (%s) is verified in the tenant", strings.Join(c.in.Domains, ", "))
+	}
+	return c.domains[0], nil
+}
+
+// beforeSyncStart: every current enrolment began before the start date.
+func (c *computer) beforeSyncStart(p *roster.Person) bool {
+	if c.rules.SyncStartDate == "" {
+		return false
+	}
+	start, err := roster.ParseDate(c.rules.SyncStartDate)
+	if err != nil {
+		return false // validated with the profile
+	}
+	ms := c.in.View.ClassesOf(p.SourcedID)
+	if len(ms) == 0 {
+		return false
+	}
+	for _, m := range ms {
+		if m.Enrollment.Begin == 0 || !m.Enrollment.Begin.Before(start) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *computer) nameFields(p *roster.Person) naming.Fields {
+	return naming.Fields{Given: p.GivenName, Family: p.FamilyName, Middle: p.MiddleName, Identifier: p.Identifier, Year: firstGrade(p)}
+}
+
+func firstGrade(p *roster.Person) string {
+	if len(p.Grades) == 0 {
+		return ""
+	}
+	return p.Grades[0]
+}
+
+// mapped renders the type's property mappings for a person.
+func (c *computer) mapped(p *roster.Person, rules tenant.UserTypeConfig) map[string]string {
+	out := map[string]string{}
+	for _, m := range rules.Mappings {
+		v := m.Static
+		if m.From != "" {
+			v = c.field(p, m.From)
+		}
+		v = naming.Casing(m.Casing).Apply(strings.TrimSpace(v))
+		if limit := tenant.AccountProperties[m.Property]; len([]rune(v)) > limit {
+			v = string([]rune(v)[:limit])
+		}
+		out[m.Property] = v
+	}
+	return out
+}
+
+func (c *computer) field(p *roster.Person, name string) string {
+	switch name {
+	case "givenName":
+		return p.GivenName
+	case "familyName":
+		return p.FamilyName
+	case "middleName":
+		return p.MiddleName
+	case "displayName":
+		return strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+	case "identifier":
+		return p.Identifier
+	case "role":
+		return titleRole(p.Role)
+	case "grade":
+		return firstGrade(p)
+	case "yearGroup":
+		if g := firstGrade(p); g != "" {
+			return "Year " + strings.TrimLeft(g, "0")
+		}
+		return ""
+	case "email":
+		return p.Email
+	case "username":
+		return p.Username
+	case "sourcedId":
+		return p.SourcedID
+	case "school":
+		if len(p.Orgs) > 0 {
+			if o := c.in.View.Roster().Org(p.Orgs[0]); o != nil {
+				return o.Name
+			}
+		}
+	}
+	return ""
+}
+
+func titleRole(r roster.Role) string {
+	s := string(r)
+	if s == "" {
+		return ""
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// leavers suspends the accounts rostersync manages whose person is no
+// longer synced. Only linked accounts are considered: an account the MIS
+// never knew is never touched.
+func (c *computer) leavers() {
+	for _, l := range sortedLinks(c.in.Links) {
+		if c.active[l.SourceID] || c.in.Excluded[l.SourceID] {
+			continue
+		}
+		a := c.byID[l.TargetID]
+		if a == nil || !a.AccountEnabled {
+			continue
+		}
+		ut, reason, detail := l.UserType, plan.SuspendBecauseLeftMIS, "no longer in the MIS's active session: suspend (never delete)"
+		if p := c.in.View.Roster().Person(l.SourceID); p != nil {
+			ut = UserType(p.Role)
+			if !p.Enabled {
+				reason, detail = plan.SuspendBecauseDisabledInMIS, "disabled in the MIS: suspend"
+			}
+		}
+		rules, ok := c.rules.Types[ut]
+		if !ok || !rules.Deactivate {
+			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: l.SourceID, UserType: ut, Reason: plan.UnsyncedBecauseActionOff, Detail: "left the MIS, but deactivate is off for " + ut + "s"})
+			continue
+		}
+		if c.in.RosterShrank {
+			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: l.SourceID, UserType: ut, Reason: plan.KeptBecauseRosterShrank, Detail: "the feed shrank suspiciously: nobody is suspended"})
+			continue
+		}
+		c.suspends++
+		c.p.Changes = append(c.p.Changes, plan.Change{Kind: plan.KindUser, Key: l.SourceID, Action: plan.Suspend, Reason: reason,
+			Detail: detail, TargetID: a.ID, UserType: ut, Before: map[string]string{"accountEnabled": "true"}, After: map[string]string{"accountEnabled": "false"}})
+	}
+}
+
+func sortedLinks(ls []Link) []Link {
+	out := slices.Clone(ls)
+	slices.SortFunc(out, func(a, b Link) int { return strings.Compare(a.SourceID, b.SourceID) })
+	return out
+}
+
+// guard holds a plan that suspends more than the larger of the count and
+// the share of managed accounts.
+func (c *computer) guard() {
+	managed := 0
+	for _, l := range c.in.Links {
+		if _, ok := c.byID[l.TargetID]; ok {
+			managed++
+		}
+	}
+	limit := max(c.rules.MaxSuspendCount, int(math.Ceil(c.rules.MaxSuspendPercent/100*float64(managed))))
+	g := plan.Guard{Suspends: c.suspends, Limit: limit, RosterShrank: c.in.RosterShrank}
+	if c.suspends > limit {
+		g.Held = true
+		g.Detail = fmt.Sprintf("%d suspensions exceed the limit of %d (the larger of %d and %g%% of %d managed accounts): confirm to apply",
+			c.suspends, limit, c.rules.MaxSuspendCount, c.rules.MaxSuspendPercent, managed)
+	}
+	if c.in.RosterShrank {
+		g.Detail = "the roster shrank suspiciously against the previous feed: no suspensions planned"
+	}
+	c.p.Guard = g
+}
