@@ -26,11 +26,15 @@ const (
 	TableRunLog      = "runlog"
 	TableSyncState   = "syncstate"
 	TableDeadLetters = "deadletters"
+	// TablePlans holds each run's plan: a header row, one row per change
+	// (which is also the change's apply journal) and one per unsynced
+	// person; a large school's plan does not fit one entity.
+	TablePlans = "plans"
 )
 
 // Tables lists every table the Store uses; infra and tests check against it.
 var Tables = []string{TableCustomers, TableProfiles, TableMappings, TableExclusions,
-	TableRuns, TableRunLog, TableSyncState, TableDeadLetters}
+	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans}
 
 const (
 	propData    = "Data"

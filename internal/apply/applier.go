@@ -1,0 +1,337 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/state"
+)
+
+// Journal stores apply progress; *state.Store has it.
+type Journal interface {
+	SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error
+}
+
+// Credentials receives a new account's initial password before the account
+// is created, so no account can exist whose password was lost. It must
+// keep it only in the protected export, never in logs or run records.
+type Credentials interface {
+	PutCredential(ctx context.Context, customerID, runID, key, upn, password string) error
+}
+
+// PasswordFunc makes an initial password of a kind (strong or words).
+type PasswordFunc func(kind string) (string, error)
+
+// Options bound one Apply call; zero values take the documented defaults.
+type Options struct {
+	// Budget is how long one call may run before it hands back (the
+	// rest continues in a follow-up message). Default 4 minutes.
+	Budget time.Duration
+	// MaxWait is the longest wait (e.g. Retry-After) done in process;
+	// longer ones are returned as RequeueAfter. Default 15 s.
+	MaxWait time.Duration
+	// RoundSize is how many ops go to the executor at once. Default 200.
+	RoundSize int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Budget <= 0 {
+		o.Budget = 4 * time.Minute
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 15 * time.Second
+	}
+	if o.RoundSize <= 0 {
+		o.RoundSize = 200
+	}
+	return o
+}
+
+// Applier applies stored plans.
+type Applier struct {
+	exec        Executor
+	journal     Journal
+	credentials Credentials
+	passwords   PasswordFunc
+	clock       clock.Clock
+	opts        Options
+}
+
+// New returns an applier.
+func New(exec Executor, journal Journal, creds Credentials, passwords PasswordFunc, clk clock.Clock, opts Options) *Applier {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	return &Applier{exec: exec, journal: journal, credentials: creds, passwords: passwords, clock: clk, opts: opts.withDefaults()}
+}
+
+// Progress is where an apply stands after one call.
+type Progress struct {
+	Done, Failed, Pending int
+	// Ops counts the operations sent this call, and Retried those that
+	// came back for another try (throttling, transient errors).
+	Ops, Retried int
+	// Changed are the entries whose state moved this call, for the caller
+	// to act on (links to record, suspensions to remember).
+	Changed []state.Entry
+	// RequeueAfter is set when work remains: continue after it.
+	RequeueAfter time.Duration
+}
+
+// Complete reports whether every change has ended.
+func (p Progress) Complete() bool { return p.Pending == 0 }
+
+// Errors of Apply.
+var (
+	ErrNotApplyable = errors.New("plan cannot be applied")
+	ErrWrongTenant  = errors.New("plan belongs to another tenant")
+)
+
+// Apply advances the plan's pending entries. It refuses an errored plan,
+// a held plan and a plan made for another tenant; it journals every round,
+// so a crash loses at most the round in flight, and a round's writes are
+// idempotent on retry (a create that already happened is found, not
+// repeated).
+func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entries []state.Entry) (Progress, error) {
+	switch {
+	case p.Errored():
+		return Progress{}, fmt.Errorf("%w: it has errors: %s", ErrNotApplyable, strings.Join(p.Errors, "; "))
+	case p.Guard.Held:
+		return Progress{}, fmt.Errorf("%w: held by the deletion guard until confirmed: %s", ErrNotApplyable, p.Guard.Detail)
+	case p.TenantID != "" && !strings.EqualFold(p.TenantID, tenantID):
+		return Progress{}, fmt.Errorf("%w: plan for %s, applying to %s", ErrWrongTenant, p.TenantID, tenantID)
+	}
+	r := &round{a: a, p: p, entries: entries, notBefore: map[string]time.Time{}, changed: map[int]bool{}}
+	err := r.run(ctx)
+	return r.progress(), err
+}
+
+type round struct {
+	a         *Applier
+	p         *plan.Plan
+	entries   []state.Entry
+	notBefore map[string]time.Time
+	changed   map[int]bool
+	ops       int
+	retried   int
+	requeue   time.Duration
+}
+
+type readyOp struct {
+	op    Op
+	entry int
+}
+
+func (r *round) run(ctx context.Context) error {
+	deadline := r.a.clock.Now().Add(r.a.opts.Budget)
+	for {
+		now := r.a.clock.Now()
+		ready, wait, pending := r.ready(now)
+		if !pending {
+			return nil
+		}
+		if len(ready) == 0 {
+			if wait > r.a.opts.MaxWait || now.Add(wait).After(deadline) {
+				r.requeue = wait
+				return nil
+			}
+			if !clock.Sleep(ctx, r.a.clock, wait) {
+				return ctx.Err()
+			}
+			continue
+		}
+		if !now.Before(deadline) {
+			r.requeue = time.Millisecond // more to do now, in a fresh invocation
+			return nil
+		}
+		if err := r.send(ctx, ready[:min(len(ready), r.a.opts.RoundSize)]); err != nil {
+			return err
+		}
+	}
+}
+
+// ready lists the ops that may go now, the wait until the next one may,
+// and whether anything is pending at all.
+func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
+	var out []readyOp
+	wait := time.Duration(-1)
+	pending := false
+	for i := range r.entries {
+		e := &r.entries[i]
+		if e.Status != state.EntryPending {
+			continue
+		}
+		ops := Expand(e.Change, e.Created)
+		remaining := 0
+		for _, op := range ops {
+			if slices.Contains(e.OpsDone, op.ID) {
+				continue
+			}
+			remaining++
+			if op.Kind != OpCreateUser && op.TargetID == "" {
+				continue // waits for the create
+			}
+			if nb, ok := r.notBefore[op.ID]; ok && nb.After(now) {
+				if d := nb.Sub(now); wait < 0 || d < wait {
+					wait = d
+				}
+				continue
+			}
+			out = append(out, readyOp{op: op, entry: i})
+		}
+		if remaining == 0 {
+			e.Status = state.EntryDone
+			r.changed[i] = true
+			continue
+		}
+		pending = true
+	}
+	if wait < 0 {
+		wait = 0
+	}
+	return out, wait, pending
+}
+
+func (r *round) send(ctx context.Context, batch []readyOp) error {
+	ops := make([]Op, 0, len(batch))
+	byID := make(map[string]int, len(batch))
+	for _, ro := range batch {
+		op := ro.op
+		if op.Kind == OpCreateUser {
+			if err := r.preparePassword(ctx, &op, r.entries[ro.entry]); err != nil {
+				return err
+			}
+		}
+		ops = append(ops, op)
+		byID[op.ID] = ro.entry
+	}
+	r.ops += len(ops)
+	results := r.a.exec.Execute(ctx, ops)
+	seen := map[string]bool{}
+	now := r.a.clock.Now()
+	for _, res := range results {
+		i, ok := byID[res.ID]
+		if !ok || seen[res.ID] {
+			continue
+		}
+		seen[res.ID] = true
+		r.record(i, res, now)
+	}
+	for _, op := range ops {
+		if !seen[op.ID] { // an executor that lost a result: try again
+			r.record(byID[op.ID], Result{ID: op.ID, Status: Retry, RetryAfter: time.Second}, now)
+		}
+	}
+	var changed []state.Entry
+	for i := range r.changed {
+		changed = append(changed, r.entries[i])
+	}
+	slices.SortFunc(changed, func(a, b state.Entry) int { return strings.Compare(a.Key, b.Key) })
+	if err := r.a.journal.SaveEntries(ctx, r.p.CustomerID, r.p.RunID, changed); err != nil {
+		return fmt.Errorf("journal apply progress: %w", err)
+	}
+	return nil
+}
+
+// preparePassword makes the initial password and hands it to the
+// credential store before the account exists.
+func (r *round) preparePassword(ctx context.Context, op *Op, e state.Entry) error {
+	pw, err := r.a.passwords(e.Password)
+	if err != nil {
+		return fmt.Errorf("password for %s: %w", e.Key, err)
+	}
+	if r.a.credentials != nil {
+		if err := r.a.credentials.PutCredential(ctx, r.p.CustomerID, r.p.RunID, e.Key, e.After["userPrincipalName"], pw); err != nil {
+			return fmt.Errorf("store initial credential of %s: %w", e.Key, err)
+		}
+	}
+	op.Password = pw
+	return nil
+}
+
+func (r *round) record(i int, res Result, now time.Time) {
+	e := &r.entries[i]
+	switch res.Status {
+	case Done:
+		e.OpsDone = append(e.OpsDone, res.ID)
+		if res.TargetID != "" && e.Action == plan.Create && e.Created == "" {
+			e.Created, e.Existing = res.TargetID, res.Existing
+		}
+		delete(r.notBefore, res.ID)
+	case Failed:
+		e.Status = state.EntryFailed
+		e.Error = strings.TrimSpace(res.Code + ": " + res.Error)
+	default:
+		r.retried++
+		r.notBefore[res.ID] = now.Add(max(res.RetryAfter, 0))
+		return // nothing durable changed
+	}
+	r.changed[i] = true
+}
+
+func (r *round) progress() Progress {
+	var pr Progress
+	for i, e := range r.entries {
+		switch e.Status {
+		case state.EntryDone:
+			pr.Done++
+		case state.EntryFailed:
+			pr.Failed++
+		default:
+			pr.Pending++
+		}
+		if r.changed[i] {
+			pr.Changed = append(pr.Changed, e)
+		}
+	}
+	pr.Ops, pr.Retried = r.ops, r.retried
+	if pr.Pending > 0 {
+		pr.RequeueAfter = max(r.requeue, time.Millisecond)
+	}
+	return pr
+}
+
+// Expand turns a change into its operations. created is the account id a
+// create produced; ops on a new account carry it once known.
+func Expand(c plan.Change, created string) []Op {
+	target := c.TargetID
+	if c.Action == plan.Create {
+		target = created
+	}
+	id := func(suffix string) string { return string(c.Kind) + ":" + c.Key + "#" + suffix }
+	var ops []Op
+	switch c.Action {
+	case plan.Create:
+		ops = append(ops, Op{ID: id("create"), Kind: OpCreateUser, Props: c.After, TargetID: target})
+		for _, sku := range c.Licenses {
+			ops = append(ops, Op{ID: id("license:" + sku), Kind: OpAssignLicense, SKU: sku, TargetID: target})
+		}
+		for _, g := range c.Groups {
+			ops = append(ops, Op{ID: id("group:" + g), Kind: OpAddMember, GroupID: g, TargetID: target})
+		}
+	case plan.Update, plan.Link:
+		if len(c.After) > 0 {
+			ops = append(ops, Op{ID: id("patch"), Kind: OpPatchUser, Props: c.After, TargetID: target})
+		}
+	case plan.Suspend:
+		off := false
+		ops = append(ops, Op{ID: id("disable"), Kind: OpPatchUser, AccountEnabled: &off, TargetID: target},
+			Op{ID: id("revoke"), Kind: OpRevokeSessions, TargetID: target})
+	case plan.Reactivate:
+		on := true
+		props := map[string]string{}
+		for k, v := range c.After {
+			if k != "accountEnabled" {
+				props[k] = v
+			}
+		}
+		ops = append(ops, Op{ID: id("enable"), Kind: OpPatchUser, AccountEnabled: &on, Props: props, TargetID: target})
+	}
+	return ops
+}
