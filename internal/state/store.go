@@ -30,11 +30,14 @@ const (
 	// (which is also the change's apply journal) and one per unsynced
 	// person; a large school's plan does not fit one entity.
 	TablePlans = "plans"
+	// TableCredentials holds new accounts' initial credentials, sealed by
+	// internal/credentials, until they are exported once.
+	TableCredentials = "credentials"
 )
 
 // Tables lists every table the Store uses; infra and tests check against it.
 var Tables = []string{TableCustomers, TableProfiles, TableMappings, TableExclusions,
-	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans}
+	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans, TableCredentials}
 
 const (
 	propData    = "Data"

@@ -1,0 +1,164 @@
+package credentials
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rostersync/rostersync/internal/state"
+)
+
+// TableCredentials holds encrypted initial credentials until exported.
+const TableCredentials = state.TableCredentials
+
+// KeySize is the AES-256 key length.
+const KeySize = 32
+
+// ErrKey marks a missing or malformed encryption key.
+var ErrKey = errors.New("credentials key")
+
+// Vault keeps initial credentials encrypted with AES-GCM under a key from
+// the secret source (Key Vault in production), so a copy of the table alone
+// reveals nothing. Each row's additional data binds it to its customer, run
+// and person: a row copied elsewhere does not decrypt.
+type Vault struct {
+	backend state.Backend
+	aead    cipher.AEAD
+}
+
+// ParseKey reads a base64 key of KeySize bytes.
+func ParseKey(s string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(k) != KeySize {
+		return nil, fmt.Errorf("%w: want %d bytes, base64-encoded", ErrKey, KeySize)
+	}
+	return k, nil
+}
+
+// NewKey makes a fresh base64 key, for setting up a local secret.
+func NewKey() string {
+	k := make([]byte, KeySize)
+	_, _ = rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
+}
+
+// NewVault returns a vault over b with key.
+func NewVault(b state.Backend, key []byte) (*Vault, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrKey, len(key), KeySize)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	return &Vault{backend: b, aead: aead}, nil
+}
+
+// Credential is one handed-over initial credential.
+type Credential struct {
+	Key      string `json:"key"`
+	UPN      string `json:"userPrincipalName"`
+	Password string `json:"password"`
+}
+
+// String never shows the password.
+func (c Credential) String() string { return c.Key + " " + c.UPN + " [password redacted]" }
+
+type sealed struct {
+	UPN      string `json:"u"`
+	Password string `json:"p"`
+}
+
+func aad(customerID, runID, key string) []byte {
+	return []byte(customerID + "\x00" + runID + "\x00" + key)
+}
+
+// PutCredential stores one credential (replacing an earlier one for the
+// same person in the same run: the latest password is the one Graph got).
+func (v *Vault) PutCredential(ctx context.Context, customerID, runID, key, upn, password string) error {
+	t, err := v.backend.Table(ctx, TableCredentials)
+	if err != nil {
+		return fmt.Errorf("open credentials table: %w", err)
+	}
+	plain, err := json.Marshal(sealed{UPN: upn, Password: password})
+	if err != nil {
+		return err
+	}
+	nonce := make([]byte, v.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return err
+	}
+	box := v.aead.Seal(nonce, nonce, plain, aad(customerID, runID, key))
+	e := state.Entity{PartitionKey: state.EncodeKey(customerID, runID), RowKey: state.EncodeKey(key),
+		Props: map[string]string{"Sealed": base64.StdEncoding.EncodeToString(box)}}
+	if _, err := t.Upsert(ctx, e); err != nil {
+		return fmt.Errorf("store credential of %s in run %s: %w", key, runID, err)
+	}
+	return nil
+}
+
+// Count says how many credentials of a run wait for export.
+func (v *Vault) Count(ctx context.Context, customerID, runID string) (int, error) {
+	t, err := v.backend.Table(ctx, TableCredentials)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := t.List(ctx, state.Query{PartitionKey: state.EncodeKey(customerID, runID)})
+	return len(rows), err
+}
+
+// Export returns a run's credentials (of the given people, or all when
+// keys is empty) and deletes them: each is handed over once.
+func (v *Vault) Export(ctx context.Context, customerID, runID string, keys []string) ([]Credential, error) {
+	t, err := v.backend.Table(ctx, TableCredentials)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.List(ctx, state.Query{PartitionKey: state.EncodeKey(customerID, runID)})
+	if err != nil {
+		return nil, fmt.Errorf("list credentials of run %s: %w", runID, err)
+	}
+	var out []Credential
+	var ops []state.Op
+	for _, r := range rows {
+		parts, err := state.DecodeKey(r.RowKey)
+		if err != nil || len(parts) != 1 {
+			return nil, fmt.Errorf("credential row %q: bad key", r.RowKey)
+		}
+		key := parts[0]
+		if len(keys) > 0 && !slices.Contains(keys, key) {
+			continue
+		}
+		box, err := base64.StdEncoding.DecodeString(r.Props["Sealed"])
+		if err != nil || len(box) < v.aead.NonceSize() {
+			return nil, fmt.Errorf("credential of %s: damaged row", key)
+		}
+		plain, err := v.aead.Open(nil, box[:v.aead.NonceSize()], box[v.aead.NonceSize():], aad(customerID, runID, key))
+		if err != nil {
+			return nil, fmt.Errorf("credential of %s: cannot decrypt (wrong key, or the row was moved): %w", key, ErrKey)
+		}
+		var s sealed
+		if err := json.Unmarshal(plain, &s); err != nil {
+			return nil, fmt.Errorf("credential of %s: %w", key, err)
+		}
+		out = append(out, Credential{Key: key, UPN: s.UPN, Password: s.Password})
+		ops = append(ops, state.Op{Kind: state.OpDelete, Entity: state.Entity{PartitionKey: r.PartitionKey, RowKey: r.RowKey, ETag: r.ETag}})
+	}
+	for _, chunk := range state.Chunk(ops) {
+		if err := t.Transact(ctx, chunk); err != nil {
+			return nil, fmt.Errorf("delete exported credentials of run %s: %w", runID, err)
+		}
+	}
+	return out, nil
+}
