@@ -1,0 +1,360 @@
+package oneroster
+
+import (
+	"archive/zip"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/rostersync/rostersync/internal/roster"
+)
+
+// ReadOptions configure a read. A nil *ReadOptions means the defaults.
+type ReadOptions struct {
+	// ValidateOptions say which session is active, what the previous
+	// snapshot was (needed for delta files; used by the shrink guard) and
+	// how many errors to collect.
+	ValidateOptions
+
+	// Strict holds the feed to the letter of OneRoster 1.1: exact header
+	// and enumeration case, a manifest, blank status in bulk files, CEDS
+	// grades, RFC 3339 dateLastModified. The default accepts the common
+	// deviations of real MIS exports whose meaning is not in doubt.
+	Strict bool
+}
+
+// Feed is a feed that read and validated cleanly.
+type Feed struct {
+	Roster *roster.Roster
+	// Session is the SourcedID of the active academic session, found from
+	// ValidateOptions.Session or ValidateOptions.On; "" when neither was
+	// given.
+	Session string
+	// Guard is the shrink guard's verdict. The run must stop before
+	// planning when Guard.Tripped, until someone confirms the feed.
+	Guard Guard
+	// Files says how each kind was read, with counts that are safe to log.
+	Files []FileStats
+}
+
+// FileStats describes how one kind of record was read.
+type FileStats struct {
+	Kind Kind `json:"kind"`
+	Mode Mode `json:"mode"`
+	// Rows is the number of data rows (or REST records) read.
+	Rows int `json:"rows"`
+	// Skipped counts bulk rows marked tobedeleted, which are left out.
+	Skipped int `json:"skipped,omitempty"`
+	// Added, Replaced and Deleted count delta rows applied to the
+	// previous snapshot; Stale counts delta rows older than the snapshot's
+	// record, which are ignored; Kept counts snapshot records carried over.
+	Added    int `json:"added,omitempty"`
+	Replaced int `json:"replaced,omitempty"`
+	Deleted  int `json:"deleted,omitempty"`
+	Stale    int `json:"stale,omitempty"`
+	Kept     int `json:"kept,omitempty"`
+	// Records is how many records of the kind the result holds.
+	Records int `json:"records"`
+}
+
+// Open reads the OneRoster 1.1 CSV feed at path: a folder, or a .zip file.
+func Open(ctx context.Context, path string, opts *ReadOptions) (*Feed, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open roster feed: %w", err)
+	}
+	if info.IsDir() {
+		return Read(ctx, os.DirFS(path), opts)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open roster feed: %w", err)
+	}
+	defer f.Close()
+	return ReadZip(ctx, f, info.Size(), filepath.Base(path), opts)
+}
+
+// ReadZip reads a feed from a zip archive of size bytes; name labels errors.
+// A truncated or corrupt archive gives a located error like any bad file.
+func ReadZip(ctx context.Context, r io.ReaderAt, size int64, name string, opts *ReadOptions) (*Feed, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		c := newCollector(0)
+		c.add(&ParseError{File: name, Want: "a complete zip archive (the upload may be truncated)", Err: fmt.Errorf("%w: %w", ErrArchive, err)})
+		return nil, c.err()
+	}
+	return Read(ctx, zr, opts)
+}
+
+// Read reads and validates a OneRoster 1.1 CSV feed held in fsys. It
+// returns either a complete roster or an *ErrorList of located problems
+// (or the context's error), never both: a feed with any problem is refused
+// whole, so nothing partial reaches a tenant.
+func Read(ctx context.Context, fsys fs.FS, opts *ReadOptions) (*Feed, error) {
+	var o ReadOptions
+	if opts != nil {
+		o = *opts
+	}
+	c := newCollector(o.MaxErrors)
+	src, err := newSource(fsys, o.Strict)
+	if err != nil {
+		c.add(&ParseError{File: ".", Want: "a folder or archive of OneRoster CSV files", Err: fmt.Errorf("%w: %w", ErrArchive, err)})
+		return nil, c.err()
+	}
+	m, err := readManifest(ctx, src, o.Strict, c)
+	if err != nil {
+		return nil, err
+	}
+	if c.total > 0 {
+		return nil, c.err()
+	}
+
+	r := &roster.Roster{Source: m.source}
+	var prev roster.Roster
+	if o.Previous != nil {
+		prev = *o.Previous
+	}
+	loc := &locations{}
+	for _, k := range Kinds {
+		loc.names[k] = k.File()
+	}
+	files := make([]FileStats, numKinds)
+	rd := &reader{src: src, m: m, strict: o.Strict, hasPrev: o.Previous != nil, c: c, loc: loc, stats: files}
+	steps := []func() error{
+		func() (err error) { r.Orgs, err = readKind(ctx, rd, orgOps, prev.Orgs); return err },
+		func() (err error) { r.Sessions, err = readKind(ctx, rd, sessionOps, prev.Sessions); return err },
+		func() (err error) { r.Courses, err = readKind(ctx, rd, courseOps, prev.Courses); return err },
+		func() (err error) { r.Classes, err = readKind(ctx, rd, classOps, prev.Classes); return err },
+		func() (err error) { r.People, err = readKind(ctx, rd, userOps, prev.People); return err },
+		func() (err error) {
+			r.Enrollments, err = readKind(ctx, rd, enrollmentOps, prev.Enrollments)
+			return err
+		},
+		func() (err error) {
+			r.Demographics, err = readKind(ctx, rd, demographicsOps, prev.Demographics)
+			return err
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+		if c.full() {
+			break
+		}
+	}
+	// Cross-file checks on a roster with missing rows would only repeat
+	// the parse errors as dangling references, so they wait for a clean
+	// parse.
+	if c.total > 0 {
+		return nil, c.err()
+	}
+	guard, session := validate(r, loc, &o.ValidateOptions, c)
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return &Feed{Roster: r, Session: session, Guard: guard, Files: files}, nil
+}
+
+// reader is the state one Read shares across kinds.
+type reader struct {
+	src     *source
+	m       *manifest
+	strict  bool
+	hasPrev bool
+	c       *collector
+	loc     *locations
+	stats   []FileStats
+}
+
+// readKind reads one kind per its manifest mode and returns the records in
+// SourcedID order, recording their lines in rd.loc.
+func readKind[T any](ctx context.Context, rd *reader, ops kindOps[T], prev []T) ([]T, error) {
+	k := ops.kind
+	file := k.File()
+	mode := rd.m.modes[k]
+	st := &rd.stats[k]
+	*st = FileStats{Kind: k, Mode: mode}
+	name, present := rd.src.lookup(file)
+
+	if mode == ModeAbsent {
+		if present {
+			rd.c.add(&ParseError{File: file, Want: fmt.Sprintf("no %s, since manifest.csv line %d marks it absent", file, rd.m.lines[k]), Err: ErrUnexpectedFile})
+			return nil, nil
+		}
+		out := sortedClone(prev, ops.id)
+		rd.loc.lines[k] = make([]int32, len(out)) // all from the snapshot
+		st.Kept, st.Records = len(out), len(out)
+		return out, nil
+	}
+	if !present {
+		rd.c.add(&ParseError{File: file, Want: fmt.Sprintf("the file, since manifest.csv line %d marks it %s", rd.m.lines[k], mode), Err: ErrMissingFile})
+		return nil, nil
+	}
+	if mode == ModeDelta && !rd.hasPrev {
+		rd.c.add(&ParseError{File: manifestFile, Line: rd.m.lines[k], Column: "value", Value: string(mode),
+			Want: "bulk, unless the previous snapshot is supplied to apply the delta to", Err: ErrNoSnapshot})
+		return nil, nil
+	}
+	f, err := rd.src.fsys.Open(name)
+	if err != nil {
+		rd.c.add(&ParseError{File: file, Want: "a readable file", Err: fmt.Errorf("%w: %w", ErrArchive, err)})
+		return nil, nil
+	}
+	defer f.Close()
+
+	var rows []T
+	var lines []int32
+	var deleted []bool
+	err = readCSV(ctx, file, f, &tables[k], rd.strict, rd.c, func(rec *record) {
+		st.Rows++
+		p := parser{c: rd.c, strict: rd.strict, rec: rec}
+		id, status, mod, skip := p.meta(mode)
+		if skip {
+			st.Skipped++
+			return
+		}
+		var v T
+		if status != statusDeleted {
+			// A tobedeleted row needs only its sourcedId: exporters blank
+			// the rest.
+			v = ops.parse(&p)
+		}
+		if p.bad {
+			return
+		}
+		ops.set(&v, id, mod)
+		rows = append(rows, v)
+		lines = append(lines, int32(rec.line))
+		if mode == ModeDelta {
+			deleted = append(deleted, status == statusDeleted)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, lines, deleted = sortRows(rows, lines, deleted, ops.id)
+	for i := 1; i < len(rows); i++ {
+		if id := ops.id(&rows[i]); id == ops.id(&rows[i-1]) {
+			rd.c.add(&ParseError{File: file, Line: int(lines[i]), Column: "sourcedId", Value: id,
+				Want: fmt.Sprintf("a sourcedId not already used at line %d", lines[i-1]), Err: ErrDuplicateID})
+		}
+	}
+	if mode == ModeDelta {
+		rows, lines = merge(sortedClone(prev, ops.id), rows, lines, deleted, ops, st)
+	}
+	rd.loc.lines[k] = lines
+	st.Records = len(rows)
+	return rows, nil
+}
+
+// sortRows orders rows by SourcedID, keeping file order among equal ids so
+// a duplicate is reported against the later line. Lines and deleted (which
+// may be nil) move with their rows. Generated and exported feeds are
+// usually sorted already, and then nothing is copied.
+func sortRows[T any](rows []T, lines []int32, deleted []bool, id func(*T) string) ([]T, []int32, []bool) {
+	if slices.IsSortedFunc(rows, func(a, b T) int { return strings.Compare(id(&a), id(&b)) }) {
+		return rows, lines, deleted
+	}
+	perm := make([]int32, len(rows))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortStableFunc(perm, func(a, b int32) int { return strings.Compare(id(&rows[a]), id(&rows[b])) })
+	outRows := make([]T, len(rows))
+	outLines := make([]int32, len(rows))
+	var outDel []bool
+	if deleted != nil {
+		outDel = make([]bool, len(rows))
+	}
+	for i, j := range perm {
+		outRows[i], outLines[i] = rows[j], lines[j]
+		if deleted != nil {
+			outDel[i] = deleted[j]
+		}
+	}
+	return outRows, outLines, outDel
+}
+
+// sortedClone copies a snapshot slice in SourcedID order, leaving the
+// caller's snapshot untouched.
+func sortedClone[T any](s []T, id func(*T) string) []T {
+	out := slices.Clone(s)
+	cmp := func(a, b T) int { return strings.Compare(id(&a), id(&b)) }
+	if !slices.IsSortedFunc(out, cmp) {
+		slices.SortStableFunc(out, cmp)
+	}
+	return out
+}
+
+// merge applies sorted delta rows to a sorted snapshot. A row older than the
+// snapshot's record (by dateLastModified) is stale and ignored: feeds are
+// sometimes replayed, and an old change must not undo a newer one.
+// Deleting a record the snapshot lacks is harmless and ignored.
+func merge[T any](prev, delta []T, lines []int32, deleted []bool, ops kindOps[T], st *FileStats) ([]T, []int32) {
+	out := make([]T, 0, len(prev)+len(delta))
+	outLines := make([]int32, 0, len(prev)+len(delta))
+	i, j := 0, 0
+	for i < len(prev) || j < len(delta) {
+		var c int
+		switch {
+		case i == len(prev):
+			c = 1
+		case j == len(delta):
+			c = -1
+		default:
+			c = strings.Compare(ops.id(&prev[i]), ops.id(&delta[j]))
+		}
+		switch {
+		case c < 0:
+			out, outLines = append(out, prev[i]), append(outLines, 0)
+			st.Kept++
+			i++
+		case c > 0:
+			if !deleted[j] {
+				out, outLines = append(out, delta[j]), append(outLines, lines[j])
+				st.Added++
+			}
+			j++
+		default:
+			switch {
+			case ops.mod(&delta[j]).Before(ops.mod(&prev[i])):
+				out, outLines = append(out, prev[i]), append(outLines, 0)
+				st.Stale++
+			case deleted[j]:
+				st.Deleted++
+			default:
+				out, outLines = append(out, delta[j]), append(outLines, lines[j])
+				st.Replaced++
+			}
+			i++
+			j++
+		}
+	}
+	return out, outLines
+}
+
+// locations remembers where each record of a roster came from, so that
+// cross-file errors can name a file and line. lines[k] is aligned with the
+// roster's slice of kind k; a 0 marks a record carried over from the
+// previous snapshot.
+type locations struct {
+	names [numKinds]string
+	lines [numKinds][]int32
+}
+
+func (l *locations) at(k Kind, i int) (string, int) {
+	name := l.names[k]
+	if lines := l.lines[k]; i < len(lines) {
+		if lines[i] == 0 {
+			return "previous snapshot (" + name + ")", 0
+		}
+		return name, int(lines[i])
+	}
+	return name, 0
+}

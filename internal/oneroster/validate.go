@@ -1,0 +1,406 @@
+package oneroster
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rostersync/rostersync/internal/roster"
+)
+
+// DefaultMaxShrink is the share of people, classes or enrolments a feed
+// may lose against the previous snapshot before the shrink guard trips.
+// A fifth is more than any ordinary day and less than a truncated export;
+// note that the summer roll-over (Years 11 and 13 leaving) can exceed it,
+// which is exactly when a person should confirm.
+const DefaultMaxShrink = 0.2
+
+// ValidateOptions configure the checks that stop a run before planning.
+// A nil *ValidateOptions means the defaults.
+type ValidateOptions struct {
+	// Session is the SourcedID of the academic session the run syncs (the
+	// profile names it). The feed must hold it.
+	Session string
+	// On picks the active session when Session is empty: the schoolYear
+	// session whose dates include On. With both empty, no session is
+	// required (a feed read only to inspect it).
+	On roster.Date
+	// Previous is the last accepted snapshot of the same feed. Delta files
+	// are applied to it and the shrink guard compares against it. Nil
+	// means there is none (a first run).
+	Previous *roster.Roster
+	// MaxShrink is the share of records the feed may lose before the guard
+	// trips. Zero means DefaultMaxShrink; a negative value turns the guard
+	// off.
+	MaxShrink float64
+	// MaxErrors caps the problems collected. Zero means DefaultMaxErrors.
+	MaxErrors int
+}
+
+// Guard is the shrink guard's verdict: a feed that lost too many records
+// against the previous snapshot is probably truncated, and syncing it would
+// suspend pupils and empty classes. It is a result, not an error, so that
+// a person can look at it and confirm the run.
+type Guard struct {
+	Tripped   bool    `json:"tripped"`
+	MaxShrink float64 `json:"maxShrink"`
+	// Checks compare people, classes and enrolments; empty without a
+	// previous snapshot or with the guard off.
+	Checks []ShrinkCheck `json:"checks,omitempty"`
+}
+
+// ShrinkCheck compares one kind of record against the previous snapshot.
+type ShrinkCheck struct {
+	Kind   Kind `json:"kind"`
+	Before int  `json:"before"`
+	After  int  `json:"after"`
+	// Shrink is the share lost, (Before-After)/Before; negative for growth.
+	Shrink  float64 `json:"shrink"`
+	Tripped bool    `json:"tripped"`
+}
+
+// Err returns nil, or an error wrapping ErrShrink that says what shrank.
+func (g Guard) Err() error {
+	if !g.Tripped {
+		return nil
+	}
+	var parts []string
+	for _, c := range g.Checks {
+		if c.Tripped {
+			parts = append(parts, fmt.Sprintf("%s %d -> %d (%.0f%% fewer)", c.Kind, c.Before, c.After, 100*c.Shrink))
+		}
+	}
+	return fmt.Errorf("%s, more than %.0f%%: %w", strings.Join(parts, ", "), 100*g.MaxShrink, ErrShrink)
+}
+
+// Validate checks a roster from any source the way Read checks a CSV
+// feed, and returns it as a Feed. It sorts r. Errors are located by the
+// OneRoster CSV file and column names, with Line 0, since the roster does
+// not remember lines.
+func Validate(r *roster.Roster, opts *ValidateOptions) (*Feed, error) {
+	var o ValidateOptions
+	if opts != nil {
+		o = *opts
+	}
+	r.Sort()
+	loc := &locations{}
+	for _, k := range Kinds {
+		loc.names[k] = k.File()
+	}
+	c := newCollector(o.MaxErrors)
+	checkDuplicates(r, loc, c)
+	guard, session := validate(r, loc, &o, c)
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return &Feed{Roster: r, Session: session, Guard: guard}, nil
+}
+
+// checkDuplicates reports SourcedIDs used twice; Read finds these while
+// reading each file.
+func checkDuplicates(r *roster.Roster, loc *locations, c *collector) {
+	v := &checker{r: r, loc: loc, c: c}
+	dups(v, KindOrgs, r.Orgs, func(x *roster.Org) string { return x.SourcedID })
+	dups(v, KindSessions, r.Sessions, func(x *roster.Session) string { return x.SourcedID })
+	dups(v, KindCourses, r.Courses, func(x *roster.Course) string { return x.SourcedID })
+	dups(v, KindClasses, r.Classes, func(x *roster.Class) string { return x.SourcedID })
+	dups(v, KindUsers, r.People, func(x *roster.Person) string { return x.SourcedID })
+	dups(v, KindEnrollments, r.Enrollments, func(x *roster.Enrollment) string { return x.SourcedID })
+	dups(v, KindDemographics, r.Demographics, func(x *roster.Demographics) string { return x.SourcedID })
+}
+
+func dups[T any](v *checker, k Kind, s []T, id func(*T) string) {
+	for i := 1; i < len(s); i++ {
+		if x := id(&s[i]); x == id(&s[i-1]) {
+			v.fail(k, i, cSourcedID, x, "each sourcedId once", ErrDuplicateID)
+		}
+	}
+}
+
+type checker struct {
+	r   *roster.Roster
+	loc *locations
+	c   *collector
+}
+
+func (v *checker) fail(k Kind, i, col int, value, want string, err error) {
+	file, line := v.loc.at(k, i)
+	v.c.add(&ParseError{File: file, Line: line, Column: tables[k].columns[col].name, Value: value, Want: want, Err: err})
+}
+
+// ref is the Want text for a reference into kind k.
+func (v *checker) ref(k Kind) string { return "the sourcedId of a record in " + v.loc.names[k] }
+
+// lineOf names where a record is, for Want texts that point at it.
+func (v *checker) lineOf(k Kind, i int) string {
+	file, line := v.loc.at(k, i)
+	if line == 0 {
+		return file
+	}
+	return fmt.Sprintf("%s line %d", file, line)
+}
+
+func index[T any](s []T, id func(*T) string) map[string]int32 {
+	m := make(map[string]int32, len(s))
+	for i := range s {
+		k := id(&s[i])
+		if _, dup := m[k]; !dup {
+			m[k] = int32(i)
+		}
+	}
+	return m
+}
+
+// validate runs the cross-record checks on a sorted roster and returns the
+// shrink guard and the active session. Problems go to c.
+func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector) (Guard, string) {
+	v := &checker{r: r, loc: loc, c: c}
+	orgs := index(r.Orgs, func(x *roster.Org) string { return x.SourcedID })
+	sessions := index(r.Sessions, func(x *roster.Session) string { return x.SourcedID })
+	courses := index(r.Courses, func(x *roster.Course) string { return x.SourcedID })
+	classes := index(r.Classes, func(x *roster.Class) string { return x.SourcedID })
+	people := index(r.People, func(x *roster.Person) string { return x.SourcedID })
+
+	// school reports whether id names an org of type school, reporting a
+	// dangling or wrongly typed reference at (k, i, col).
+	school := func(k Kind, i, col int, id string) (int32, bool) {
+		j, ok := orgs[id]
+		if !ok {
+			v.fail(k, i, col, id, v.ref(KindOrgs), ErrUnknownRef)
+			return 0, false
+		}
+		if t := r.Orgs[j].Type; t != roster.OrgSchool {
+			v.fail(k, i, col, id, fmt.Sprintf("an org of type school, not %s (%s)", t, v.lineOf(KindOrgs, int(j))), ErrWrongOrgType)
+			return 0, false
+		}
+		return j, true
+	}
+
+	isSchool := func(id string) bool {
+		j, ok := orgs[id]
+		return ok && r.Orgs[j].Type == roster.OrgSchool
+	}
+
+	for i := range r.Orgs {
+		if p := r.Orgs[i].Parent; p != "" {
+			if _, ok := orgs[p]; !ok {
+				v.fail(KindOrgs, i, orgParent, p, v.ref(KindOrgs), ErrUnknownRef)
+			}
+		}
+	}
+	cycles(v, KindOrgs, orgParent, r.Orgs, orgs, func(x *roster.Org) string { return x.Parent })
+
+	for i := range r.Sessions {
+		if p := r.Sessions[i].Parent; p != "" {
+			if _, ok := sessions[p]; !ok {
+				v.fail(KindSessions, i, sesParent, p, v.ref(KindSessions), ErrUnknownRef)
+			}
+		}
+	}
+	cycles(v, KindSessions, sesParent, r.Sessions, sessions, func(x *roster.Session) string { return x.Parent })
+
+	for i := range r.Courses {
+		x := &r.Courses[i]
+		if _, ok := orgs[x.Org]; !ok {
+			v.fail(KindCourses, i, crsOrg, x.Org, v.ref(KindOrgs), ErrUnknownRef)
+		}
+		if x.SchoolYear != "" {
+			if _, ok := sessions[x.SchoolYear]; !ok {
+				v.fail(KindCourses, i, crsSchoolYear, x.SchoolYear, v.ref(KindSessions), ErrUnknownRef)
+			}
+		}
+	}
+
+	for i := range r.Classes {
+		x := &r.Classes[i]
+		if _, ok := courses[x.Course]; !ok {
+			v.fail(KindClasses, i, clsCourse, x.Course, v.ref(KindCourses), ErrUnknownRef)
+		}
+		school(KindClasses, i, clsSchool, x.School)
+		for _, t := range x.Terms {
+			if _, ok := sessions[t]; !ok {
+				v.fail(KindClasses, i, clsTerms, t, v.ref(KindSessions), ErrUnknownRef)
+			}
+		}
+	}
+
+	for i := range r.People {
+		x := &r.People[i]
+		hasSchool, hasTrust := false, false
+		for _, o := range x.Orgs {
+			j, ok := orgs[o]
+			if !ok {
+				v.fail(KindUsers, i, usrOrgs, o, v.ref(KindOrgs), ErrUnknownRef)
+				continue
+			}
+			switch r.Orgs[j].Type {
+			case roster.OrgSchool:
+				hasSchool = true
+			case roster.OrgDistrict:
+				hasTrust = true
+			}
+		}
+		// Central trust staff belong to the trust alone; a pupil is always
+		// on some school's roll.
+		if !hasSchool && (x.Role == roster.RoleStudent || !hasTrust) {
+			want := "at least one org of type school"
+			if x.Role != roster.RoleStudent {
+				want += " (or the trust, for central staff)"
+			}
+			v.fail(KindUsers, i, usrOrgs, strings.Join(x.Orgs, ","), want, ErrNoSchool)
+		}
+		for _, a := range x.Agents {
+			if _, ok := people[a]; !ok {
+				v.fail(KindUsers, i, usrAgents, a, v.ref(KindUsers), ErrUnknownRef)
+			}
+		}
+	}
+
+	// roles remembers each (person, class) pair's enrolment role, to catch
+	// a person enrolled in one class as both pupil and teacher. The key
+	// packs two indexes, which is far cheaper than string keys at a
+	// million enrolments.
+	type seen struct {
+		role roster.Role
+		at   int32
+	}
+	roles := make(map[uint64]seen, len(r.Enrollments))
+	for i := range r.Enrollments {
+		x := &r.Enrollments[i]
+		ci, classOK := classes[x.Class]
+		if !classOK {
+			v.fail(KindEnrollments, i, enrClass, x.Class, v.ref(KindClasses), ErrUnknownRef)
+		}
+		pi, personOK := people[x.Person]
+		if !personOK {
+			v.fail(KindEnrollments, i, enrUser, x.Person, v.ref(KindUsers), ErrUnknownRef)
+		}
+		// The class's own school must be valid before a mismatch means
+		// anything; otherwise every enrolment repeats the class's error.
+		if _, ok := school(KindEnrollments, i, enrSchool, x.School); ok && classOK && r.Classes[ci].School != x.School && isSchool(r.Classes[ci].School) {
+			v.fail(KindEnrollments, i, enrSchool, x.School,
+				fmt.Sprintf("the class's school %s (%s)", r.Classes[ci].School, v.lineOf(KindClasses, int(ci))), ErrContradiction)
+		}
+		if x.Primary && x.Role != roster.RoleTeacher {
+			v.fail(KindEnrollments, i, enrPrimary, "true", "primary only on teacher enrolments", ErrContradiction)
+		}
+		if !personOK {
+			continue
+		}
+		p := &r.People[pi]
+		if want, ok := enrolmentRoleFits(p.Role, x.Role); !ok {
+			v.fail(KindEnrollments, i, enrRole, string(x.Role),
+				fmt.Sprintf("%s, since %s has role %s (%s)", want, p.SourcedID, p.Role, v.lineOf(KindUsers, int(pi))), ErrContradiction)
+		}
+		if !classOK {
+			continue
+		}
+		key := uint64(pi)<<32 | uint64(ci)
+		if s, dup := roles[key]; dup && s.role != x.Role {
+			v.fail(KindEnrollments, i, enrRole, string(x.Role),
+				fmt.Sprintf("%s, the role of the same person in the same class at %s", s.role, v.lineOf(KindEnrollments, int(s.at))), ErrContradiction)
+		} else if !dup {
+			roles[key] = seen{role: x.Role, at: int32(i)}
+		}
+	}
+
+	for i := range r.Demographics {
+		if id := r.Demographics[i].SourcedID; id != "" {
+			if _, ok := people[id]; !ok {
+				v.fail(KindDemographics, i, cSourcedID, id, v.ref(KindUsers), ErrUnknownRef)
+			}
+		}
+	}
+
+	return shrinkGuard(r, o), activeSession(v, o)
+}
+
+// enrolmentRoleFits reports whether a person's role allows an enrolment
+// role, and if not what would.
+func enrolmentRoleFits(person, enrolment roster.Role) (string, bool) {
+	switch {
+	case person.IsFamily():
+		return "no enrolment at all", false
+	case person == roster.RoleStudent && enrolment != roster.RoleStudent:
+		return "student", false
+	case person != roster.RoleStudent && enrolment == roster.RoleStudent:
+		return "a staff role (teacher, administrator or proctor)", false
+	}
+	return "", true
+}
+
+// cycles reports every record that is its own ancestor. Org and session
+// trees are small (a trust has tens of schools), so a walk per record is
+// cheap.
+func cycles[T any](v *checker, k Kind, col int, s []T, idx map[string]int32, parent func(*T) string) {
+	for i := range s {
+		j, steps := i, 0
+		for steps <= len(s) {
+			p, ok := idx[parent(&s[j])]
+			if !ok {
+				break
+			}
+			j = int(p)
+			steps++
+			if j == i {
+				v.fail(k, i, col, parent(&s[i]), "a parent that is not the record itself or one of its descendants", ErrCycle)
+				break
+			}
+		}
+	}
+}
+
+func shrinkGuard(r *roster.Roster, o *ValidateOptions) Guard {
+	g := Guard{MaxShrink: o.MaxShrink}
+	if g.MaxShrink == 0 {
+		g.MaxShrink = DefaultMaxShrink
+	}
+	if o.Previous == nil || g.MaxShrink < 0 {
+		return g
+	}
+	check := func(k Kind, before, after int) {
+		c := ShrinkCheck{Kind: k, Before: before, After: after}
+		if before > 0 {
+			c.Shrink = float64(before-after) / float64(before)
+		}
+		c.Tripped = c.Shrink > g.MaxShrink
+		g.Tripped = g.Tripped || c.Tripped
+		g.Checks = append(g.Checks, c)
+	}
+	check(KindUsers, len(o.Previous.People), len(r.People))
+	check(KindClasses, len(o.Previous.Classes), len(r.Classes))
+	check(KindEnrollments, len(o.Previous.Enrollments), len(r.Enrollments))
+	return g
+}
+
+// activeSession finds the session the run syncs, reporting its absence.
+func activeSession(v *checker, o *ValidateOptions) string {
+	r := v.r
+	switch {
+	case o.Session != "":
+		if r.Session(o.Session) == nil {
+			v.c.add(&ParseError{File: v.loc.names[KindSessions], Column: "sourcedId", Value: o.Session,
+				Want: "the academic session the profile syncs", Err: ErrNoActiveSession})
+			return ""
+		}
+		return o.Session
+	case o.On != 0:
+		var found []string
+		for i := range r.Sessions {
+			s := &r.Sessions[i]
+			if s.Type == roster.SessionSchoolYear && o.On.Within(s.Start, s.End) {
+				found = append(found, s.SourcedID)
+			}
+		}
+		switch len(found) {
+		case 1:
+			return found[0]
+		case 0:
+			v.c.add(&ParseError{File: v.loc.names[KindSessions], Column: "type",
+				Want: "a schoolYear session whose dates include " + o.On.String(), Err: ErrNoActiveSession})
+		default:
+			v.c.add(&ParseError{File: v.loc.names[KindSessions], Column: "type", Value: strings.Join(found, ","),
+				Want: "exactly one schoolYear session whose dates include " + o.On.String() + " (name one in the profile)", Err: ErrNoActiveSession})
+		}
+	}
+	return ""
+}
