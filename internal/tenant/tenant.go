@@ -95,6 +95,8 @@ type Profile struct {
 	TimeZone string `json:"timeZone"`
 	// Entities are synced in this order; see the Entity constants.
 	Entities []string `json:"entities"`
+	// Source says where the profile's roster comes from.
+	Source RosterSource `json:"source"`
 	// Users holds the account rules; nil means DefaultUsersConfig.
 	Users *UsersConfig `json:"users,omitempty"`
 	// CreatedAt is set by the store when the profile is first saved. A
@@ -196,6 +198,27 @@ func datesOverlap(aStart, aEnd, bStart, bEnd string) bool {
 		return false
 	}
 	return true
+}
+
+// Roster source kinds.
+const (
+	SourceCSV  = "csv"  // a OneRoster 1.1 CSV folder or zip
+	SourceREST = "rest" // a OneRoster 1.1 REST endpoint
+)
+
+// RosterSource locates a profile's MIS feed.
+type RosterSource struct {
+	Kind string `json:"kind,omitempty"`
+	// Path is the CSV folder or zip (csv).
+	Path string `json:"path,omitempty"`
+	// BaseURL is the OneRoster REST root (rest); the client id and secret
+	// are read from the secret source under these names.
+	BaseURL            string `json:"baseUrl,omitempty"`
+	ClientIDSecret     string `json:"clientIdSecret,omitempty"`
+	ClientSecretSecret string `json:"clientSecretSecret,omitempty"`
+	// MaxShrinkPercent is how much smaller than the last accepted feed a
+	// feed may be before no one is suspended. Default 20.
+	MaxShrinkPercent float64 `json:"maxShrinkPercent,omitempty"`
 }
 
 // Window is one scheduled occurrence of a profile's nightly run.
