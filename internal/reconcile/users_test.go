@@ -29,7 +29,9 @@ type memTenant struct {
 	next     int
 }
 
-func (m *memTenant) Directory(ctx context.Context, c tenant.Customer) (Directory, error) { return m, nil }
+func (m *memTenant) Directory(ctx context.Context, c tenant.Customer) (Directory, error) {
+	return m, nil
+}
 
 func (m *memTenant) Snapshot(ctx context.Context) (userplan.Directory, error) {
 	m.mu.Lock()
