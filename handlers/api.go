@@ -2,14 +2,19 @@ package handlers
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/tenant"
@@ -26,13 +31,28 @@ type APIStore interface {
 	GetRun(ctx context.Context, customerID, runID string) (runs.Run, error)
 	ListRuns(ctx context.Context, customerID, profileID string, limit int) ([]runs.Run, error)
 	RunLog(ctx context.Context, customerID, runID string) ([]runs.LogEntry, error)
+	ListMappings(ctx context.Context, customerID, kind string) ([]state.Mapping, error)
+	PutMappings(ctx context.Context, ms ...state.Mapping) error
+	DeleteMappings(ctx context.Context, customerID, kind string, sourceIDs ...string) error
+	ListExclusions(ctx context.Context, customerID, kind string) ([]state.Exclusion, error)
+	AddExclusion(ctx context.Context, x state.Exclusion) error
+	RemoveExclusion(ctx context.Context, customerID, kind, sourceID string) error
+	LoadPlan(ctx context.Context, customerID, runID string) (*plan.Plan, []state.Entry, error)
+	UpdatePlanHeader(ctx context.Context, customerID string, p *plan.Plan) error
 }
 
 var _ APIStore = (*state.Store)(nil)
 
-// RunStarter starts manual runs; *pipeline.Pipeline has it.
+// RunStarter starts and resumes manual runs; *pipeline.Pipeline has it.
 type RunStarter interface {
-	StartRun(ctx context.Context, customerID, profileID, mode string) (runs.Run, error)
+	StartRun(ctx context.Context, req pipeline.RunRequest) (runs.Run, error)
+	Resume(ctx context.Context, customerID, runID, entity, cursor string) (runs.Run, error)
+}
+
+// CredentialExporter hands initial credentials over once;
+// *credentials.Vault has it.
+type CredentialExporter interface {
+	Export(ctx context.Context, customerID, runID string, keys []string) ([]credentials.Credential, error)
 }
 
 // maxAPIBody bounds request bodies of the API.
@@ -45,16 +65,18 @@ const maxAPIBody = 1 << 20
 type API struct {
 	store   APIStore
 	starter RunStarter
+	creds   CredentialExporter
 	log     *slog.Logger
 	mux     *http.ServeMux
 }
 
-// NewAPI builds the API.
-func NewAPI(store APIStore, starter RunStarter, log *slog.Logger) *API {
+// NewAPI builds the API; creds may be nil when no credential store is
+// configured (the export then answers 503).
+func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{store: store, starter: starter, log: log, mux: http.NewServeMux()}
+	a := &API{store: store, starter: starter, creds: creds, log: log, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/health", a.health)
 	a.mux.HandleFunc("GET /api/customers/{customer}", a.getCustomer)
 	a.mux.HandleFunc("PUT /api/customers/{customer}", a.putCustomer)
@@ -65,6 +87,16 @@ func NewAPI(store APIStore, starter RunStarter, log *slog.Logger) *API {
 	a.mux.HandleFunc("GET /api/customers/{customer}/runs", a.listRuns)
 	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}", a.getRun)
 	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/log", a.runLog)
+	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/plan", a.runPlan)
+	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/unsynced", a.runUnsynced)
+	a.mux.HandleFunc("POST /api/customers/{customer}/runs/{run}/confirm", a.confirmRun)
+	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
+	a.mux.HandleFunc("GET /api/customers/{customer}/links", a.listLinks)
+	a.mux.HandleFunc("PUT /api/customers/{customer}/links/{source}", a.putLink)
+	a.mux.HandleFunc("DELETE /api/customers/{customer}/links/{source}", a.deleteLink)
+	a.mux.HandleFunc("GET /api/customers/{customer}/exclusions", a.listExclusions)
+	a.mux.HandleFunc("PUT /api/customers/{customer}/exclusions/{source}", a.putExclusion)
+	a.mux.HandleFunc("DELETE /api/customers/{customer}/exclusions/{source}", a.deleteExclusion)
 	return a
 }
 
@@ -179,8 +211,16 @@ func (a *API) putProfile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, saved)
 }
 
+// runRequestBody is the optional body of POST .../runs.
+type runRequestBody struct {
+	// Entities narrows the run, e.g. ["users"] for "sync users now".
+	Entities []string `json:"entities,omitempty"`
+	// Only narrows it to these people: "create selected people now".
+	Only []string `json:"only,omitempty"`
+}
+
 func (a *API) startRun(w http.ResponseWriter, r *http.Request) {
-	mode := runs.ModeApply
+	req := pipeline.RunRequest{CustomerID: r.PathValue("customer"), ProfileID: r.PathValue("profile"), Mode: runs.ModeApply}
 	if s := r.URL.Query().Get("simulate"); s != "" {
 		sim, err := strconv.ParseBool(s)
 		if err != nil {
@@ -188,10 +228,17 @@ func (a *API) startRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if sim {
-			mode = runs.ModeSimulate
+			req.Mode = runs.ModeSimulate
 		}
 	}
-	run, err := a.starter.StartRun(r.Context(), r.PathValue("customer"), r.PathValue("profile"), mode)
+	if r.ContentLength != 0 {
+		var body runRequestBody
+		if !decodeBody(w, r, &body) {
+			return
+		}
+		req.Entities, req.Only = body.Entities, body.Only
+	}
+	run, err := a.starter.StartRun(r.Context(), req)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -242,6 +289,192 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": entries})
+}
+
+// planView is a stored plan with each change's apply progress.
+type planView struct {
+	Plan    *plan.Plan    `json:"plan"`
+	Summary plan.Summary  `json:"summary"`
+	Entries []state.Entry `json:"entries"`
+}
+
+func (a *API) runPlan(w http.ResponseWriter, r *http.Request) {
+	p, entries, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if status := r.URL.Query().Get("status"); status != "" {
+		entries = slices.DeleteFunc(entries, func(e state.Entry) bool { return e.Status != status })
+	}
+	if entries == nil {
+		entries = []state.Entry{}
+	}
+	summary := p.Summarize()
+	p.Changes = nil // the entries carry them, with progress
+	writeJSON(w, http.StatusOK, planView{Plan: p, Summary: summary, Entries: entries})
+}
+
+func (a *API) runUnsynced(w http.ResponseWriter, r *http.Request) {
+	p, _, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := p.Unsynced
+	if out == nil {
+		out = []plan.Unsynced{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// confirmRun lifts the deletion guard of a held plan and applies it.
+func (a *API) confirmRun(w http.ResponseWriter, r *http.Request) {
+	customer, id := r.PathValue("customer"), r.PathValue("run")
+	p, _, err := a.store.LoadPlan(r.Context(), customer, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !p.Guard.Held {
+		writeError(w, http.StatusConflict, "Conflict", "the plan of run "+id+" is not held")
+		return
+	}
+	p.Guard.Held = false
+	p.Guard.Detail = "confirmed: " + p.Guard.Detail
+	if err := a.store.UpdatePlanHeader(r.Context(), customer, p); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	run, err := a.starter.Resume(r.Context(), customer, id, "users", "apply")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "held plan confirmed", "customer", customer, "run", id, "suspends", p.Guard.Suspends)
+	writeJSON(w, http.StatusAccepted, run)
+}
+
+// exportCredentials hands a run's initial credentials over once, as CSV.
+// Each export deletes what it returns; nothing is logged but counts.
+func (a *API) exportCredentials(w http.ResponseWriter, r *http.Request) {
+	if a.creds == nil {
+		writeError(w, http.StatusServiceUnavailable, "Unavailable", "no credential store is configured")
+		return
+	}
+	var keys []string
+	if k := r.URL.Query().Get("people"); k != "" {
+		keys = strings.Split(k, ",")
+	}
+	customer, id := r.PathValue("customer"), r.PathValue("run")
+	if _, err := a.store.GetRun(r.Context(), customer, id); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	creds, err := a.creds.Export(r.Context(), customer, id, keys)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "credentials exported", "customer", customer, "run", id, "count", len(creds))
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "credentials-"+id+".csv"))
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"sourcedId", "userPrincipalName", "password"})
+	for _, c := range creds {
+		_ = cw.Write([]string{c.Key, c.UPN, c.Password})
+	}
+	cw.Flush()
+}
+
+func (a *API) listLinks(w http.ResponseWriter, r *http.Request) {
+	ms, err := a.store.ListMappings(r.Context(), r.PathValue("customer"), "user")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if ms == nil {
+		ms = []state.Mapping{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": ms})
+}
+
+// putLink is the manual match: this person is that existing account. It
+// refuses an account already linked to someone else.
+func (a *API) putLink(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		TargetID string `json:"targetId"`
+		UserType string `json:"userType,omitempty"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	customer, source := r.PathValue("customer"), r.PathValue("source")
+	if body.TargetID == "" {
+		writeError(w, http.StatusBadRequest, "BadRequest", "targetId (the account's object id) is required")
+		return
+	}
+	ms, err := a.store.ListMappings(r.Context(), customer, "user")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for _, m := range ms {
+		if strings.EqualFold(m.TargetID, body.TargetID) && m.SourceID != source {
+			writeError(w, http.StatusConflict, "Conflict", fmt.Sprintf("account %s is already linked to %s", body.TargetID, m.SourceID))
+			return
+		}
+	}
+	m := state.Mapping{CustomerID: customer, Kind: "user", SourceID: source, TargetID: body.TargetID, How: "manual", UserType: body.UserType}
+	if err := a.store.PutMappings(r.Context(), m); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (a *API) deleteLink(w http.ResponseWriter, r *http.Request) {
+	if err := a.store.DeleteMappings(r.Context(), r.PathValue("customer"), "user", r.PathValue("source")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) listExclusions(w http.ResponseWriter, r *http.Request) {
+	xs, err := a.store.ListExclusions(r.Context(), r.PathValue("customer"), "user")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if xs == nil {
+		xs = []state.Exclusion{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": xs})
+}
+
+func (a *API) putExclusion(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 && !decodeBody(w, r, &body) {
+		return
+	}
+	x := state.Exclusion{CustomerID: r.PathValue("customer"), Kind: "user", SourceID: r.PathValue("source"), Reason: body.Reason}
+	if err := a.store.AddExclusion(r.Context(), x); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
+}
+
+func (a *API) deleteExclusion(w http.ResponseWriter, r *http.Request) {
+	if err := a.store.RemoveExclusion(r.Context(), r.PathValue("customer"), "user", r.PathValue("source")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // fail maps domain errors to HTTP statuses; anything unknown is a 500 whose

@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	p := pipeline.New(store, sender, clock.Real{}, nil, log,
 		pipeline.Options{QueueName: queueName(env.getenv), MaxDeliveryCount: maxDelivery})
 	srv := &http.Server{
-		Handler:           handlers.NewServer(p, handlers.NewAPI(store, p, log), clock.Real{}, log),
+		Handler:           handlers.NewServer(p, handlers.NewAPI(store, p, nil, log), clock.Real{}, log),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -41,6 +41,8 @@ type Options struct {
 	HTTPAddr    string
 	FunctionKey string
 	Entities    pipeline.Registry
+	// Credentials backs the credential export; nil turns it off.
+	Credentials handlers.CredentialExporter
 	Pipeline    pipeline.Options
 	Log         *slog.Logger
 }
@@ -89,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 
 	s := &Stack{Store: state.NewStore(opts.Backend, opts.Clock.Now), Broker: membroker.New(opts.Clock)}
 	s.Pipeline = pipeline.New(s.Store, s.Broker.Sender(opts.QueueName), opts.Clock, opts.Entities, opts.Log, opts.Pipeline)
-	api := handlers.NewAPI(s.Store, s.Pipeline, opts.Log)
+	api := handlers.NewAPI(s.Store, s.Pipeline, opts.Credentials, opts.Log)
 	server := handlers.NewServer(s.Pipeline, api, opts.Clock, opts.Log)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

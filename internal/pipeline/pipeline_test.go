@@ -264,7 +264,7 @@ func TestDisconnectedCustomer(t *testing.T) {
 	if rep, _ := h.p.Tick(ctx, start.Add(24*time.Hour)); rep.Profiles != 0 {
 		t.Errorf("tick looked at %d profiles of a disconnected customer", rep.Profiles)
 	}
-	if _, err := h.p.StartRun(ctx, "oak", "nightly", runs.ModeApply); !errors.Is(err, ErrNotRunnable) {
+	if _, err := h.p.StartRun(ctx, RunRequest{CustomerID: "oak", ProfileID: "nightly", Mode: runs.ModeApply}); !errors.Is(err, ErrNotRunnable) {
 		t.Errorf("StartRun for a disconnected customer = %v, want ErrNotRunnable", err)
 	}
 }
@@ -288,7 +288,7 @@ func TestWaitingTooLongFails(t *testing.T) {
 func TestSimulationLeavesLastSyncAlone(t *testing.T) {
 	h := newHarness(t, nil, "noop")
 	ctx := context.Background()
-	run, err := h.p.StartRun(ctx, "oak", "nightly", runs.ModeSimulate)
+	run, err := h.p.StartRun(ctx, RunRequest{CustomerID: "oak", ProfileID: "nightly", Mode: runs.ModeSimulate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestSimulationLeavesLastSyncAlone(t *testing.T) {
 	if _, err := h.store.GetSyncState(ctx, "oak", "nightly", ProfileEntity); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("a simulation wrote the profile's last sync: %v", err)
 	}
-	if _, err := h.p.StartRun(ctx, "oak", "nightly", "dry"); !errors.Is(err, ErrNotRunnable) {
+	if _, err := h.p.StartRun(ctx, RunRequest{CustomerID: "oak", ProfileID: "nightly", Mode: "dry"}); !errors.Is(err, ErrNotRunnable) {
 		t.Errorf("StartRun(mode dry) = %v, want ErrNotRunnable", err)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/tenant"
@@ -123,37 +125,90 @@ func (p *Pipeline) tickProfile(ctx context.Context, c tenant.Customer, prof tena
 // cannot run (disconnected customer, disabled profile, nothing switched on).
 var ErrNotRunnable = errors.New("not runnable")
 
-// StartRun starts a manual run (sync now, or simulate) of one profile and
-// returns its queued record. It never syncs inline: the HTTP trigger answers
-// within the host's 230 s limit whatever the school's size.
-func (p *Pipeline) StartRun(ctx context.Context, customerID, profileID, mode string) (runs.Run, error) {
-	if mode != runs.ModeApply && mode != runs.ModeSimulate {
-		return runs.Run{}, fmt.Errorf("%w: mode %q: want %s or %s", ErrNotRunnable, mode, runs.ModeApply, runs.ModeSimulate)
+// RunRequest asks for a manual run.
+type RunRequest struct {
+	CustomerID, ProfileID string
+	// Mode is runs.ModeApply or runs.ModeSimulate.
+	Mode string
+	// Entities narrows the run to some of the profile's entities (e.g.
+	// "sync users now"); empty means all that are switched on.
+	Entities []string
+	// Only narrows it to some people ("create selected people now").
+	Only []string
+}
+
+// StartRun starts a manual run (sync now, simulate, create selected) and
+// returns its queued record. It never syncs inline: the HTTP trigger
+// answers within the host's 230 s limit whatever the school's size.
+func (p *Pipeline) StartRun(ctx context.Context, req RunRequest) (runs.Run, error) {
+	if req.Mode != runs.ModeApply && req.Mode != runs.ModeSimulate {
+		return runs.Run{}, fmt.Errorf("%w: mode %q: want %s or %s", ErrNotRunnable, req.Mode, runs.ModeApply, runs.ModeSimulate)
 	}
-	c, err := p.store.GetCustomer(ctx, customerID)
+	c, err := p.store.GetCustomer(ctx, req.CustomerID)
 	if err != nil {
 		return runs.Run{}, err
 	}
 	if c.Disconnected {
-		return runs.Run{}, fmt.Errorf("%w: customer %s is disconnected", ErrNotRunnable, customerID)
+		return runs.Run{}, fmt.Errorf("%w: customer %s is disconnected", ErrNotRunnable, req.CustomerID)
 	}
-	prof, err := p.store.GetProfile(ctx, customerID, profileID)
+	prof, err := p.store.GetProfile(ctx, req.CustomerID, req.ProfileID)
 	if err != nil {
 		return runs.Run{}, err
 	}
 	entities := c.EnabledEntities(prof)
+	if len(req.Entities) > 0 {
+		for _, e := range req.Entities {
+			if !slices.Contains(entities, e) {
+				return runs.Run{}, fmt.Errorf("%w: entity %q is not switched on in profile %s", ErrNotRunnable, e, req.ProfileID)
+			}
+		}
+		entities = slices.DeleteFunc(slices.Clone(entities), func(e string) bool { return !slices.Contains(req.Entities, e) })
+	}
 	if len(entities) == 0 {
-		return runs.Run{}, fmt.Errorf("%w: profile %s has no entity switched on (%s)", ErrNotRunnable, profileID, strings.Join(prof.Entities, ", "))
+		return runs.Run{}, fmt.Errorf("%w: profile %s has no entity switched on (%s)", ErrNotRunnable, req.ProfileID, strings.Join(prof.Entities, ", "))
 	}
 	now := p.clock.Now()
 	id := runs.ManualID(now)
-	run := runs.New(id, customerID, profileID, runs.TriggerManual, mode, id, entities, now)
+	run := runs.New(id, req.CustomerID, req.ProfileID, runs.TriggerManual, req.Mode, id, entities, now)
+	run.Only = slices.Clone(req.Only)
 	if run, err = p.store.CreateRun(ctx, run); err != nil {
 		return runs.Run{}, err
 	}
 	if err := p.enqueue(ctx, run); err != nil {
 		return runs.Run{}, err
 	}
-	p.log.InfoContext(ctx, "manual run enqueued", "customer", customerID, "profile", profileID, "run", run.ID, "mode", mode)
+	p.log.InfoContext(ctx, "manual run enqueued", "customer", req.CustomerID, "profile", req.ProfileID, "run", run.ID, "mode", req.Mode)
+	return run, nil
+}
+
+// Resume reopens an entity of a finished run and sends it one more step
+// with the given cursor, e.g. applying a plan the deletion guard held once
+// someone has confirmed it.
+func (p *Pipeline) Resume(ctx context.Context, customerID, runID, entity, cursor string) (runs.Run, error) {
+	run, err := p.store.GetRun(ctx, customerID, runID)
+	if err != nil {
+		return runs.Run{}, err
+	}
+	idx := run.Entity(entity)
+	if idx < 0 {
+		return runs.Run{}, fmt.Errorf("%w: run %s has no entity %s", ErrNotRunnable, runID, entity)
+	}
+	if run.Mode != runs.ModeApply {
+		return runs.Run{}, fmt.Errorf("%w: run %s is a %s run", ErrNotRunnable, runID, run.Mode)
+	}
+	er := &run.Entities[idx]
+	if !er.Status.Done() {
+		return runs.Run{}, fmt.Errorf("%w: %s of run %s is still %s", ErrNotRunnable, entity, runID, er.Status)
+	}
+	er.Status, er.EndedAt, er.Error = runs.StatusQueued, time.Time{}, ""
+	run.Status, run.EndedAt = runs.StatusRunning, time.Time{}
+	if run, err = p.store.SaveRun(ctx, run); err != nil {
+		return runs.Run{}, err
+	}
+	job := queue.Job{Version: queue.JobFormatVersion, CustomerID: customerID, ProfileID: run.ProfileID, RunID: runID,
+		Entity: entity, Window: run.Window, Step: er.Steps, Cursor: cursor}
+	if err := p.send(ctx, job, 0); err != nil {
+		return runs.Run{}, err
+	}
 	return run, nil
 }

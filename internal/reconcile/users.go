@@ -166,8 +166,15 @@ func (u *Users) computePlan(ctx context.Context, in pipeline.EntityInput) (*plan
 	if err != nil {
 		return nil, err
 	}
+	var only map[string]bool
+	if len(in.Run.Only) > 0 {
+		only = map[string]bool{}
+		for _, k := range in.Run.Only {
+			only[k] = true
+		}
+	}
 	p := userplan.Compute(userplan.Input{View: view, Dir: snap, Links: links, Excluded: excluded, Rules: rules,
-		Domains: in.Customer.Domains, RosterShrank: shrank})
+		Domains: in.Customer.Domains, RosterShrank: shrank, Only: only})
 	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Now.UTC()
 	if err := u.Store.SavePlan(ctx, in.Customer.ID, p); err != nil {
 		return nil, err

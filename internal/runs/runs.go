@@ -56,6 +56,9 @@ type Run struct {
 	EndedAt    time.Time      `json:"endedAt,omitzero"`
 	Entities   []EntityRun    `json:"entities"`
 	Counts     map[string]int `json:"counts,omitempty"`
+	// Only limits a manual run to these people (sourcedIds): "create
+	// selected people now".
+	Only []string `json:"only,omitempty"`
 	// ETag is the store's concurrency token; not part of the record.
 	ETag string `json:"-"`
 }

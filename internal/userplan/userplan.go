@@ -56,7 +56,8 @@ type Input struct {
 	Domains []string
 	// RosterShrank is the feed validator's verdict: suspend nobody.
 	RosterShrank bool
-	// Only, when set, limits creation to these people ("create selected").
+	// Only, when set, limits the plan to these people ("create selected
+	// people now"); the sync start date does not hold them back.
 	Only map[string]bool
 }
 
@@ -66,9 +67,34 @@ func Compute(in Input) *plan.Plan {
 	c := newComputer(in)
 	c.people()
 	c.leavers()
+	if in.Only != nil {
+		c.keepOnly(in.Only)
+	}
 	c.guard()
 	c.p.Sort()
 	return c.p
+}
+
+// keepOnly narrows a "sync selected people now" plan to those people.
+func (c *computer) keepOnly(only map[string]bool) {
+	changes := c.p.Changes[:0]
+	c.suspends = 0
+	for _, ch := range c.p.Changes {
+		if only[ch.Key] {
+			changes = append(changes, ch)
+			if ch.Action == plan.Suspend {
+				c.suspends++
+			}
+		}
+	}
+	c.p.Changes = changes
+	unsynced := c.p.Unsynced[:0]
+	for _, u := range c.p.Unsynced {
+		if only[u.Key] {
+			unsynced = append(unsynced, u)
+		}
+	}
+	c.p.Unsynced = unsynced
 }
 
 type computer struct {
