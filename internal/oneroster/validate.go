@@ -2,6 +2,7 @@ package oneroster
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rostersync/rostersync/internal/roster"
@@ -328,23 +329,39 @@ func enrolmentRoleFits(person, enrolment roster.Role) (string, bool) {
 	return "", true
 }
 
-// cycles reports every record that is its own ancestor. Org and session
-// trees are small (a trust has tens of schools), so a walk per record is
-// cheap.
+// cycles reports every record that is its own ancestor, once, walking
+// each parent chain only once (linear even for a long, hostile chain).
 func cycles[T any](v *checker, k Kind, col int, s []T, idx map[string]int32, parent func(*T) string) {
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make([]uint8, len(s))
+	var path []int
 	for i := range s {
-		j, steps := i, 0
-		for steps <= len(s) {
+		path = path[:0]
+		for j := i; state[j] == unseen; {
+			state[j] = onPath
+			path = append(path, j)
 			p, ok := idx[parent(&s[j])]
 			if !ok {
 				break
 			}
 			j = int(p)
-			steps++
-			if j == i {
-				v.fail(k, i, col, parent(&s[i]), "a parent that is not the record itself or one of its descendants", ErrCycle)
-				break
+			if state[j] == onPath {
+				// j is where the walk met itself: j and everything after it
+				// on the path form the cycle.
+				at := slices.Index(path, j)
+				cyc := slices.Clone(path[at:])
+				slices.Sort(cyc)
+				for _, c := range cyc {
+					v.fail(k, c, col, parent(&s[c]), "a parent that is not the record itself or one of its descendants", ErrCycle)
+				}
 			}
+		}
+		for _, j := range path {
+			state[j] = done
 		}
 	}
 }
