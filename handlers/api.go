@@ -68,7 +68,17 @@ type API struct {
 	creds   CredentialExporter
 	log     *slog.Logger
 	mux     *http.ServeMux
+	routes  []string
 }
+
+func (a *API) handle(pattern string, h http.HandlerFunc) {
+	a.routes = append(a.routes, pattern)
+	a.mux.HandleFunc(pattern, h)
+}
+
+// Routes lists the API's "METHOD /path" patterns; docs/openapi.yaml must
+// describe each one (a test checks).
+func (a *API) Routes() []string { return slices.Clone(a.routes) }
 
 // NewAPI builds the API; creds may be nil when no credential store is
 // configured (the export then answers 503).
@@ -77,26 +87,26 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *s
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &API{store: store, starter: starter, creds: creds, log: log, mux: http.NewServeMux()}
-	a.mux.HandleFunc("GET /api/health", a.health)
-	a.mux.HandleFunc("GET /api/customers/{customer}", a.getCustomer)
-	a.mux.HandleFunc("PUT /api/customers/{customer}", a.putCustomer)
-	a.mux.HandleFunc("GET /api/customers/{customer}/profiles", a.listProfiles)
-	a.mux.HandleFunc("GET /api/customers/{customer}/profiles/{profile}", a.getProfile)
-	a.mux.HandleFunc("PUT /api/customers/{customer}/profiles/{profile}", a.putProfile)
-	a.mux.HandleFunc("POST /api/customers/{customer}/profiles/{profile}/runs", a.startRun)
-	a.mux.HandleFunc("GET /api/customers/{customer}/runs", a.listRuns)
-	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}", a.getRun)
-	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/log", a.runLog)
-	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/plan", a.runPlan)
-	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/unsynced", a.runUnsynced)
-	a.mux.HandleFunc("POST /api/customers/{customer}/runs/{run}/confirm", a.confirmRun)
-	a.mux.HandleFunc("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
-	a.mux.HandleFunc("GET /api/customers/{customer}/links", a.listLinks)
-	a.mux.HandleFunc("PUT /api/customers/{customer}/links/{source}", a.putLink)
-	a.mux.HandleFunc("DELETE /api/customers/{customer}/links/{source}", a.deleteLink)
-	a.mux.HandleFunc("GET /api/customers/{customer}/exclusions", a.listExclusions)
-	a.mux.HandleFunc("PUT /api/customers/{customer}/exclusions/{source}", a.putExclusion)
-	a.mux.HandleFunc("DELETE /api/customers/{customer}/exclusions/{source}", a.deleteExclusion)
+	a.handle("GET /api/health", a.health)
+	a.handle("GET /api/customers/{customer}", a.getCustomer)
+	a.handle("PUT /api/customers/{customer}", a.putCustomer)
+	a.handle("GET /api/customers/{customer}/profiles", a.listProfiles)
+	a.handle("GET /api/customers/{customer}/profiles/{profile}", a.getProfile)
+	a.handle("PUT /api/customers/{customer}/profiles/{profile}", a.putProfile)
+	a.handle("POST /api/customers/{customer}/profiles/{profile}/runs", a.startRun)
+	a.handle("GET /api/customers/{customer}/runs", a.listRuns)
+	a.handle("GET /api/customers/{customer}/runs/{run}", a.getRun)
+	a.handle("GET /api/customers/{customer}/runs/{run}/log", a.runLog)
+	a.handle("GET /api/customers/{customer}/runs/{run}/plan", a.runPlan)
+	a.handle("GET /api/customers/{customer}/runs/{run}/unsynced", a.runUnsynced)
+	a.handle("POST /api/customers/{customer}/runs/{run}/confirm", a.confirmRun)
+	a.handle("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
+	a.handle("GET /api/customers/{customer}/links", a.listLinks)
+	a.handle("PUT /api/customers/{customer}/links/{source}", a.putLink)
+	a.handle("DELETE /api/customers/{customer}/links/{source}", a.deleteLink)
+	a.handle("GET /api/customers/{customer}/exclusions", a.listExclusions)
+	a.handle("PUT /api/customers/{customer}/exclusions/{source}", a.putExclusion)
+	a.handle("DELETE /api/customers/{customer}/exclusions/{source}", a.deleteExclusion)
 	return a
 }
 

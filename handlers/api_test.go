@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +163,37 @@ func TestAPILinksAndExclusions(t *testing.T) {
 	rec = f.do(t, "GET", "/api/customers/oak/links", "")
 	if !strings.Contains(rec.Body.String(), `"how": "manual"`) {
 		t.Errorf("links = %s", rec.Body)
+	}
+}
+
+// TestOpenAPIDescribesEveryRoute keeps docs/openapi.yaml in step with the
+// routes the API serves.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	var path string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "  /api/") {
+			path = strings.TrimSuffix(strings.TrimSpace(line), ":")
+			continue
+		}
+		for _, m := range []string{"get", "put", "post", "delete"} {
+			if strings.HasPrefix(line, "    "+m+":") && path != "" {
+				documented[strings.ToUpper(m)+" "+path] = true
+			}
+		}
+	}
+	api := NewAPI(nil, nil, nil, nil)
+	for _, r := range api.Routes() {
+		if !documented[r] {
+			t.Errorf("route %s is not in docs/openapi.yaml", r)
+		}
+		delete(documented, r)
+	}
+	for r := range documented {
+		t.Errorf("docs/openapi.yaml describes %s, which the API does not serve", r)
 	}
 }
