@@ -342,6 +342,7 @@ func (s *Server) ExportTenant(id string) (TenantState, bool) {
 			p["educationClass"] = cloneMap(g.class)
 		}
 		if g.team != nil {
+			s.settle(g.team)
 			p["team"] = map[string]any{"isArchived": g.team.archived}
 		}
 		ts.Groups = append(ts.Groups, p)

@@ -67,9 +67,16 @@ type group struct {
 }
 
 type team struct {
-	created  time.Time
+	created  time.Time // when provisioning finished (or will finish)
 	archived bool
+	pending  *pendingArchive
 	props    map[string]any
+}
+
+// pendingArchive is an archive or unarchive still running.
+type pendingArchive struct {
+	at       time.Time
+	archived bool
 }
 
 type school struct {
@@ -89,9 +96,6 @@ type event struct {
 type asyncOp struct {
 	id, teamID, opType string
 	created, done      time.Time
-	// onDone runs once, under the tenant lock, when the operation is first
-	// seen finished (e.g. marks the team archived).
-	onDone func()
 }
 
 // memberChange is one membership add or removal, for groups delta.

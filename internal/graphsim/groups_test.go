@@ -1,0 +1,209 @@
+package graphsim
+
+import (
+	"strings"
+	"testing"
+)
+
+func userRefs(ids ...string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = "https://graph.microsoft.com/v1.0/directoryObjects/" + id
+	}
+	return out
+}
+
+func TestCreateGroupValidation(t *testing.T) {
+	h := newHarness(t, Options{})
+	var many []string
+	for i := range 21 {
+		many = append(many, h.createUser("m"+string(rune('a'+i))))
+	}
+	base := func(nick string, unified bool) map[string]any {
+		b := map[string]any{"displayName": nick, "mailNickname": nick, "mailEnabled": unified, "securityEnabled": !unified, "groupTypes": []string{}}
+		if unified {
+			b["groupTypes"] = []string{"Unified"}
+		}
+		return b
+	}
+	with := func(b map[string]any, kv ...any) map[string]any {
+		for i := 0; i+1 < len(kv); i += 2 {
+			b[kv[i].(string)] = kv[i+1]
+		}
+		return b
+	}
+	tests := []struct {
+		name    string
+		body    map[string]any
+		status  int
+		message string
+	}{
+		{"security group", base("sec1", false), 201, ""},
+		{"unified with owners and members", with(base("uni1", true), "owners@odata.bind", userRefs(ada), "members@odata.bind", userRefs(many[:19]...),
+			"resourceBehaviorOptions", []string{"WelcomeEmailDisabled", "HideGroupInOutlook"}), 201, ""},
+		{"21 relationships", with(base("uni2", true), "owners@odata.bind", userRefs(ada), "members@odata.bind", userRefs(many[:20]...)), 400,
+			"A maximum of 20 relationships, such as owners and members, can be added as part of group creation."},
+		{"missing mailNickname", func() map[string]any { b := base("x", false); delete(b, "mailNickname"); return b }(), 400, "Property mailNickname value is required but is empty or missing."},
+		{"mailNickname with a dot", base("year.7", false), 400, "Invalid value specified for property 'mailNickname' of resource 'Group'."},
+		{"mail-enabled security group", with(base("mes", false), "mailEnabled", true), 400,
+			"The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false."},
+		{"unknown behaviour option", with(base("uni3", true), "resourceBehaviorOptions", []string{"SkipExchangeInstantOn2"}), 400, "Invalid value specified for property 'resourceBehaviorOptions' of resource 'Group'."},
+		{"not settable on create", with(base("uni4", true), "hideFromAddressLists", true), 400, ""},
+		{"duplicate unified nickname", base("7xmaths", true), 400, "Another object with the same value for property proxyAddresses already exists."},
+		{"unknown member", with(base("sec2", false), "members@odata.bind", userRefs("00000000-0000-4000-8000-00000000beef")), 404, ""},
+		{"nested security group", with(base("sec3", false), "members@odata.bind", userRefs(allStaff)), 201, ""},
+		{"group inside a unified group", with(base("uni5", true), "members@odata.bind", userRefs(allStaff)), 400, ""},
+		{"group as owner", with(base("sec4", false), "owners@odata.bind", userRefs(allStaff)), 400, ""},
+		{"bad bind URL", with(base("sec5", false), "members@odata.bind", []string{""}), 400, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.t = t
+			res := h.do("POST", "/v1.0/groups", tt.body)
+			h.want(res, tt.status, "")
+			if tt.message != "" && res.errMessage() != tt.message {
+				t.Errorf("message = %q, want %q", res.errMessage(), tt.message)
+			}
+		})
+	}
+	t.Run("unified group shape", func(t *testing.T) {
+		h.t = t
+		res := h.do("GET", "/v1.0/groups?$filter=mailNickname eq 'uni1'", nil)
+		g := res.body["value"].([]any)[0].(map[string]any)
+		if g["mail"] != "uni1@contosoacademy.onmicrosoft.com" || g["visibility"] != "Public" || !guidRE.MatchString(str(g["id"])) {
+			t.Errorf("group = %v", g)
+		}
+		if opts := g["resourceBehaviorOptions"].([]any); len(opts) != 2 {
+			t.Errorf("resourceBehaviorOptions = %v", opts)
+		}
+		members := h.do("GET", "/v1.0/groups/"+str(g["id"])+"/members?$top=999", nil).body["value"].([]any)
+		owners := h.do("GET", "/v1.0/groups/"+str(g["id"])+"/owners", nil).body["value"].([]any)
+		if len(members) != 19 || len(owners) != 1 || owners[0].(map[string]any)["@odata.type"] != "#microsoft.graph.user" {
+			t.Errorf("members %d owners %v, want 19 and Ada", len(members), owners)
+		}
+	})
+}
+
+func TestGroupMembership(t *testing.T) {
+	h := newHarness(t, Options{})
+	var us []string
+	for i := range 22 {
+		us = append(us, h.createUser("gm"+string(rune('a'+i))))
+	}
+	g := h.createGroup("yr7", false)
+	members := func() int {
+		return len(h.do("GET", "/v1.0/groups/"+g+"/members?$top=999", nil).body["value"].([]any))
+	}
+	patch := func(ids ...string) *result {
+		return h.do("PATCH", "/v1.0/groups/"+g, map[string]any{"members@odata.bind": userRefs(ids...)})
+	}
+	h.want(patch(us[:20]...), 204, "")
+	if n := members(); n != 20 {
+		t.Fatalf("members = %d, want 20", n)
+	}
+	// One already-present member fails the whole PATCH; nothing is added.
+	res := patch(us[20], us[0])
+	h.want(res, 400, CodeRequestBadRequest)
+	if want := "One or more added object references already exist for the following modified properties: 'members'."; res.errMessage() != want {
+		t.Errorf("message = %q, want %q", res.errMessage(), want)
+	}
+	if n := members(); n != 20 {
+		t.Errorf("members after failed PATCH = %d, want 20 (nothing added)", n)
+	}
+	h.want(patch(append([]string{us[20], us[21]}, us[:19]...)...), 400, CodeRequestBadRequest) // 21 refs
+	h.want(patch(us[20], us[20]), 400, CodeRequestBadRequest)                                  // same id twice
+	h.want(patch(us[20], us[21]), 204, "")
+
+	ref := func(id string) map[string]any {
+		return map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + id}
+	}
+	h.want(h.do("POST", "/v1.0/groups/"+g+"/members/$ref", ref(us[0])), 400, CodeRequestBadRequest)
+	h.want(h.do("POST", "/v1.0/groups/"+g+"/members/$ref", ref("00000000-0000-4000-8000-00000000beef")), 404, CodeResourceNotFound)
+	h.want(h.do("POST", "/v1.0/groups/"+g+"/members/$ref", ref(ada)), 204, "")
+	h.want(h.do("POST", "/v1.0/groups/"+g+"/owners/$ref", ref(ada)), 204, "")
+	res = h.do("POST", "/v1.0/groups/"+g+"/owners/$ref", ref(ada))
+	if want := "One or more added object references already exist for the following modified properties: 'owners'."; res.errMessage() != want {
+		t.Errorf("owners message = %q", res.errMessage())
+	}
+	h.want(h.do("DELETE", "/v1.0/groups/"+g+"/members/"+ada+"/$ref", nil), 204, "")
+	h.want(h.do("DELETE", "/v1.0/groups/"+g+"/members/"+ada+"/$ref", nil), 404, CodeResourceNotFound)
+	h.want(h.do("DELETE", "/v1.0/groups/"+g+"/owners/"+ada+"/$ref", nil), 204, "")
+	// Removal with $ref leaves the user alone.
+	h.want(h.do("GET", "/v1.0/users/"+ada, nil), 200, "")
+	if n := members(); n != 22 {
+		t.Errorf("members = %d, want 22", n)
+	}
+	// Deleting a user removes it from its groups.
+	h.want(h.do("DELETE", "/v1.0/users/"+us[0], nil), 204, "")
+	if n := members(); n != 21 {
+		t.Errorf("members after user delete = %d, want 21", n)
+	}
+	// memberOf sees the group.
+	mo := h.do("GET", "/v1.0/users/"+us[1]+"/memberOf", nil).body["value"].([]any)
+	if len(mo) != 1 || mo[0].(map[string]any)["id"] != g {
+		t.Errorf("memberOf = %v", mo)
+	}
+	h.want(h.do("PATCH", "/v1.0/groups/"+g, map[string]any{"resourceBehaviorOptions": []string{"WelcomeEmailDisabled"}}), 400, CodeRequestBadRequest)
+	h.want(h.do("PATCH", "/v1.0/groups/"+g, map[string]any{"description": "Year 7", "hideFromAddressLists": true}), 204, "")
+	h.want(h.do("DELETE", "/v1.0/groups/"+g, nil), 204, "")
+	h.want(h.do("GET", "/v1.0/groups/"+g, nil), 404, CodeResourceNotFound)
+}
+
+func TestGroupsDelta(t *testing.T) {
+	h := newHarness(t, Options{})
+	a, b := h.createUser("gda"), h.createUser("gdb")
+	g := h.createGroup("gdelta", false, a)
+	u := h.createGroup("gdeltaU", true)
+
+	res := h.do("GET", "/v1.0/groups/delta?$select=displayName,members", nil)
+	h.want(res, 200, "")
+	vals := res.body["value"].([]any)
+	if len(vals) != 4 {
+		t.Fatalf("initial groups delta = %d groups, want 4", len(vals))
+	}
+	for _, v := range vals {
+		m := v.(map[string]any)
+		if m["id"] == g {
+			md := m["members@delta"].([]any)
+			if len(md) != 1 || md[0].(map[string]any)["id"] != a || md[0].(map[string]any)["@odata.type"] != "#microsoft.graph.user" {
+				t.Errorf("initial members@delta = %v", md)
+			}
+		}
+	}
+	link := strings.TrimPrefix(str(res.body["@odata.deltaLink"]), "http://sim.test")
+	if link == "" {
+		t.Fatal("no deltaLink")
+	}
+	h.want(h.do("POST", "/v1.0/groups/"+g+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/users/" + b}), 204, "")
+	h.want(h.do("DELETE", "/v1.0/groups/"+g+"/members/"+a+"/$ref", nil), 204, "")
+	h.want(h.do("DELETE", "/v1.0/groups/"+u, nil), 204, "")
+	res = h.do("GET", link, nil)
+	vals = res.body["value"].([]any)
+	byID := map[string]map[string]any{}
+	for _, v := range vals {
+		byID[str(v.(map[string]any)["id"])] = v.(map[string]any)
+	}
+	if len(vals) != 2 {
+		t.Fatalf("delta = %v, want the changed group and the deleted one", vals)
+	}
+	md := byID[g]["members@delta"].([]any)
+	got := map[string]bool{}
+	for _, e := range md {
+		m := e.(map[string]any)
+		_, removed := m["@removed"]
+		got[str(m["id"])] = removed
+	}
+	if len(got) != 2 || got[b] || !got[a] {
+		t.Errorf("members@delta = %v, want %s added and %s removed", md, b, a)
+	}
+	if rm, _ := byID[u]["@removed"].(map[string]any); rm["reason"] != "changed" {
+		t.Errorf("deleted unified group = %v, want @removed changed", byID[u])
+	}
+	// Without members in $select, membership changes alone do not show.
+	res = h.do("GET", "/v1.0/groups/delta?$deltatoken=latest&$select=displayName", nil)
+	link = strings.TrimPrefix(str(res.body["@odata.deltaLink"]), "http://sim.test")
+	h.want(h.do("POST", "/v1.0/groups/"+g+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/users/" + a}), 204, "")
+	if n := len(h.do("GET", link, nil).body["value"].([]any)); n != 0 {
+		t.Errorf("untracked membership change reported (%d items)", n)
+	}
+}
