@@ -3,8 +3,10 @@ package conformance_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +49,18 @@ type env struct {
 	sim *graphsim.Server
 	hs  *httptest.Server
 	clk *clock.Fake // nil when the env runs on the real clock
+
+	mu        sync.Mutex
+	encodings map[string]int // Content-Encoding of requests with a body
+}
+
+func (e *env) record(r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.encodings[r.Header.Get("Content-Encoding")]++
 }
 
 func seed(t *testing.T) *graphsim.State {
@@ -84,7 +98,11 @@ func newEnv(t *testing.T, opts graphsim.Options) *env {
 		t.Fatalf("graphsim.New: %v", err)
 	}
 	e.sim = sim
-	e.hs = httptest.NewServer(sim)
+	e.encodings = map[string]int{}
+	e.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.record(r)
+		sim.ServeHTTP(w, r)
+	}))
 	t.Cleanup(e.hs.Close)
 	return e
 }

@@ -1,5 +1,16 @@
 package conformance_test
 
-import "github.com/rostersync/rostersync/internal/graphsim"
+import (
+	"testing"
 
-func graphsimOptions() graphsim.Options { return graphsim.Options{} }
+	"github.com/google/uuid"
+)
+
+func ptrUUID(t *testing.T, s string) *uuid.UUID {
+	t.Helper()
+	u, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &u
+}
