@@ -1,0 +1,113 @@
+// The Flex Consumption app running the Go binary as a custom handler
+// (functionAppConfig.runtime custom 1.0: no FUNCTIONS_WORKER_RUNTIME, which
+// Flex rejects). Every connection in the app settings is identity-based.
+
+param planName string
+param appName string
+param location string
+
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+
+@description('Client id of that identity.')
+param identityClientId string
+
+param storageAccountName string
+param deploymentContainerUrl string
+param tablesEndpoint string
+
+@description('NAME.servicebus.windows.net')
+param serviceBusNamespace string
+
+param syncQueueName string
+param syncQueueMaxDeliveryCount int
+param keyVaultUri string
+param graphAppClientId string
+param appInsightsConnectionString string
+param logLevel string
+param maximumInstanceCount int
+param instanceMemoryMB int
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'custom'
+        version: '1.0'
+      }
+    }
+  }
+
+  // Every key is either a host setting or one internal/config reads; the
+  // local-only ones (connection strings, folders, the simulator's token, the
+  // local API key) are deliberately absent. internal/infracheck checks both.
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: {
+      // The host's own storage, by identity (shared keys are off).
+      AzureWebJobsStorage__accountName: storageAccountName
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__clientId: identityClientId
+      // Telemetry, sent with the identity because local auth is off.
+      APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+      // State tables.
+      TablesEndpoint: tablesEndpoint
+      // The SyncJob trigger's connection (prefix ServiceBusConnection) and
+      // the handler's sender, both by identity.
+      ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespace
+      ServiceBusConnection__credential: 'managedidentity'
+      ServiceBusConnection__clientId: identityClientId
+      SyncQueueName: syncQueueName
+      SyncQueueMaxDeliveryCount: string(syncQueueMaxDeliveryCount)
+      KeyVaultUri: keyVaultUri
+      ManagedIdentityClientId: identityClientId
+      // Graph: the identity is the app's federated credential; no secret.
+      GraphAppClientId: graphAppClientId
+      GraphAuthMode: 'federated'
+      GraphBaseUrl: 'https://graph.microsoft.com/v1.0'
+      LogLevel: logLevel
+    }
+  }
+}
+
+output name string = app.name
+output defaultHostName string = app.properties.defaultHostName
