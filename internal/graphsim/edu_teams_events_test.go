@@ -164,7 +164,7 @@ func TestTeams(t *testing.T) {
 		t.Errorf("operation = %v", op.body)
 	}
 	team := h.do("GET", "/v1.0/teams/"+cls, nil)
-	if team.body["visibility"] != "HiddenMembership" || team.body["specialization"] != "educationClass" {
+	if team.body["visibility"] != "hiddenMembership" || team.body["specialization"] != "educationClass" {
 		t.Errorf("class team = %v", team.body)
 	}
 	// Inherited properties are refused with group@odata.bind.

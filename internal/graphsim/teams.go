@@ -64,7 +64,7 @@ func (s *Server) teamView(g *group) map[string]any {
 	}
 	out := map[string]any{
 		"id": g.id, "displayName": g.props["displayName"], "description": g.props["description"],
-		"isArchived": g.team.archived, "visibility": g.props["visibility"], "specialization": spec,
+		"isArchived": g.team.archived, "visibility": teamVisibility(g.props["visibility"]), "specialization": spec,
 		"webUrl":          "https://teams.microsoft.com/l/team/19%3a" + strings.ReplaceAll(g.id, "-", "") + "%40thread.tacv2/conversations?groupId=" + g.id,
 		"internalId":      "19:" + strings.ReplaceAll(g.id, "-", "") + "@thread.tacv2",
 		"createdDateTime": graphTime(g.team.created),
@@ -75,6 +75,16 @@ func (s *Server) teamView(g *group) map[string]any {
 		}
 	}
 	return out
+}
+
+// teamVisibility maps a group's visibility ("HiddenMembership") to the
+// team's teamVisibilityType enum ("hiddenMembership").
+func teamVisibility(v any) any {
+	s := str(v)
+	if s == "" {
+		return nil
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // teamable checks that g can get a team: visible, replicated, a Microsoft

@@ -1,0 +1,197 @@
+package conformance_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+	khttp "github.com/microsoft/kiota-http-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/teams"
+
+	"github.com/rostersync/rostersync/internal/graphsim"
+)
+
+func TestEducationThroughSDK(t *testing.T) {
+	e := newEnv(t, graphsim.Options{})
+	c := e.client(eduTenant)
+	ctx := ctxT(t)
+
+	cls := models.NewEducationClass()
+	cls.SetDisplayName(ptr("10A English"))
+	cls.SetMailNickname(ptr("10aenglish"))
+	cls.SetDescription(ptr("English"))
+	cls.SetClassCode(ptr("10AEN"))
+	cls.SetExternalId(ptr("CLS-10AEN"))
+	cls.SetExternalName(ptr("10A English"))
+	cls.SetExternalSource(ptr(models.SIS_EDUCATIONEXTERNALSOURCE))
+	got, err := c.Education().Classes().Post(ctx, cls, nil)
+	if err != nil {
+		t.Fatalf("create class: %v", err)
+	}
+	id := *got.GetId()
+	if *got.GetExternalId() != "CLS-10AEN" || *got.GetExternalSource() != models.SIS_EDUCATIONEXTERNALSOURCE {
+		t.Errorf("class = %v %v", got.GetExternalId(), got.GetExternalSource())
+	}
+
+	eu := models.NewEducationUser()
+	eu.SetAccountEnabled(ptr(true))
+	eu.SetDisplayName(ptr("Edu Pupil"))
+	eu.SetMailNickname(ptr("edu.pupil"))
+	eu.SetUserPrincipalName(ptr("edu.pupil@contoso.school"))
+	eu.SetUsageLocation(ptr("GB"))
+	eu.SetPrimaryRole(ptr(models.STUDENT_EDUCATIONUSERROLE))
+	pp := models.NewPasswordProfile()
+	pp.SetPassword(ptr("xWwvJ]6NMw+bWH-d"))
+	eu.SetPasswordProfile(pp)
+	pupil, err := c.Education().Users().Post(ctx, eu, nil)
+	if err != nil {
+		t.Fatalf("create education user: %v", err)
+	}
+	if *pupil.GetPrimaryRole() != models.STUDENT_EDUCATIONUSERROLE {
+		t.Errorf("primaryRole = %v", pupil.GetPrimaryRole())
+	}
+	ref := func(uid string) models.ReferenceCreateable {
+		r := models.NewReferenceCreate()
+		r.SetOdataId(ptr("https://graph.microsoft.com/v1.0/education/users/" + uid))
+		return r
+	}
+	if err := c.Education().Classes().ByEducationClassId(id).Members().Ref().Post(ctx, ref(*pupil.GetId()), nil); err != nil {
+		t.Fatalf("class members/$ref: %v", err)
+	}
+	if err := c.Education().Classes().ByEducationClassId(id).Teachers().Ref().Post(ctx, ref(ada), nil); err != nil {
+		t.Fatalf("class teachers/$ref: %v", err)
+	}
+	err = c.Education().Classes().ByEducationClassId(id).Members().Ref().Post(ctx, ref(*pupil.GetId()), nil)
+	odataErr(t, err, 400, "Request_BadRequest")
+	members, err := c.Education().Classes().ByEducationClassId(id).Members().Get(ctx, nil)
+	if err != nil || len(members.GetValue()) != 1 {
+		t.Errorf("class members = %v, %v", members, err)
+	}
+	teachers, err := c.Education().Classes().ByEducationClassId(id).Teachers().Get(ctx, nil)
+	if err != nil || len(teachers.GetValue()) != 1 || *teachers.GetValue()[0].GetPrimaryRole() != models.TEACHER_EDUCATIONUSERROLE {
+		t.Errorf("class teachers = %v, %v", teachers, err)
+	}
+	if err := c.Education().Classes().ByEducationClassId(id).Members().ByEducationUserId(*pupil.GetId()).Ref().Delete(ctx, nil); err != nil {
+		t.Errorf("remove class member: %v", err)
+	}
+	schools, err := c.Education().Schools().Get(ctx, nil)
+	if err != nil || len(schools.GetValue()) != 1 || *schools.GetValue()[0].GetExternalId() != "URN-100001" {
+		t.Errorf("schools = %v, %v", schools, err)
+	}
+	sref := models.NewReferenceCreate()
+	sref.SetOdataId(ptr("https://graph.microsoft.com/v1.0/education/classes/" + id))
+	if err := c.Education().Schools().ByEducationSchoolId(school1).Classes().Ref().Post(ctx, sref, nil); err != nil {
+		t.Errorf("school classes/$ref: %v", err)
+	}
+
+	// A business tenant refuses the rostering API.
+	biz := e.client(bizTenant)
+	_, err = biz.Education().Classes().Get(ctx, nil)
+	oe := odataErr(t, err, 400, "Request_UnsupportedQuery")
+	if !strings.Contains(errMessage(oe), "Education_ObjectType") {
+		t.Errorf("message = %q", errMessage(oe))
+	}
+	_, err = biz.Education().Classes().Post(ctx, cls, nil)
+	odataErr(t, err, 400, "Request_UnsupportedQuery")
+	empty, err := biz.Education().Schools().Get(ctx, nil)
+	if err != nil || len(empty.GetValue()) != 0 {
+		t.Errorf("business schools = %v, %v; want an empty list", empty, err)
+	}
+}
+
+func TestTeamsThroughSDK(t *testing.T) {
+	e := newEnv(t, graphsim.Options{TeamReplicationDelay: 15 * time.Minute, TeamProvisioningDelay: 30 * time.Second})
+	c := e.client(eduTenant)
+	ctx := ctxT(t)
+
+	g := newGroup("11BBiology", true)
+	g.SetAdditionalData(map[string]any{"owners@odata.bind": refURLs(ada)})
+	grp, err := c.Groups().Post(ctx, g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid := *grp.GetId()
+	// Team-from-group 404s while the group is younger than the replication delay.
+	_, err = c.Groups().ByGroupId(gid).Team().Put(ctx, models.NewTeam(), nil)
+	odataErr(t, err, 404, "NotFound")
+	e.clk.Advance(15 * time.Minute)
+	tm, err := c.Groups().ByGroupId(gid).Team().Put(ctx, models.NewTeam(), nil)
+	if err != nil {
+		t.Fatalf("PUT team: %v", err)
+	}
+	if *tm.GetId() != gid || *tm.GetIsArchived() {
+		t.Errorf("team = %v archived %v", *tm.GetId(), *tm.GetIsArchived())
+	}
+
+	// POST /teams from the seeded class group with the educationClass template.
+	ct := models.NewTeam()
+	ct.SetAdditionalData(map[string]any{
+		"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('educationClass')",
+		"group@odata.bind":    "https://graph.microsoft.com/v1.0/groups('" + oldClassGroup(t, e) + "')",
+	})
+	hi := khttp.NewHeadersInspectionOptions()
+	hi.InspectResponseHeaders = true
+	_, err = c.Teams().Post(ctx, ct, &teams.TeamsRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{hi}})
+	if err != nil {
+		t.Fatalf("POST /teams: %v", err)
+	}
+	loc := hi.GetResponseHeaders().Get("Location")
+	if len(loc) != 1 || !strings.HasPrefix(loc[0], "/teams('") {
+		t.Fatalf("Location = %v", loc)
+	}
+	// Poll the teamsAsyncOperation the way a client does: parse the ids.
+	parts := strings.Split(strings.NewReplacer("/teams('", "", "')/operations('", "|", "')", "").Replace(loc[0]), "|")
+	op, err := c.Teams().ByTeamId(parts[0]).Operations().ByTeamsAsyncOperationId(parts[1]).Get(ctx, nil)
+	if err != nil || *op.GetStatus() != models.INPROGRESS_TEAMSASYNCOPERATIONSTATUS || *op.GetOperationType() != models.CREATETEAM_TEAMSASYNCOPERATIONTYPE {
+		t.Fatalf("operation = %v, %v", op, err)
+	}
+	e.clk.Advance(30 * time.Second)
+	op, err = c.Teams().ByTeamId(parts[0]).Operations().ByTeamsAsyncOperationId(parts[1]).Get(ctx, nil)
+	if err != nil || *op.GetStatus() != models.SUCCEEDED_TEAMSASYNCOPERATIONSTATUS || *op.GetTargetResourceId() != parts[0] {
+		t.Fatalf("operation = %v, %v", op, err)
+	}
+	team, err := c.Teams().ByTeamId(parts[0]).Get(ctx, nil)
+	if err != nil || *team.GetVisibility() != models.HIDDENMEMBERSHIP_TEAMVISIBILITYTYPE || *team.GetSpecialization() != models.EDUCATIONCLASS_TEAMSPECIALIZATION {
+		t.Errorf("class team = %v, %v", team, err)
+	}
+
+	// Archive: 202 + operation, then isArchived.
+	if err := c.Teams().ByTeamId(gid).Archive().Post(ctx, teams.NewItemArchivePostRequestBody(), nil); err != nil {
+		t.Fatalf("archive: %v", err)
+	}
+	e.clk.Advance(30 * time.Second)
+	team, err = c.Teams().ByTeamId(gid).Get(ctx, nil)
+	if err != nil || !*team.GetIsArchived() {
+		t.Errorf("archived team = %v, %v", team, err)
+	}
+	if err := c.Teams().ByTeamId(gid).Unarchive().Post(ctx, nil); err != nil {
+		t.Fatalf("unarchive: %v", err)
+	}
+	e.clk.Advance(30 * time.Second)
+	if team, _ = c.Teams().ByTeamId(gid).Get(ctx, nil); *team.GetIsArchived() {
+		t.Errorf("team still archived after unarchive")
+	}
+	ab := teams.NewItemArchivePostRequestBody()
+	ab.SetShouldSetSpoSiteReadOnlyForMembers(ptr(true))
+	odataErr(t, c.Teams().ByTeamId(gid).Archive().Post(ctx, ab, nil), 400, "BadRequest")
+	_, err = c.Teams().ByTeamId("00000000-0000-4000-8000-00000000beef").Get(ctx, nil)
+	odataErr(t, err, 404, "NotFound")
+}
+
+// oldClassGroup creates a Unified group with an owner and ages it past the
+// team replication delay.
+func oldClassGroup(t *testing.T, e *env) string {
+	t.Helper()
+	ctx := ctxT(t)
+	c := e.client(eduTenant)
+	g := newGroup("12CChem", true)
+	g.SetAdditionalData(map[string]any{"owners@odata.bind": refURLs(ada)})
+	grp, err := c.Groups().Post(ctx, g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(15 * time.Minute)
+	return *grp.GetId()
+}
