@@ -37,7 +37,7 @@ func runServe(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	defer closeBackend()
-	maxDelivery, err := config.LookupInt(env.getenv, config.SyncQueueMaxDelivery, 10)
+	maxDelivery, err := config.LookupInt(env.getenv, config.SyncQueueMaxDelivery, 5)
 	if err != nil {
 		return err
 	}
