@@ -207,7 +207,7 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		}
 		withUserDefaults(p)
 		t.users[id] = u
-		t.liveUsers++
+		t.liveUsers.Add(1)
 	}
 	for _, u := range t.users {
 		for _, l := range assignedSkuIDs(u.props) {

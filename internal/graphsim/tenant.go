@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -124,7 +125,9 @@ type tenant struct {
 	ops         map[string]*asyncOp
 	memberLog   []memberChange
 	seq         uint64
-	liveUsers   int
+	// liveUsers sets the size class, which the throttler reads without
+	// taking mu.
+	liveUsers atomic.Int64
 
 	stats *tenantStats
 }
@@ -156,7 +159,7 @@ func (t *tenant) sizeClass() SizeClass {
 	if t.size != "" {
 		return t.size
 	}
-	return sizeFor(t.liveUsers)
+	return sizeFor(int(t.liveUsers.Load()))
 }
 
 // findUser looks a live user up by id or userPrincipalName.

@@ -245,7 +245,7 @@ func (s *Server) newUser(t *tenant, body map[string]any) (*user, *apiError) {
 	withUserDefaults(p)
 	u := &user{meta: s.stamp(t, id), props: p}
 	t.users[id] = u
-	t.liveUsers++
+	t.liveUsers.Add(1)
 	return u, nil
 }
 
@@ -393,7 +393,7 @@ func (s *Server) removeUser(t *tenant, u *user) {
 	u.deleted = true
 	u.removedReason = "changed"
 	u.seq = t.nextSeq()
-	t.liveUsers--
+	t.liveUsers.Add(-1)
 }
 
 func (s *Server) revokeSessions(r *request, v []string) (*response, *apiError) {
