@@ -187,10 +187,7 @@ func readKind[T any](ctx context.Context, rd *reader, ops kindOps[T], prev []T) 
 			rd.c.add(&ParseError{File: file, Want: fmt.Sprintf("no %s, since manifest.csv line %d marks it absent", file, rd.m.lines[k]), Err: ErrUnexpectedFile})
 			return nil, nil
 		}
-		out := sortedClone(prev, ops.id)
-		rd.loc.lines[k] = make([]int32, len(out)) // all from the snapshot
-		st.Kept, st.Records = len(out), len(out)
-		return out, nil
+		return keep(prev, ops, st, rd.loc), nil
 	}
 	if !present {
 		rd.c.add(&ParseError{File: file, Want: fmt.Sprintf("the file, since manifest.csv line %d marks it %s", rd.m.lines[k], mode), Err: ErrMissingFile})
@@ -208,49 +205,80 @@ func readKind[T any](ctx context.Context, rd *reader, ops kindOps[T], prev []T) 
 	}
 	defer f.Close()
 
-	var rows []T
-	var lines []int32
-	var deleted []bool
-	err = readCSV(ctx, file, f, &tables[k], rd.strict, rd.c, func(rec *record) {
-		st.Rows++
-		p := parser{c: rd.c, strict: rd.strict, rec: rec}
-		id, status, mod, skip := p.meta(mode)
-		if skip {
-			st.Skipped++
-			return
-		}
-		var v T
-		if status != statusDeleted {
-			// A tobedeleted row needs only its sourcedId: exporters blank
-			// the rest.
-			v = ops.parse(&p)
-		}
-		if p.bad {
-			return
-		}
-		ops.set(&v, id, mod)
-		rows = append(rows, v)
-		lines = append(lines, int32(rec.line))
-		if mode == ModeDelta {
-			deleted = append(deleted, status == statusDeleted)
-		}
-	})
-	if err != nil {
+	sk := &sink[T]{ops: ops, mode: mode, strict: rd.strict, c: rd.c, st: st}
+	if err := readCSV(ctx, file, f, &tables[k], rd.strict, rd.c, sk.add); err != nil {
 		return nil, err
 	}
-	rows, lines, deleted = sortRows(rows, lines, deleted, ops.id)
+	rows, lines := sk.finish(file, prev)
+	rd.loc.lines[k] = lines
+	return rows, nil
+}
+
+// keep carries a kind over from the snapshot unchanged, for a feed that
+// does not carry it.
+func keep[T any](prev []T, ops kindOps[T], st *FileStats, loc *locations) []T {
+	out := sortedClone(prev, ops.id)
+	loc.lines[ops.kind] = make([]int32, len(out)) // all from the snapshot
+	st.Kept, st.Records = len(out), len(out)
+	return out
+}
+
+// sink collects the rows of one kind, from CSV or REST alike, so both
+// bindings apply exactly the same rules.
+type sink[T any] struct {
+	ops     kindOps[T]
+	mode    Mode
+	strict  bool
+	c       *collector
+	st      *FileStats
+	rows    []T
+	lines   []int32
+	deleted []bool
+}
+
+// add parses one record. Bad fields are reported and the row is dropped;
+// the read as a whole will fail.
+func (s *sink[T]) add(rec *record) {
+	s.st.Rows++
+	p := parser{c: s.c, strict: s.strict, rec: rec}
+	id, status, mod, skip := p.meta(s.mode)
+	if skip {
+		s.st.Skipped++
+		return
+	}
+	var v T
+	if status != statusDeleted {
+		// A tobedeleted row needs only its sourcedId: exporters blank the
+		// rest.
+		v = s.ops.parse(&p)
+	}
+	if p.bad {
+		return
+	}
+	s.ops.set(&v, id, mod)
+	s.rows = append(s.rows, v)
+	s.lines = append(s.lines, int32(rec.line))
+	if s.mode == ModeDelta {
+		s.deleted = append(s.deleted, status == statusDeleted)
+	}
+}
+
+// finish sorts the rows, reports duplicate sourcedIds and, in delta mode,
+// applies the rows to the snapshot's records prev.
+func (s *sink[T]) finish(file string, prev []T) ([]T, []int32) {
+	ops := s.ops
+	rows, lines, deleted := sortRows(s.rows, s.lines, s.deleted, ops.id)
 	for i := 1; i < len(rows); i++ {
 		if id := ops.id(&rows[i]); id == ops.id(&rows[i-1]) {
-			rd.c.add(&ParseError{File: file, Line: int(lines[i]), Column: "sourcedId", Value: id,
+			s.c.add(&ParseError{File: file, Line: int(lines[i]), Column: "sourcedId", Value: id,
 				Want: fmt.Sprintf("a sourcedId not already used at line %d", lines[i-1]), Err: ErrDuplicateID})
 		}
 	}
-	if mode == ModeDelta {
-		rows, lines = merge(sortedClone(prev, ops.id), rows, lines, deleted, ops, st)
+	if s.mode == ModeDelta {
+		rows, lines = merge(sortedClone(prev, ops.id), rows, lines, deleted, ops, s.st)
 	}
-	rd.loc.lines[k] = lines
-	st.Records = len(rows)
-	return rows, nil
+	s.st.Records = len(rows)
+	return rows, lines
 }
 
 // sortRows orders rows by SourcedID, keeping file order among equal ids so

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -80,27 +81,44 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 }
 
-// lineDiff is a small line-oriented diff, enough to read a golden failure
-// without a dependency.
+// lineDiff is a small LCS line diff, enough to read a golden failure
+// without a dependency. It shows at most 60 changed lines.
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	if len(w)*len(g) > 25_000_000 {
+		return "(too large to diff)"
+	}
+	// lcs[i][j] is the LCS length of w[i:] and g[j:].
+	lcs := make([][]int, len(w)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(g)+1)
+	}
+	for i := len(w) - 1; i >= 0; i-- {
+		for j := len(g) - 1; j >= 0; j-- {
+			if w[i] == g[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
 	var b strings.Builder
-	i, j, shown := 0, 0, 0
-	for (i < len(w) || j < len(g)) && shown < 40 {
+	shown := 0
+	i, j := 0, 0
+	for (i < len(w) || j < len(g)) && shown < 60 {
 		switch {
 		case i < len(w) && j < len(g) && w[i] == g[j]:
 			i++
 			j++
-			continue
-		case i < len(w):
-			b.WriteString("-" + w[i] + "\n")
-			i++
-		}
-		if j < len(g) {
-			b.WriteString("+" + g[j] + "\n")
+		case j < len(g) && (i == len(w) || lcs[i][j+1] >= lcs[i+1][j]):
+			fmt.Fprintf(&b, "+%d: %s\n", j+1, g[j])
 			j++
+			shown++
+		default:
+			fmt.Fprintf(&b, "-%d: %s\n", i+1, w[i])
+			i++
+			shown++
 		}
-		shown++
 	}
 	return b.String()
 }
