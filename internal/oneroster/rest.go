@@ -65,8 +65,14 @@ func (c *Client) Read(ctx context.Context, opts *FetchOptions) (*Feed, error) {
 		func() (err error) { r.Courses, err = fetchKind(ctx, rd, courseOps, prev.Courses); return err },
 		func() (err error) { r.Classes, err = fetchKind(ctx, rd, classOps, prev.Classes); return err },
 		func() (err error) { r.People, err = fetchKind(ctx, rd, userOps, prev.People); return err },
-		func() (err error) { r.Enrollments, err = fetchKind(ctx, rd, enrollmentOps, prev.Enrollments); return err },
-		func() (err error) { r.Demographics, err = fetchKind(ctx, rd, demographicsOps, prev.Demographics); return err },
+		func() (err error) {
+			r.Enrollments, err = fetchKind(ctx, rd, enrollmentOps, prev.Enrollments)
+			return err
+		},
+		func() (err error) {
+			r.Demographics, err = fetchKind(ctx, rd, demographicsOps, prev.Demographics)
+			return err
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
