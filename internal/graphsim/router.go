@@ -243,6 +243,14 @@ func (s *Server) dispatch(r *request) *response {
 		}
 	}
 	c := rt.cost
+	if c.family == famOutlook {
+		// A mailbox is one mailbox whether addressed by id or UPN.
+		t.mu.Lock()
+		if u := t.findUser(c.mailbox); u != nil {
+			c.mailbox = u.id
+		}
+		t.mu.Unlock()
+	}
 	ru := requestUnits(c, r.query)
 	v := s.throttle.admit(r, c, ru)
 	t.stats.record(r.method, c, ru, v.throttled)

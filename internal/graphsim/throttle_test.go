@@ -96,6 +96,27 @@ func TestThrottleScopes(t *testing.T) {
 			},
 		},
 		{
+			name:   "education rate per app and tenant",
+			limits: small(func(l *Limits) { l.EducationAppTenant = 2 }),
+			steps: []step{
+				{eduTenant, "", "GET", "/v1.0/education/classes", 200, "", ""},
+				{eduTenant, "", "GET", "/v1.0/education/schools", 200, "", ""},
+				{eduTenant, "", "GET", "/v1.0/education/users", 429, "Tenant_Application/ReadWrite/", "RequestLimitExceeded"},
+				// Directory calls are judged by their own limits.
+				{eduTenant, "", "GET", "/v1.0/users", 200, "", ""},
+			},
+		},
+		{
+			name:   "outlook rate per app and mailbox",
+			limits: small(func(l *Limits) { l.OutlookMailboxRequests = 2 }),
+			steps: []step{
+				{eduTenant, "", "GET", "/v1.0/users/" + ada + "/events", 200, "", ""},
+				{eduTenant, "", "GET", "/v1.0/users/ada.teacher@contoso.school/calendarView?startDateTime=2026-01-01&endDateTime=2026-02-01", 200, "", ""},
+				{eduTenant, "", "GET", "/v1.0/users/" + ada + "/events", 429, "Tenant_Application/ReadWrite/", "RequestLimitExceeded"},
+				{eduTenant, otherApp, "GET", "/v1.0/users/" + ada + "/events", 200, "", ""},
+			},
+		},
+		{
 			name:   "global request limit per app",
 			limits: small(func(l *Limits) { l.AppRequests = 2 }),
 			steps: []step{
@@ -170,6 +191,30 @@ func TestResourceUnitCosts(t *testing.T) {
 				t.Errorf("x-ms-resource-unit = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLatencyModel(t *testing.T) {
+	h := newHarness(t, Options{Latency: Latency{Read: time.Second, Write: 3 * time.Second}, TimeScale: 10})
+	done := make(chan *result, 1)
+	go func() { done <- h.do("POST", "/v1.0/$batch", map[string]any{"requests": []batchReq{postUserItem("1", "lat"), {"id": "2", "method": "GET", "url": "/domains"}}}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.clk.Waiters() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("batch never waited")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// A batch with a write waits the write latency once: 3 s / 10.
+	h.clk.Advance(299 * time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("batch answered before its latency")
+	case <-time.After(20 * time.Millisecond):
+	}
+	h.clk.Advance(time.Millisecond)
+	if res := <-done; res.status != 200 {
+		t.Errorf("batch = %d", res.status)
 	}
 }
 
