@@ -197,7 +197,9 @@ func TestResourceUnitCosts(t *testing.T) {
 func TestLatencyModel(t *testing.T) {
 	h := newHarness(t, Options{Latency: Latency{Read: time.Second, Write: 3 * time.Second}, TimeScale: 10})
 	done := make(chan *result, 1)
-	go func() { done <- h.do("POST", "/v1.0/$batch", map[string]any{"requests": []batchReq{postUserItem("1", "lat"), {"id": "2", "method": "GET", "url": "/domains"}}}) }()
+	go func() {
+		done <- h.do("POST", "/v1.0/$batch", map[string]any{"requests": []batchReq{postUserItem("1", "lat"), {"id": "2", "method": "GET", "url": "/domains"}}})
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for h.clk.Waiters() < 1 {
 		if time.Now().After(deadline) {
