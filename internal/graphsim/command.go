@@ -66,10 +66,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		l.Disabled = true
 		opts.Limits = &l
 	}
-	srv, err := New(opts)
-	if err != nil {
-		return err
-	}
+	srv := New(opts)
 	if *statePath != "" {
 		if _, statErr := os.Stat(*statePath); statErr == nil {
 			st, err := ReadStateFile(*statePath)

@@ -171,9 +171,9 @@ func TestSeedExportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DecodeState(export) = %v", err)
 	}
-	s2, err := New(Options{Seed: &st, Clock: h.clk})
-	if err != nil {
-		t.Fatalf("New(seed=export) = %v", err)
+	s2 := New(Options{Clock: h.clk})
+	if err := s2.Load(st); err != nil {
+		t.Fatalf("Load(export) = %v", err)
 	}
 	second := s2.Export()
 	var buf2 bytes.Buffer
@@ -226,7 +226,7 @@ func TestBadSeed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st, err := DecodeState(strings.NewReader(tt.json))
 			if err == nil {
-				_, err = New(Options{Seed: &st})
+				err = New(Options{}).Load(st)
 			}
 			if err == nil {
 				t.Fatalf("seed %s accepted, want an error", tt.json)

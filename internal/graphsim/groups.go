@@ -59,6 +59,7 @@ var groupSpec = &resourceSpec{
 		"description": "eq,in,startswith,ge,le", "visibility": "eq,in", "isAssignableToRole": "eq,in",
 	},
 	advancedOps: "ne,endswith",
+	orderable:   map[string]bool{"displayName": true},
 	defaultTop:  100,
 	maxTop:      999,
 }
@@ -352,7 +353,7 @@ func (s *Server) listedGroups(t *tenant, o *queryOpts) ([]*group, []string) {
 		if g.deleted || !s.visible(&g.meta) {
 			continue
 		}
-		if o.filter != nil && !o.filter.eval(g.props, nil) {
+		if !o.matches(g.props) {
 			continue
 		}
 		gs = append(gs, g)
@@ -368,9 +369,12 @@ func (s *Server) listGroups(r *request) (*response, *apiError) {
 	}
 	gs, ids := s.listedGroups(r.tenant, o)
 	items := make([]map[string]any, len(gs))
+	props := make([]map[string]any, len(gs))
 	for i, g := range gs {
 		items[i] = project(g.props, withoutNav(o.selects), groupDefaults)
+		props[i] = g.props
 	}
+	items, ids = o.ordered(items, ids, props)
 	return s.page(r, o, items, ids, "groups", nil), nil
 }
 

@@ -56,13 +56,9 @@ func newHarness(t *testing.T, opts Options) *harness {
 	if opts.ConsistencyDelay == 0 {
 		opts.ConsistencyDelay = -1
 	}
-	if opts.Seed == nil {
-		st := seedState(t)
-		opts.Seed = &st
-	}
-	s, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
+	s := New(opts)
+	if err := s.Load(seedState(t)); err != nil {
+		t.Fatalf("Load: %v", err)
 	}
 	return &harness{t: t, s: s, clk: clk, tok: "Bearer sim:" + eduTenant}
 }

@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -14,6 +15,9 @@ type queryOpts struct {
 	selects  []string
 	top      int
 	filter   expr
+	search   expr // $search, as a predicate
+	orderBy  string
+	desc     bool
 	count    bool // $count=true honoured (advanced query)
 	advanced bool // ConsistencyLevel: eventual present
 	after    string
@@ -33,7 +37,9 @@ type resourceSpec struct {
 	// advancedOps are the operators that need ConsistencyLevel: eventual
 	// and $count=true (graph.md §3.5).
 	advancedOps string
-	defaultTop  int
+	// orderable lists the properties $orderby accepts.
+	orderable  map[string]bool
+	defaultTop int
 	maxTop      int
 }
 
@@ -75,8 +81,26 @@ func parseQuery(r *request, spec *resourceSpec) (*queryOpts, *apiError) {
 		}
 		o.filter = e
 	}
-	if v := q.Get("$search"); v != "" && !o.advanced {
-		return nil, errf(http.StatusBadRequest, CodeUnsupportedQuery, "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'")
+	if v := q.Get("$search"); v != "" {
+		if !o.advanced {
+			return nil, errf(http.StatusBadRequest, CodeUnsupportedQuery, "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'")
+		}
+		e, aerr := parseSearch(v)
+		if aerr != nil {
+			return nil, aerr
+		}
+		o.search = e
+	}
+	if v := q.Get("$orderby"); v != "" {
+		prop, dir, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if spec.orderable == nil || !spec.orderable[prop] || (dir != "" && dir != "asc" && dir != "desc") {
+			return nil, errf(http.StatusBadRequest, CodeUnsupportedQuery, "Sorting not supported for '%s'.", v)
+		}
+		// Sorting a filtered or searched result is an advanced query.
+		if (o.filter != nil || o.search != nil) && !(o.advanced && o.count) {
+			return nil, unsupportedQuery()
+		}
+		o.orderBy, o.desc = prop, dir == "desc"
 	}
 	if v := q.Get("$skiptoken"); v != "" {
 		b, err := base64.RawURLEncoding.DecodeString(v)
@@ -99,6 +123,88 @@ func preferMaxPageSize(h http.Header) int {
 		}
 	}
 	return 0
+}
+
+// matches applies $filter and $search to obj.
+func (o *queryOpts) matches(obj map[string]any) bool {
+	return (o.filter == nil || o.filter.eval(obj, nil)) && (o.search == nil || o.search.eval(obj, nil))
+}
+
+// ordered applies $orderby: it sorts items (with ids) by the property and
+// returns position keys, since paging must follow the sorted order.
+func (o *queryOpts) ordered(items []map[string]any, ids []string, props []map[string]any) ([]map[string]any, []string) {
+	if o.orderBy == "" {
+		return items, ids
+	}
+	idx := make([]int, len(items))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		x := strings.ToLower(str(props[idx[a]][o.orderBy]))
+		y := strings.ToLower(str(props[idx[b]][o.orderBy]))
+		if o.desc {
+			return x > y
+		}
+		return x < y
+	})
+	outItems := make([]map[string]any, len(idx))
+	keys := make([]string, len(idx))
+	for i, j := range idx {
+		outItems[i] = items[j]
+		keys[i] = fmt.Sprintf("%09d", i)
+	}
+	return outItems, keys
+}
+
+// parseSearch reads $search="prop:words" clauses joined by AND or OR.
+// Graph tokenises and prefix-matches; a case-insensitive substring match
+// is close enough for a roster sync's lookups.
+func parseSearch(v string) (expr, *apiError) {
+	bad := errf(http.StatusBadRequest, CodeBadRequest, "Invalid $search clause: %s", v)
+	var out expr
+	op := ""
+	rest := strings.TrimSpace(v)
+	for rest != "" {
+		if !strings.HasPrefix(rest, `"`) {
+			return nil, bad
+		}
+		end := strings.Index(rest[1:], `"`)
+		if end < 0 {
+			return nil, bad
+		}
+		clause := rest[1 : end+1]
+		rest = strings.TrimSpace(rest[end+2:])
+		prop, word, ok := strings.Cut(clause, ":")
+		if !ok || prop == "" {
+			return nil, bad
+		}
+		var e expr = searchExpr{prop: prop, word: strings.ToLower(word)}
+		switch {
+		case out == nil:
+			out = e
+		case op == "OR":
+			out = orExpr{out, e}
+		default:
+			out = andExpr{out, e}
+		}
+		op = ""
+		if w, r, ok := strings.Cut(rest, " "); ok && (strings.EqualFold(w, "AND") || strings.EqualFold(w, "OR")) {
+			op, rest = strings.ToUpper(w), strings.TrimSpace(r)
+		} else if rest != "" && !strings.HasPrefix(rest, `"`) {
+			return nil, bad
+		}
+	}
+	if out == nil {
+		return nil, bad
+	}
+	return out, nil
+}
+
+type searchExpr struct{ prop, word string }
+
+func (e searchExpr) eval(o, env map[string]any) bool {
+	return strings.Contains(strings.ToLower(str(lookup(o, env, e.prop))), e.word)
 }
 
 // project returns the properties of obj that a response shows.

@@ -50,8 +50,6 @@ type Options struct {
 	IntegerRetryAfter bool
 	// Rand is the source of ids (GUIDs). Default crypto/rand.
 	Rand io.Reader
-	// Seed holds tenants to load at start.
-	Seed *State
 	// Faults, when set, can fail chosen requests before they run.
 	Faults *Faults
 }
@@ -119,9 +117,9 @@ type Server struct {
 	tenants map[string]*tenant
 }
 
-// New returns a server configured by opts. It fails only if opts.Seed is
-// invalid.
-func New(opts Options) (*Server, error) {
+// New returns a server configured by opts, with no tenants: add them with
+// Load or AddTenant.
+func New(opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -153,12 +151,7 @@ func New(opts Options) (*Server, error) {
 		tenants: map[string]*tenant{},
 	}
 	s.throttle = newThrottler(s)
-	if opts.Seed != nil {
-		if err := s.Load(*opts.Seed); err != nil {
-			return nil, fmt.Errorf("graphsim: load seed: %w", err)
-		}
-	}
-	return s, nil
+	return s
 }
 
 // scaled turns a Graph-time duration into clock time.

@@ -259,7 +259,10 @@ func TestThrottleDetails(t *testing.T) {
 		for i := range 50 {
 			st.Tenants[0].Users = append(st.Tenants[0].Users, map[string]any{"userPrincipalName": "u" + strconv.Itoa(i) + "@grow.onmicrosoft.com", "displayName": "u"})
 		}
-		h := newHarness(t, Options{Limits: &l, Seed: &st})
+		h := newHarness(t, Options{Limits: &l})
+		if err := h.s.Load(st); err != nil {
+			t.Fatal(err)
+		}
 		h.tok = "Bearer sim:grow"
 		for i := range 4 {
 			h.want(h.do("GET", "/v1.0/domains", nil), 200, "")

@@ -66,6 +66,7 @@ var userSpec = &resourceSpec{
 		"onPremisesExtensionAttributes/extensionAttribute15": "eq,in",
 	},
 	advancedOps: "ne,endswith",
+	orderable:   map[string]bool{"displayName": true, "userPrincipalName": true},
 	defaultTop:  100,
 	maxTop:      999,
 }
@@ -296,7 +297,7 @@ func (s *Server) listedUsers(t *tenant, o *queryOpts) ([]*user, []string) {
 		if u.deleted || !s.visible(&u.meta) {
 			continue
 		}
-		if o.filter != nil && !o.filter.eval(u.props, nil) {
+		if !o.matches(u.props) {
 			continue
 		}
 		us = append(us, u)
@@ -312,9 +313,12 @@ func (s *Server) listUsers(r *request) (*response, *apiError) {
 	}
 	us, ids := s.listedUsers(r.tenant, o)
 	items := make([]map[string]any, len(us))
+	props := make([]map[string]any, len(us))
 	for i, u := range us {
 		items[i] = project(u.props, o.selects, userDefaults)
+		props[i] = u.props
 	}
+	items, ids = o.ordered(items, ids, props)
 	return s.page(r, o, items, ids, "users", nil), nil
 }
 

@@ -1,6 +1,7 @@
 package graphsim
 
 import (
+	"sort"
 	"strings"
 	"testing"
 )
@@ -105,6 +106,11 @@ func TestUserReadsAndQueries(t *testing.T) {
 		{"top 999", "/v1.0/users?$top=999", nil, 200, "", 15},
 		{"top 1000", "/v1.0/users?$top=1000", nil, 400, CodeUnsupportedQuery, 0},
 		{"unknown select", "/v1.0/users?$select=shoeSize", nil, 400, CodeBadRequest, 0},
+		{"search needs the header", "/v1.0/users?$search=\"displayName:pupil\"", nil, 400, CodeUnsupportedQuery, 0},
+		{"search", "/v1.0/users?$search=\"userPrincipalName:pupila\" OR \"displayName:teacher\"", []string{"ConsistencyLevel", "eventual"}, 200, "", 2},
+		{"orderby", "/v1.0/users?$orderby=displayName desc", nil, 200, "", 15},
+		{"orderby with filter needs advanced", "/v1.0/users?$orderby=displayName&$filter=accountEnabled eq true", nil, 400, CodeUnsupportedQuery, 0},
+		{"orderby unsupported property", "/v1.0/users?$orderby=jobTitle", nil, 400, CodeUnsupportedQuery, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,6 +147,22 @@ func TestUserReadsAndQueries(t *testing.T) {
 		}
 		if pages != 4 || len(ids) != 15 {
 			t.Errorf("got %d pages, %d users; want 4 pages, 15 users", pages, len(ids))
+		}
+	})
+	t.Run("orderby pages in sorted order", func(t *testing.T) {
+		h.t = t
+		var names []string
+		path := "/v1.0/users?$orderby=displayName desc&$top=4"
+		for path != "" {
+			res := h.do("GET", path, nil)
+			h.want(res, 200, "")
+			for _, v := range res.body["value"].([]any) {
+				names = append(names, strings.ToLower(str(v.(map[string]any)["displayName"])))
+			}
+			path = strings.TrimPrefix(str(res.body["@odata.nextLink"]), "http://sim.test")
+		}
+		if len(names) != 15 || !sort.SliceIsSorted(names, func(i, j int) bool { return names[i] > names[j] }) {
+			t.Errorf("orderby desc = %v", names)
 		}
 	})
 	t.Run("count", func(t *testing.T) {

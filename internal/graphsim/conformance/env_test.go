@@ -90,12 +90,9 @@ func newEnv(t *testing.T, opts graphsim.Options) *env {
 	if opts.TeamProvisioningDelay == 0 {
 		opts.TeamProvisioningDelay = -1
 	}
-	if opts.Seed == nil {
-		opts.Seed = seed(t)
-	}
-	sim, err := graphsim.New(opts)
-	if err != nil {
-		t.Fatalf("graphsim.New: %v", err)
+	sim := graphsim.New(opts)
+	if err := sim.Load(*seed(t)); err != nil {
+		t.Fatalf("Load: %v", err)
 	}
 	e.sim = sim
 	e.encodings = map[string]int{}
