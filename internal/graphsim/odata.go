@@ -40,7 +40,7 @@ type resourceSpec struct {
 	// orderable lists the properties $orderby accepts.
 	orderable  map[string]bool
 	defaultTop int
-	maxTop      int
+	maxTop     int
 }
 
 // parseQuery reads $select, $top, $filter, $count and $skiptoken.
