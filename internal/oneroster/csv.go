@@ -42,8 +42,13 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // is UTF-8, and reports every other problem to c, located. After a quoting
 // error it stops reading the file, since nothing after it can be trusted.
 //
+// When size (the file's length, or 0 if unknown) and reserve are given,
+// reserve is told after the first record roughly how many records the
+// file holds, so the caller can size its slices once instead of growing
+// them through a million appends.
+//
 // The returned error is only the context's; feed problems go to c.
-func readCSV(ctx context.Context, file string, r io.Reader, t *table, strict bool, c *collector, row func(*record)) error {
+func readCSV(ctx context.Context, file string, r io.Reader, t *table, strict bool, c *collector, row func(*record), size int64, reserve func(int)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(3)
 	switch {
@@ -73,6 +78,7 @@ func readCSV(ctx context.Context, file string, r io.Reader, t *table, strict boo
 		return nil
 	}
 	nfields := len(header)
+	headerEnd := cr.InputOffset()
 
 	for n := 0; ; n++ {
 		if n%checkEvery == 0 {
@@ -99,6 +105,14 @@ func readCSV(ctx context.Context, file string, r io.Reader, t *table, strict boo
 		}
 		if !utf8Fields(file, line, header, fields, c) {
 			continue
+		}
+		if n == 0 && reserve != nil && size > 0 {
+			// Rows are of similar length; overestimate a little so that
+			// one reservation usually suffices.
+			start := cr.InputOffset()
+			if per := start - headerEnd; per > 0 {
+				reserve(int(min((size-headerEnd)/per*5/4+16, 1<<26)))
+			}
 		}
 		rec.line = line
 		rec.fields = fields

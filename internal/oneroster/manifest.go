@@ -107,7 +107,7 @@ func readManifest(ctx context.Context, src *source, strict bool, c *collector) (
 			// Gradebook and resource files are not rostering data; their
 			// modes are checked but the files are not read.
 		}
-	})
+	}, 0, nil)
 	if err != nil {
 		return nil, err
 	}

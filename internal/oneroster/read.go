@@ -206,7 +206,11 @@ func readKind[T any](ctx context.Context, rd *reader, ops kindOps[T], prev []T) 
 	defer f.Close()
 
 	sk := &sink[T]{ops: ops, mode: mode, strict: rd.strict, c: rd.c, st: st}
-	if err := readCSV(ctx, file, f, &tables[k], rd.strict, rd.c, sk.add); err != nil {
+	var size int64
+	if info, err := f.Stat(); err == nil {
+		size = info.Size()
+	}
+	if err := readCSV(ctx, file, f, &tables[k], rd.strict, rd.c, sk.add, size, sk.reserve); err != nil {
 		return nil, err
 	}
 	rows, lines := sk.finish(file, prev)
@@ -234,6 +238,15 @@ type sink[T any] struct {
 	rows    []T
 	lines   []int32
 	deleted []bool
+}
+
+// reserve sizes the slices for about n rows.
+func (s *sink[T]) reserve(n int) {
+	s.rows = slices.Grow(s.rows, n)
+	s.lines = slices.Grow(s.lines, n)
+	if s.mode == ModeDelta {
+		s.deleted = slices.Grow(s.deleted, n)
+	}
 }
 
 // add parses one record. Bad fields are reported and the row is dropped;

@@ -261,9 +261,10 @@ func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector
 	// packs two indexes, which is far cheaper than string keys at a
 	// million enrolments.
 	type seen struct {
-		role roster.Role
+		role uint8 // index in roster.EnrollmentRoles
 		at   int32
 	}
+	roleIndex := func(r roster.Role) uint8 { return uint8(slices.Index(roster.EnrollmentRoles, r) + 1) }
 	roles := make(map[uint64]seen, len(r.Enrollments))
 	for i := range r.Enrollments {
 		x := &r.Enrollments[i]
@@ -296,11 +297,12 @@ func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector
 			continue
 		}
 		key := uint64(pi)<<32 | uint64(ci)
-		if s, dup := roles[key]; dup && s.role != x.Role {
+		if s, dup := roles[key]; dup && s.role != roleIndex(x.Role) {
+			first := r.Enrollments[s.at].Role
 			v.fail(KindEnrollments, i, enrRole, string(x.Role),
-				fmt.Sprintf("%s, the role of the same person in the same class at %s", s.role, v.lineOf(KindEnrollments, int(s.at))), ErrContradiction)
+				fmt.Sprintf("%s, the role of the same person in the same class at %s", first, v.lineOf(KindEnrollments, int(s.at))), ErrContradiction)
 		} else if !dup {
-			roles[key] = seen{role: x.Role, at: int32(i)}
+			roles[key] = seen{role: roleIndex(x.Role), at: int32(i)}
 		}
 	}
 
