@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // deltaToken is the opaque state of a delta round: changes after since,
@@ -14,7 +15,13 @@ type deltaToken struct {
 	Since uint64 `json:"s"`
 	High  uint64 `json:"h"`
 	After string `json:"a,omitempty"`
+	// Issued is when the round's deltaLink was made (Unix ms, clock time);
+	// directory delta tokens last 7 days (graph.md §3.5).
+	Issued int64 `json:"t,omitempty"`
 }
+
+// deltaTokenLifetime is how long a directory deltaLink stays usable.
+const deltaTokenLifetime = 7 * 24 * time.Hour
 
 func encodeToken(tk deltaToken) string {
 	b, _ := json.Marshal(tk)
@@ -41,7 +48,7 @@ type deltaItem struct {
 
 // deltaRound parses the common delta query (graph.md §3.5: $select and
 // $filter on id only; no $expand, $top or $orderby) and its token.
-func deltaRound(r *request, spec *resourceSpec, t *tenant) (*queryOpts, deltaToken, bool, *apiError) {
+func (s *Server) deltaRound(r *request, spec *resourceSpec, t *tenant) (*queryOpts, deltaToken, bool, *apiError) {
 	for _, k := range []string{"$expand", "$top", "$orderby"} {
 		if r.query.Get(k) != "" {
 			return nil, deltaToken{}, false, errf(http.StatusBadRequest, CodeUnsupportedQuery, "Unsupported query option '%s' for delta.", k)
@@ -76,6 +83,13 @@ func deltaRound(r *request, spec *resourceSpec, t *tenant) (*queryOpts, deltaTok
 		if err != nil {
 			return nil, tk, false, err
 		}
+		if tk.Issued != 0 && s.now().Sub(time.UnixMilli(tk.Issued)) > s.scaled(deltaTokenLifetime) {
+			// An expired token means a full resync: 410 with a Location to
+			// start again from (graph.md §3.5).
+			e := errf(http.StatusGone, CodeSyncStateNotFound, "The delta token has expired; start a new synchronization.")
+			e.header = http.Header{"Location": {r.baseURL + r.path}}
+			return nil, tk, false, e
+		}
 		return o, deltaToken{Since: tk.Since, High: t.seq}, false, nil
 	}
 	return o, deltaToken{High: t.seq}, false, nil
@@ -107,14 +121,14 @@ func (s *Server) deltaPage(r *request, o *queryOpts, tk deltaToken, latest bool,
 		next.After = items[end-1].id
 		body["@odata.nextLink"] = s.link(r, "$skiptoken", encodeToken(next), "$deltatoken", "$skiptoken")
 	} else {
-		body["@odata.deltaLink"] = s.link(r, "$deltatoken", encodeToken(deltaToken{Since: tk.High}), "$deltatoken", "$skiptoken")
+		body["@odata.deltaLink"] = s.link(r, "$deltatoken", encodeToken(deltaToken{Since: tk.High, Issued: s.now().UnixMilli()}), "$deltatoken", "$skiptoken")
 	}
 	return jsonResponse(http.StatusOK, body)
 }
 
 func (s *Server) userDelta(r *request) (*response, *apiError) {
 	t := r.tenant
-	o, tk, latest, err := deltaRound(r, userSpec, t)
+	o, tk, latest, err := s.deltaRound(r, userSpec, t)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +151,7 @@ func (s *Server) userDelta(r *request) (*response, *apiError) {
 // every member, later the net adds and removals since the token.
 func (s *Server) groupDelta(r *request) (*response, *apiError) {
 	t := r.tenant
-	o, tk, latest, err := deltaRound(r, groupSpec, t)
+	o, tk, latest, err := s.deltaRound(r, groupSpec, t)
 	if err != nil {
 		return nil, err
 	}

@@ -30,13 +30,13 @@ var testStart = time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
 
 // harness drives a Server in-process through ServeHTTP with a fake clock.
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	s   *Server
 	clk *clock.Fake
 	tok string
 }
 
-func seedState(t *testing.T) State {
+func seedState(t testing.TB) State {
 	t.Helper()
 	st, err := ReadStateFile("../../testdata/graphsim/tenants.json")
 	if err != nil {
@@ -47,7 +47,7 @@ func seedState(t *testing.T) State {
 
 // newHarness returns a seeded simulator with eventual consistency off
 // unless opts says otherwise.
-func newHarness(t *testing.T, opts Options) *harness {
+func newHarness(t testing.TB, opts Options) *harness {
 	t.Helper()
 	clk := clock.NewFake(testStart)
 	if opts.Clock == nil {

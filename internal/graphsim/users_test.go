@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCreateUserValidation(t *testing.T) {
@@ -351,5 +352,12 @@ func TestUsersDelta(t *testing.T) {
 		t.Errorf("latest = %v", res.body)
 	}
 	h.want(h.do("GET", "/v1.0/users/delta?$top=5", nil), 400, CodeUnsupportedQuery)
+	// Tokens expire after 7 days: 410 and a Location to resync from.
+	h.clk.Advance(7*24*time.Hour + time.Second)
+	res = h.do("GET", strings.TrimPrefix(deltaLink, "http://sim.test"), nil)
+	h.want(res, 410, CodeSyncStateNotFound)
+	if res.header.Get("Location") != "http://sim.test/v1.0/users/delta" {
+		t.Errorf("Location = %q", res.header.Get("Location"))
+	}
 	h.want(h.do("GET", "/v1.0/users/delta?$deltatoken=!!", nil), 400, CodeRequestBadRequest)
 }
