@@ -120,7 +120,11 @@ func readManifest(ctx context.Context, src *source, strict bool, c *collector) (
 				c.add(&ParseError{File: manifestFile, Column: "propertyName", Value: "file." + k.String(),
 					Want: "a file." + k.String() + " row (bulk, delta or absent)", Err: ErrManifest})
 			}
+			// An optional file the manifest forgot is read if it is there.
 			m.modes[k] = ModeAbsent
+			if _, ok := src.lookup(k.File()); ok {
+				m.modes[k] = ModeBulk
+			}
 		}
 	}
 	return m, nil

@@ -420,3 +420,22 @@ func TestFixtureBytes(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestManifestWithoutOptionalRow(t *testing.T) {
+	m := loadDir(t, sampleDir)
+	m["manifest.csv"] = &fstest.MapFile{Data: bytes.Replace(m["manifest.csv"].Data, []byte("file.demographics,bulk\n"), nil, 1)}
+	f, err := Read(context.Background(), m, nil)
+	if err != nil {
+		t.Fatalf("Read error: %v", err)
+	}
+	if st := f.Files[KindDemographics]; st.Mode != ModeBulk || st.Records != 2 {
+		t.Errorf("Files[demographics] = %+v, want bulk with 2 records", st)
+	}
+	delete(m, "demographics.csv")
+	if f, err = Read(context.Background(), m, nil); err != nil || f.Files[KindDemographics].Mode != ModeAbsent {
+		t.Errorf("without the file: %v, %+v", err, f)
+	}
+	if _, err := Read(context.Background(), m, &ReadOptions{Strict: true}); !errors.Is(err, ErrManifest) {
+		t.Errorf("strict Read error = %v, want ErrManifest", err)
+	}
+}
