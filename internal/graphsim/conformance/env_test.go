@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	absauth "github.com/microsoft/kiota-abstractions-go/authentication"
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
@@ -148,6 +149,15 @@ func errMessage(oe *odataerrors.ODataError) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func ptrUUID(t *testing.T, s string) *uuid.UUID {
+	t.Helper()
+	u, err := uuid.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &u
+}
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
