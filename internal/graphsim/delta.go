@@ -225,6 +225,59 @@ func (s *Server) groupDelta(r *request) (*response, *apiError) {
 	return s.deltaPage(r, o, tk, latest, items, render, "groups"), nil
 }
 
+// classDelta, schoolDelta and eduUserDelta are the education rostering
+// delta queries; their tokens also last 7 days (graph.md §3.5).
+func (s *Server) classDelta(r *request) (*response, *apiError) {
+	t := r.tenant
+	o, tk, latest, err := s.deltaRound(r, classSpec, t)
+	if err != nil {
+		return nil, err
+	}
+	var items []deltaItem
+	for id, g := range t.groups {
+		if g.class == nil || g.seq <= tk.Since || (g.deleted && tk.Since == 0) {
+			continue
+		}
+		items = append(items, deltaItem{id: id, seq: g.seq, deleted: g.deleted, reason: g.removedReason, props: s.classView(g)})
+	}
+	render := func(it deltaItem) map[string]any { return project(it.props, o.selects, nil) }
+	return s.deltaPage(r, o, tk, latest, items, render, "education/classes"), nil
+}
+
+func (s *Server) schoolDelta(r *request) (*response, *apiError) {
+	t := r.tenant
+	o, tk, latest, err := s.deltaRound(r, classSpec, t)
+	if err != nil {
+		return nil, err
+	}
+	var items []deltaItem
+	for id, sc := range t.schools {
+		if sc.seq <= tk.Since || (sc.deleted && tk.Since == 0) {
+			continue
+		}
+		items = append(items, deltaItem{id: id, seq: sc.seq, deleted: sc.deleted, reason: sc.removedReason, props: sc.props})
+	}
+	render := func(it deltaItem) map[string]any { return project(it.props, o.selects, nil) }
+	return s.deltaPage(r, o, tk, latest, items, render, "education/schools"), nil
+}
+
+func (s *Server) eduUserDelta(r *request) (*response, *apiError) {
+	t := r.tenant
+	o, tk, latest, err := s.deltaRound(r, eduUserSpec, t)
+	if err != nil {
+		return nil, err
+	}
+	var items []deltaItem
+	for id, u := range t.users {
+		if u.seq <= tk.Since || (u.deleted && tk.Since == 0) {
+			continue
+		}
+		items = append(items, deltaItem{id: id, seq: u.seq, deleted: u.deleted, reason: u.removedReason, props: eduUserView(u)})
+	}
+	render := func(it deltaItem) map[string]any { return project(it.props, o.selects, nil) }
+	return s.deltaPage(r, o, tk, latest, items, render, "education/users"), nil
+}
+
 func (s *Server) odataType(t *tenant, id string) string {
 	if _, ok := t.groups[id]; ok {
 		return "#microsoft.graph.group"

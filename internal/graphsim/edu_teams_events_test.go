@@ -88,7 +88,22 @@ func TestEducation(t *testing.T) {
 	if n := len(h.do("GET", "/v1.0/education/users/"+ada+"/classes", nil).body["value"].([]any)); n != 2 {
 		t.Errorf("ada's classes = %d, want the seeded one and 8Y Science", n)
 	}
+	res = h.do("GET", "/v1.0/education/classes/delta", nil)
+	h.want(res, 200, "")
+	classLink := strings.TrimPrefix(str(res.body["@odata.deltaLink"]), "http://sim.test")
+	if n := len(res.body["value"].([]any)); n != 2 || classLink == "" {
+		t.Errorf("classes delta = %d classes, link %q", n, classLink)
+	}
+	if n := len(h.do("GET", "/v1.0/education/users/delta", nil).body["value"].([]any)); n != 4 {
+		t.Errorf("education users delta = %d, want 4", n)
+	}
+	if n := len(h.do("GET", "/v1.0/education/schools/delta", nil).body["value"].([]any)); n != 2 {
+		t.Errorf("schools delta = %d, want 2", n)
+	}
 	h.want(h.do("PATCH", "/v1.0/education/classes/"+cls, map[string]any{"description": "Physics"}), 200, "")
+	if v := h.do("GET", classLink, nil).body["value"].([]any); len(v) != 1 || v[0].(map[string]any)["description"] != "Physics" {
+		t.Errorf("classes delta after PATCH = %v", v)
+	}
 	h.want(h.do("DELETE", "/v1.0/education/classes/"+cls, nil), 204, "")
 	h.want(h.do("GET", "/v1.0/education/classes/"+cls, nil), 404, CodeResourceNotFound)
 

@@ -49,6 +49,12 @@ func (s *Server) resolveEducation(r *request) (*route, *apiError) {
 	switch {
 	case match(segs, &v, "education", "classes"):
 		return pick(byMethod{"GET": {eduCost(), (*Server).listClasses}, "POST": {eduWrite(), (*Server).createClass}})
+	case match(segs, &v, "education", "classes", "delta"):
+		return pick(byMethod{"GET": {eduCost(), (*Server).classDelta}})
+	case match(segs, &v, "education", "schools", "delta"):
+		return pick(byMethod{"GET": {eduCost(), (*Server).schoolDelta}})
+	case match(segs, &v, "education", "users", "delta"):
+		return pick(byMethod{"GET": {eduCost(), (*Server).eduUserDelta}})
 	case match(segs, &v, "education", "classes", "*"):
 		return pick(byMethod{
 			"GET":    {eduCost(), withVars(v, (*Server).getClass)},
@@ -400,6 +406,7 @@ func (s *Server) deleteSchool(r *request, v []string) (*response, *apiError) {
 		return nil, err
 	}
 	sc.deleted = true
+	sc.removedReason = "deleted"
 	sc.seq = r.tenant.nextSeq()
 	return noContent(), nil
 }
