@@ -300,7 +300,7 @@ func (s *Server) getGroup(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	out := project(g.props, withoutNav(o.selects), groupDefaults)
+	out := project(s.read(&g.meta, g.props), withoutNav(o.selects), groupDefaults)
 	out["@odata.context"] = r.baseURL + "/$metadata#groups/$entity"
 	if exp := r.query.Get("$expand"); exp != "" {
 		for _, rel := range strings.Split(exp, ",") {
@@ -353,7 +353,7 @@ func (s *Server) listedGroups(t *tenant, o *queryOpts) ([]*group, []string) {
 		if g.deleted || !s.visible(&g.meta) {
 			continue
 		}
-		if !o.matches(g.props) {
+		if !o.matches(s.read(&g.meta, g.props)) {
 			continue
 		}
 		gs = append(gs, g)
@@ -371,8 +371,8 @@ func (s *Server) listGroups(r *request) (*response, *apiError) {
 	items := make([]map[string]any, len(gs))
 	props := make([]map[string]any, len(gs))
 	for i, g := range gs {
-		items[i] = project(g.props, withoutNav(o.selects), groupDefaults)
-		props[i] = g.props
+		props[i] = s.read(&g.meta, g.props)
+		items[i] = project(props[i], withoutNav(o.selects), groupDefaults)
 	}
 	items, ids = o.ordered(items, ids, props)
 	return s.page(r, o, items, ids, "groups", nil), nil
@@ -434,6 +434,7 @@ func (s *Server) patchGroup(r *request, v []string) (*response, *apiError) {
 		}
 		binds[rel] = ids
 	}
+	s.remember(&g.meta, g.props, body)
 	for k, val := range body {
 		if !strings.Contains(k, "@") {
 			g.props[k] = val

@@ -32,8 +32,9 @@ type Options struct {
 	// time (so it is divided by TimeScale too). Default none.
 	Latency Latency
 	// ConsistencyDelay is how long a new user or group stays invisible to
-	// reads and reference adds (graph.md §6). 0 means
-	// DefaultConsistencyDelay; a negative value makes writes visible at once.
+	// reads and reference adds, and how long reads still show a property
+	// an update replaced (graph.md §6). 0 means DefaultConsistencyDelay; a
+	// negative value makes writes visible at once.
 	ConsistencyDelay time.Duration
 	// TeamReplicationDelay is how long after a group's creation creating a
 	// team from it fails with 404 (graph.md §5: "less than 15 minutes").

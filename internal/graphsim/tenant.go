@@ -47,6 +47,10 @@ type meta struct {
 	visibleAt time.Time // eventual consistency: invisible to reads before this
 	seq       uint64    // change sequence of the last change, for delta
 	deleted   bool      // tombstone kept for delta's @removed
+	// prior holds the values an update replaced; reads see them until
+	// priorUntil, as a replica that has not caught up would (graph.md §6).
+	prior      map[string]any
+	priorUntil time.Time
 	// removedReason is delta's @removed reason: "changed" for soft-deleted
 	// (restorable) objects, "deleted" for hard-deleted ones (graph.md §3.5).
 	removedReason string
@@ -306,6 +310,43 @@ func remove(list []string, id string) []string {
 
 // visible reports whether an object created with m is visible to reads now.
 func (s *Server) visible(m *meta) bool { return !s.now().Before(m.visibleAt) }
+
+// read returns the properties a read sees now: the stored ones, with
+// recently replaced values still showing while the update replicates.
+func (s *Server) read(m *meta, props map[string]any) map[string]any {
+	if m.prior == nil || !s.now().Before(m.priorUntil) {
+		m.prior = nil
+		return props
+	}
+	out := make(map[string]any, len(props))
+	for k, v := range props {
+		out[k] = v
+	}
+	for k, v := range m.prior {
+		out[k] = v
+	}
+	return out
+}
+
+// remember records the old values of keys an update is about to replace.
+func (s *Server) remember(m *meta, props map[string]any, keys map[string]any) {
+	if s.opts.ConsistencyDelay <= 0 {
+		return
+	}
+	now := s.now()
+	if m.prior == nil || !now.Before(m.priorUntil) {
+		m.prior = map[string]any{}
+	}
+	for k := range keys {
+		if strings.Contains(k, "@") {
+			continue
+		}
+		if _, seen := m.prior[k]; !seen {
+			m.prior[k] = props[k]
+		}
+	}
+	m.priorUntil = now.Add(s.scaled(s.opts.ConsistencyDelay))
+}
 
 // stamp initialises meta for a new object.
 func (s *Server) stamp(t *tenant, id string) meta {

@@ -283,7 +283,7 @@ func (s *Server) getUser(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	out := project(u.props, o.selects, userDefaults)
+	out := project(s.read(&u.meta, u.props), o.selects, userDefaults)
 	out["@odata.context"] = r.baseURL + "/$metadata#users/$entity"
 	return jsonResponse(http.StatusOK, out), nil
 }
@@ -297,7 +297,7 @@ func (s *Server) listedUsers(t *tenant, o *queryOpts) ([]*user, []string) {
 		if u.deleted || !s.visible(&u.meta) {
 			continue
 		}
-		if !o.matches(u.props) {
+		if !o.matches(s.read(&u.meta, u.props)) {
 			continue
 		}
 		us = append(us, u)
@@ -315,8 +315,8 @@ func (s *Server) listUsers(r *request) (*response, *apiError) {
 	items := make([]map[string]any, len(us))
 	props := make([]map[string]any, len(us))
 	for i, u := range us {
-		items[i] = project(u.props, o.selects, userDefaults)
-		props[i] = u.props
+		props[i] = s.read(&u.meta, u.props)
+		items[i] = project(props[i], o.selects, userDefaults)
 	}
 	items, ids = o.ordered(items, ids, props)
 	return s.page(r, o, items, ids, "users", nil), nil
@@ -348,6 +348,7 @@ func (s *Server) patchUser(r *request, v []string) (*response, *apiError) {
 	if err := s.validateUser(t, body, false, u.id); err != nil {
 		return nil, err
 	}
+	s.remember(&u.meta, u.props, body)
 	for k, val := range body {
 		if strings.Contains(k, "@") {
 			continue

@@ -300,6 +300,19 @@ func TestEventualConsistency(t *testing.T) {
 	h.want(h.do("GET", "/v1.0/users/"+u, nil), 404, CodeResourceNotFound)
 	h.clk.Advance(1e6)
 	h.want(h.do("GET", "/v1.0/users/"+u, nil), 200, "")
+	// An update replicates too: reads show the old value for a while, the
+	// write itself is acknowledged at once.
+	h.want(h.do("PATCH", "/v1.0/users/"+u, map[string]any{"jobTitle": "Teacher"}), 204, "")
+	if got := h.do("GET", "/v1.0/users/"+u+"?$select=jobTitle", nil).body["jobTitle"]; got != nil {
+		t.Errorf("jobTitle right after PATCH = %v, want the old (null) value", got)
+	}
+	if n := len(h.do("GET", "/v1.0/users?$filter=jobTitle eq 'Teacher'", nil).body["value"].([]any)); n != 0 {
+		t.Errorf("filter saw the update before replication")
+	}
+	h.clk.Advance(time.Second)
+	if got := h.do("GET", "/v1.0/users/"+u+"?$select=jobTitle", nil).body["jobTitle"]; got != "Teacher" {
+		t.Errorf("jobTitle after replication = %v", got)
+	}
 	h.want(h.do("POST", "/v1.0/groups/"+allStaff+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + u}), 204, "")
 }
 
