@@ -271,3 +271,22 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Errorf("/_sim/export = %v, %v", st2, err)
 	}
 }
+
+func TestPanicIsA500AndNotAHang(t *testing.T) {
+	boom := true
+	h := newHarness(t, Options{Faults: &Faults{Request: func(r FaultRequest) *Fault {
+		if boom && r.Path == "/domains" {
+			panic("injected")
+		}
+		return nil
+	}}})
+	h.want(h.do("GET", "/v1.0/domains", nil), 500, CodeInternalServerError)
+	boom = false
+	h.want(h.do("GET", "/v1.0/domains", nil), 200, "")
+	// A handler panicking under the tenant lock must release it.
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = h.s.locked(h.s.tenant(eduTenant), func(*Server, *request) (*response, *apiError) { panic("in handler") }, &request{})
+	}()
+	h.want(h.do("GET", "/v1.0/users/"+ada, nil), 200, "")
+}

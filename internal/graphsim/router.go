@@ -259,9 +259,7 @@ func (s *Server) dispatch(r *request) *response {
 	}
 	defer v.release()
 
-	t.mu.Lock()
-	resp, aerr := rt.handle(s, r)
-	t.mu.Unlock()
+	resp, aerr := s.locked(t, rt.handle, r)
 	if aerr != nil {
 		resp = s.errorResponse(aerr, r.reqID, r.cliID)
 	}
@@ -283,6 +281,15 @@ func (s *Server) dispatch(r *request) *response {
 	// latency, as a slow Graph would.
 	s.sleepLatency(r.ctx, class)
 	return resp
+}
+
+// locked runs h under the tenant lock, releasing it even if h panics (the
+// panic is answered with a 500 by ServeHTTP; a held lock would hang every
+// later request for the tenant).
+func (s *Server) locked(t *tenant, h handlerFunc, r *request) (*response, *apiError) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return h(s, r)
 }
 
 // requestUnits applies graph.md §1.2's query modifiers to the base cost.
