@@ -487,6 +487,14 @@ func checkFilter(e expr, spec *resourceSpec, advanced bool) *apiError {
 			if !ok {
 				return unsupportedFilterProp(x.prop, spec.resource)
 			}
+			// Some properties filter only as an advanced query; Graph then
+			// names the property (learn.microsoft.com/answers/questions/577870).
+			if rest, advOnly := strings.CutPrefix(ops, "adv:"); advOnly {
+				if !advanced {
+					return unsupportedFilterProp(x.prop, spec.resource)
+				}
+				ops = rest
+			}
 			if strings.Contains(","+spec.advancedOps+",", ","+x.op+",") {
 				if !advanced {
 					return unsupportedQuery()

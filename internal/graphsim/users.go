@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -56,14 +57,14 @@ var userSpec = &resourceSpec{
 		"officeLocation": "eq,in,startswith,ge,le", "preferredLanguage": "eq,in,startswith,ge,le",
 		"createdDateTime": "ge,le,eq,in", "proxyAddresses": "any", "otherMails": "any",
 		"assignedLicenses": "any", "identities": "any", "imAddresses": "any", "businessPhones": "any",
-		"onPremisesExtensionAttributes/extensionAttribute1": "eq,in", "onPremisesExtensionAttributes/extensionAttribute2": "eq,in",
-		"onPremisesExtensionAttributes/extensionAttribute3": "eq,in", "onPremisesExtensionAttributes/extensionAttribute4": "eq,in",
-		"onPremisesExtensionAttributes/extensionAttribute5": "eq,in", "onPremisesExtensionAttributes/extensionAttribute6": "eq,in",
-		"onPremisesExtensionAttributes/extensionAttribute7": "eq,in", "onPremisesExtensionAttributes/extensionAttribute8": "eq,in",
-		"onPremisesExtensionAttributes/extensionAttribute9": "eq,in", "onPremisesExtensionAttributes/extensionAttribute10": "eq,in",
-		"onPremisesExtensionAttributes/extensionAttribute11": "eq,in", "onPremisesExtensionAttributes/extensionAttribute12": "eq,in",
-		"onPremisesExtensionAttributes/extensionAttribute13": "eq,in", "onPremisesExtensionAttributes/extensionAttribute14": "eq,in",
-		"onPremisesExtensionAttributes/extensionAttribute15": "eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute1": "adv:eq,in", "onPremisesExtensionAttributes/extensionAttribute2": "adv:eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute3": "adv:eq,in", "onPremisesExtensionAttributes/extensionAttribute4": "adv:eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute5": "adv:eq,in", "onPremisesExtensionAttributes/extensionAttribute6": "adv:eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute7": "adv:eq,in", "onPremisesExtensionAttributes/extensionAttribute8": "adv:eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute9": "adv:eq,in", "onPremisesExtensionAttributes/extensionAttribute10": "adv:eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute11": "adv:eq,in", "onPremisesExtensionAttributes/extensionAttribute12": "adv:eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute13": "adv:eq,in", "onPremisesExtensionAttributes/extensionAttribute14": "adv:eq,in",
+		"onPremisesExtensionAttributes/extensionAttribute15": "adv:eq,in",
 	},
 	advancedOps: "ne,endswith",
 	orderable:   map[string]bool{"displayName": true, "userPrincipalName": true},
@@ -181,6 +182,17 @@ func (s *Server) validateUser(t *tenant, body map[string]any, create bool, selfI
 	if v, ok := body["mailNickname"]; ok {
 		if !validNickname(str(v), true) {
 			return invalidValue("mailNickname", "User")
+		}
+	}
+	if v, ok := body["onPremisesExtensionAttributes"].(map[string]any); ok {
+		for k, a := range v {
+			n, err := strconv.Atoi(strings.TrimPrefix(k, "extensionAttribute"))
+			if !strings.HasPrefix(k, "extensionAttribute") || err != nil || n < 1 || n > 15 {
+				return errf(http.StatusBadRequest, CodeBadRequest, "The property '%s' does not exist on type 'microsoft.graph.onPremisesExtensionAttributes'. Make sure to only use property names that are defined by the type or mark the type as open type.", k)
+			}
+			if s, isStr := a.(string); (a != nil && !isStr) || len(s) > 1024 {
+				return invalidValue("onPremisesExtensionAttributes", "User")
+			}
 		}
 	}
 	if v, ok := body["usageLocation"].(string); ok {
@@ -355,6 +367,20 @@ func (s *Server) patchUser(r *request, v []string) (*response, *apiError) {
 		}
 		if k == "passwordProfile" {
 			u.props["lastPasswordChangeDateTime"] = graphTime(s.now())
+		}
+		if k == "onPremisesExtensionAttributes" {
+			// A complex property PATCHes key by key: attributes not named keep
+			// their values; null clears one.
+			merged, _ := cloneMap(map[string]any{"x": u.props[k]})["x"].(map[string]any)
+			if merged == nil {
+				merged = map[string]any{}
+			}
+			if nv, ok := val.(map[string]any); ok {
+				for ak, av := range nv {
+					merged[ak] = av
+				}
+				val = merged
+			}
 		}
 		u.props[k] = val
 	}

@@ -208,6 +208,29 @@ func TestUserWrites(t *testing.T) {
 	h.want(h.do("PATCH", "/v1.0/users/"+id, map[string]any{"employeeId": "12345678901234567"}), 400, CodeRequestBadRequest)
 	h.want(h.do("PATCH", "/v1.0/users/00000000-0000-4000-8000-000000000000", map[string]any{"jobTitle": "x"}), 404, CodeResourceNotFound)
 
+	// onPremisesExtensionAttributes merges key by key and filters only as
+	// an advanced query.
+	ext := func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return map[string]any{"onPremisesExtensionAttributes": m}
+	}
+	h.want(h.do("PATCH", "/v1.0/users/"+id, ext("extensionAttribute1", "MIS-1", "extensionAttribute2", "Y7")), 204, "")
+	h.want(h.do("PATCH", "/v1.0/users/"+id, ext("extensionAttribute2", "Y8")), 204, "")
+	got := h.do("GET", "/v1.0/users/"+id+"?$select=onPremisesExtensionAttributes", nil).body["onPremisesExtensionAttributes"].(map[string]any)
+	if got["extensionAttribute1"] != "MIS-1" || got["extensionAttribute2"] != "Y8" {
+		t.Errorf("extension attributes after two PATCHes = %v", got)
+	}
+	h.want(h.do("PATCH", "/v1.0/users/"+id, ext("extensionAttribute16", "x")), 400, CodeBadRequest)
+	h.want(h.do("PATCH", "/v1.0/users/"+id, ext("extensionAttribute3", strings.Repeat("x", 1025))), 400, CodeRequestBadRequest)
+	q := "/v1.0/users?$filter=onPremisesExtensionAttributes/extensionAttribute1 eq 'MIS-1'"
+	h.want(h.do("GET", q, nil), 400, CodeUnsupportedQuery)
+	if res := h.do("GET", q+"&$count=true", nil, "ConsistencyLevel", "eventual"); len(res.body["value"].([]any)) != 1 {
+		t.Errorf("advanced filter on extensionAttribute1 = %v", res.raw)
+	}
+
 	before := h.do("GET", "/v1.0/users/"+id+"?$select=signInSessionsValidFromDateTime", nil).body["signInSessionsValidFromDateTime"]
 	h.clk.Advance(3600e9)
 	res = h.do("POST", "/v1.0/users/"+id+"/revokeSignInSessions", nil)

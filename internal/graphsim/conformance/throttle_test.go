@@ -132,8 +132,8 @@ func TestWriteQuotaHoldsThroughSDK(t *testing.T) {
 	if elapsed < minimum {
 		t.Errorf("%d writes took %v, below the documented minimum %v: the write quota did not hold", n, elapsed, minimum)
 	}
-	if elapsed > 4*minimum {
-		t.Errorf("%d writes took %v, over 4× the minimum %v: clients waited far longer than Retry-After said", n, elapsed, minimum)
+	if elapsed > 5*minimum {
+		t.Errorf("%d writes took %v, over 5× the minimum %v: clients waited far longer than Retry-After said", n, elapsed, minimum)
 	}
 	if throttled.Load() == 0 {
 		t.Errorf("no 429 seen: the bucket was not empty")
