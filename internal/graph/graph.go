@@ -52,6 +52,11 @@ type Client struct {
 	// cred is the tenant's Entra credential; nil in static mode. Kept so
 	// tests can see which credential the factory chose.
 	cred azcore.TokenCredential
+
+	// throttle and fresh are the tenant's throttling and replication
+	// memory, shared by every Executor of this client (executor.go).
+	throttle throttleState
+	fresh    freshIDs
 }
 
 // TenantID is the customer tenant the client acts in.
