@@ -32,6 +32,10 @@ func commands() []command {
 		{"serve", "run as the Azure Functions custom handler (listens on FUNCTIONS_CUSTOMHANDLER_PORT)", runServe},
 		{"dev", "run the whole stack locally, like `func start`: timers, queue, HTTP API", runDev},
 		{"demo", "sync a sample school end to end and print a readable report", runDemo},
+		{"sync", "one users sync of a OneRoster feed into a simulated tenant kept in a folder (--roster, --state)", runSync},
+		{"tenant", "tenant export --state DIR: print the simulated tenant", runTenant},
+		{"sample", "write a generated UK secondary school as a OneRoster CSV feed", runSample},
+		{"graphsim", "serve the Microsoft Graph tenant simulator (--addr 127.0.0.1:PORT)", runGraphsim},
 		{"settings", "print local.settings.json.example (every setting the code reads, explained)", runSettings},
 	}
 }

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/graphsim"
+	"github.com/rostersync/rostersync/internal/oneroster"
+	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+const (
+	syncCustomer = "school"
+	syncProfile  = "users"
+)
+
+// runSync is the one-shot users sync for scripted checks and benchmarks:
+// the OneRoster feed at --roster into the simulated tenant kept in --state,
+// through the same pipeline, handler, queue and store code as production.
+func runSync(ctx context.Context, args []string, env environment) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	rosterPath := fs.String("roster", "", "OneRoster 1.1 CSV folder or zip (required)")
+	dir := fs.String("state", "", "folder holding the store and the simulated tenant (required; created if missing)")
+	simulate := fs.Bool("simulate", false, "plan only: change nothing")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	timeScale := fs.Float64("time-scale", 60, "simulated Graph runs this many times faster (throttling windows, Retry-After, replication delays)")
+	domain := fs.String("domain", "school.example", "verified domain of a new simulated tenant")
+	root := fs.String("root", ".", "folder holding host.json and functions/")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err.Error()}
+	}
+	if *rosterPath == "" || *dir == "" {
+		fs.Usage()
+		return usageError{"--roster and --state are required"}
+	}
+	mode := runs.ModeApply
+	if *simulate {
+		mode = runs.ModeSimulate
+	}
+	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: "sim-school", domain: *domain, timeScale: *timeScale, root: *root,
+		log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	sum, err := w.syncOnce(ctx, *rosterPath, mode)
+	if err != nil {
+		return err
+	}
+	if err := w.saveTenant(); err != nil {
+		return fmt.Errorf("save the simulated tenant: %w", err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	sum.print(env.stdout)
+	if sum.Status != string(runs.StatusSucceeded) {
+		return fmt.Errorf("run %s ended %s", sum.RunID, sum.Status)
+	}
+	return nil
+}
+
+// syncSummary is what a one-shot sync prints.
+type syncSummary struct {
+	RunID         string         `json:"run"`
+	Mode          string         `json:"mode"`
+	Status        string         `json:"status"`
+	Error         string         `json:"error,omitempty"`
+	Creates       int            `json:"creates"`
+	Matches       int            `json:"matches"`
+	Links         int            `json:"links"`
+	Updates       int            `json:"updates"`
+	Suspends      int            `json:"suspends"`
+	Reactivations int            `json:"reactivations"`
+	Unsynced      int            `json:"unsynced"`
+	Failed        int            `json:"errors"`
+	Held          bool           `json:"held,omitempty"`
+	Credentials   int            `json:"credentialsWaiting"`
+	Graph         graphFigures   `json:"graph"`
+	Elapsed       float64        `json:"elapsedSeconds"`
+	Counts        map[string]int `json:"counts"`
+}
+
+type graphFigures struct {
+	// Requests are HTTP requests (a $batch counts once); Operations count
+	// every request inside batches too.
+	Requests   int64 `json:"requests"`
+	Operations int64 `json:"operations"`
+	Writes     int64 `json:"writes"`
+	Throttled  int64 `json:"throttled"`
+	Batches    int64 `json:"batches"`
+}
+
+func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSummary, error) {
+	abs, err := filepath.Abs(rosterPath)
+	if err != nil {
+		return syncSummary{}, err
+	}
+	store := w.stack.Store
+	c := tenant.Customer{ID: syncCustomer, Name: "Simulated school", TenantID: w.tenantID, Features: tenant.Features{Users: true}}
+	snap, found := w.sim.ExportTenant(w.tenantID)
+	if !found {
+		return syncSummary{}, fmt.Errorf("simulated tenant %s is missing", w.tenantID)
+	}
+	for _, d := range snap.Domains {
+		if d.IsVerified && !d.IsInitial {
+			c.Domains = append(c.Domains, d.ID)
+		}
+	}
+	if err := store.PutCustomer(ctx, c); err != nil {
+		return syncSummary{}, err
+	}
+	p := tenant.Profile{CustomerID: c.ID, ID: syncProfile, Name: "Users", Enabled: false, RunAt: "02:00", TimeZone: "Europe/London",
+		Entities: []string{tenant.EntityUsers}, Source: tenant.RosterSource{Kind: tenant.SourceCSV, Path: abs}}
+	if err := store.SaveProfile(ctx, p); err != nil {
+		return syncSummary{}, err
+	}
+	before, _ := w.sim.Stats(w.tenantID)
+	reqBefore := w.requests.Load()
+	start := time.Now()
+	run, err := w.stack.Pipeline.StartRun(ctx, pipeline.RunRequest{CustomerID: c.ID, ProfileID: p.ID, Mode: mode})
+	if err != nil {
+		return syncSummary{}, err
+	}
+	if err := w.stack.Host.Drain(ctx); err != nil {
+		return syncSummary{}, err
+	}
+	elapsed := time.Since(start)
+	if run, err = store.GetRun(ctx, c.ID, run.ID); err != nil {
+		return syncSummary{}, err
+	}
+	after, _ := w.sim.Stats(w.tenantID)
+	sum := summarize(run)
+	sum.Elapsed = elapsed.Seconds()
+	sum.Graph = graphDelta(before, after)
+	sum.Graph.Requests = w.requests.Load() - reqBefore
+	if n, err := w.vault.Count(ctx, c.ID, run.ID); err == nil {
+		sum.Credentials = n
+	}
+	return sum, nil
+}
+
+func graphDelta(before, after graphsim.Stats) graphFigures {
+	var ops int64
+	for k, n := range after.Requests {
+		ops += n - before.Requests[k]
+	}
+	return graphFigures{Operations: ops, Writes: after.Writes - before.Writes, Throttled: after.Throttled - before.Throttled, Batches: after.Batches - before.Batches}
+}
+
+func summarize(r runs.Run) syncSummary {
+	c := r.Counts
+	s := syncSummary{RunID: r.ID, Mode: r.Mode, Status: string(r.Status), Counts: c,
+		Matches: c["matched"], Unsynced: c["unsynced"], Held: c["held"] > 0}
+	if r.Mode == runs.ModeSimulate {
+		s.Creates, s.Links, s.Updates, s.Suspends, s.Reactivations = c["plan.create"], c["plan.link"], c["plan.update"], c["plan.suspend"], c["plan.reactivate"]
+	} else {
+		s.Creates, s.Links, s.Updates, s.Suspends, s.Reactivations = c["applied.create"], c["applied.link"], c["applied.update"], c["applied.suspend"], c["applied.reactivate"]
+		for k, n := range c {
+			if len(k) > 7 && k[:7] == "failed." {
+				s.Failed += n
+			}
+		}
+	}
+	for _, e := range r.Entities {
+		if e.Error != "" {
+			s.Error = e.Error
+		}
+	}
+	return s
+}
+
+func (s syncSummary) print(w io.Writer) {
+	fmt.Fprintf(w, "run %s (%s): %s in %.1fs\n", s.RunID, s.Mode, s.Status, s.Elapsed)
+	if s.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", s.Error)
+	}
+	verb := "applied"
+	if s.Mode == runs.ModeSimulate {
+		verb = "planned"
+	}
+	fmt.Fprintf(w, "  %s: %d creates, %d links, %d updates, %d suspends, %d reactivations; %d already matched, %d unsynced, %d errors\n",
+		verb, s.Creates, s.Links, s.Updates, s.Suspends, s.Reactivations, s.Matches, s.Unsynced, s.Failed)
+	if s.Held {
+		fmt.Fprintln(w, "  held by the deletion guard: confirm the run to apply it")
+	}
+	fmt.Fprintf(w, "  graph: %d requests (%d operations in %d batches), %d writes, %d throttled (429)\n",
+		s.Graph.Requests, s.Graph.Operations, s.Graph.Batches, s.Graph.Writes, s.Graph.Throttled)
+	if s.Credentials > 0 {
+		fmt.Fprintf(w, "  %d initial credentials sealed, waiting for their one-time export\n", s.Credentials)
+	}
+}
+
+var errNoTenant = errors.New("no simulated tenant in the state folder")
+
+// runTenant implements "rostersync tenant export --state DIR".
+func runTenant(ctx context.Context, args []string, env environment) error {
+	if len(args) == 0 || args[0] != "export" {
+		return usageError{"usage: rostersync tenant export --state DIR"}
+	}
+	fs := flag.NewFlagSet("tenant export", flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	dir := fs.String("state", "", "the folder given to rostersync sync")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	if *dir == "" {
+		return usageError{"--state is required"}
+	}
+	st, err := graphsim.ReadStateFile(filepath.Join(*dir, simTenantFile))
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoTenant, err)
+	}
+	return graphsim.WriteState(env.stdout, st)
+}
+
+func runSample(ctx context.Context, args []string, env environment) error {
+	return oneroster.SampleCommand(ctx, args, env.stdout, env.stderr)
+}
+
+func runGraphsim(ctx context.Context, args []string, env environment) error {
+	return graphsim.RunCommand(ctx, args, env.stdout, env.stderr)
+}

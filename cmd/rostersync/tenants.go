@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rostersync/rostersync/internal/graph"
+	"github.com/rostersync/rostersync/internal/reconcile"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// graphTenants opens customers' tenants through the Graph client factory:
+// one client (and so one token cache and connection pool) per tenant, and
+// an executor over it for each run step.
+type graphTenants struct {
+	factory *graph.Factory
+	exec    graph.ExecutorOptions
+}
+
+var _ reconcile.Tenants = graphTenants{}
+
+type graphDirectory struct {
+	*graph.Client
+	*graph.Executor
+}
+
+func (t graphTenants) Directory(ctx context.Context, c tenant.Customer) (reconcile.Directory, error) {
+	if t.factory == nil {
+		return nil, fmt.Errorf("customer %s: graph is not configured", c.ID)
+	}
+	if c.TenantID == "" {
+		return nil, fmt.Errorf("customer %s has no tenant id: admin consent has not been recorded", c.ID)
+	}
+	client, err := t.factory.Client(ctx, c.TenantID)
+	if err != nil {
+		return nil, fmt.Errorf("customer %s: %w", c.ID, err)
+	}
+	return graphDirectory{Client: client, Executor: graph.NewExecutor(client, t.exec)}, nil
+}
