@@ -88,6 +88,7 @@ const (
 	UnsyncedBecauseClaimed        Reason = "unsynced_because_account_claimed_by_another_person"
 	UnsyncedBecauseNoUsername     Reason = "unsynced_because_no_usable_username"
 	UnsyncedBecauseNoDomain       Reason = "unsynced_because_no_verified_domain"
+	UnsyncedBecauseNoEnrolments   Reason = "unsynced_because_no_current_enrolments"
 	KeptBecauseRosterShrank       Reason = "kept_because_roster_shrank"
 	KeptBecauseDisabledOutsideMIS Reason = "kept_because_disabled_outside_rostersync"
 )

@@ -188,6 +188,13 @@ func (c *computer) unsynced(p *roster.Person, ut string, reason plan.Reason, det
 }
 
 func (c *computer) people() {
+	if !c.rules.SyncWithoutEnrolments {
+		for _, p := range c.in.View.Unenrolled() {
+			if !c.in.Excluded[p.SourcedID] {
+				c.unsynced(p, UserType(p.Role), plan.UnsyncedBecauseNoEnrolments, "no current enrolment, and the profile syncs only people with enrolments")
+			}
+		}
+	}
 	for _, p := range c.syncedPeople() {
 		c.active[p.SourcedID] = true
 		ut := UserType(p.Role)

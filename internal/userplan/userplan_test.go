@@ -259,8 +259,8 @@ func TestRules(t *testing.T) {
 			in := input(buildView(t, person{id: "st1", role: "administrator", given: "Office", family: "Manager", unenrolled: true}))
 			return in
 		}, func(t *testing.T, p *plan.Plan) {
-			if len(p.Changes) != 0 {
-				t.Errorf("unenrolled staff synced by default: %+v", p.Changes)
+			if len(p.Changes) != 0 || findUnsynced(p, "st1").Reason != plan.UnsyncedBecauseNoEnrolments {
+				t.Errorf("unenrolled staff: changes %+v, unsynced %+v; want none and a reason", p.Changes, p.Unsynced)
 			}
 		}},
 		{"people without enrolments synced when switched on", func(t *testing.T) Input {
