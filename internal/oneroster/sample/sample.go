@@ -190,6 +190,7 @@ type school struct {
 	codes    map[string]int
 	late     map[int]bool // late joiners (by person index)
 	girl     map[int]bool // by person index, so a namesake gets a matching sex
+	rank     map[int]int  // by person index: a random attainment order for sets
 }
 
 func (g *gen) school(i int) {
@@ -199,7 +200,7 @@ func (g *gen) school(i int) {
 	}
 	s := &school{
 		g: g, id: fmt.Sprintf("s%02d", i+1), byYear: map[int][]int{}, load: map[int]int{}, subjT: map[string][]int{},
-		users: map[string]int{}, codes: map[string]int{}, late: map[int]bool{}, girl: map[int]bool{},
+		users: map[string]int{}, codes: map[string]int{}, late: map[int]bool{}, girl: map[int]bool{}, rank: map[int]int{},
 	}
 	s.domain = asciiLower(name[:len(name)-len(lastWord(name))]) + ".sch.uk"
 	g.r.Orgs = append(g.r.Orgs, roster.Org{SourcedID: s.id, Name: name, Type: roster.OrgSchool,
@@ -284,6 +285,7 @@ func (s *school) makeStudents() {
 			g.r.People = append(g.r.People, p)
 			s.byYear[y] = append(s.byYear[y], idx)
 			s.girl[idx] = girl
+			s.rank[idx] = g.rng.intn(1 << 30)
 			s.students = append(s.students, idx)
 			if g.rng.intn(100) == 0 {
 				s.late[idx] = true
@@ -421,7 +423,13 @@ func (s *school) plan() []*group {
 func (s *school) sets(y int, sub subject, block string, pupils []int, size int) []*group {
 	g := s.g
 	pupils = slices.Clone(pupils)
-	g.rng.shuffle(pupils)
+	if sub.setted {
+		// Setted subjects group by attainment, which correlates across
+		// subjects: the same pupils tend to share the top sets.
+		slices.SortFunc(pupils, func(a, b int) int { return s.rank[a] - s.rank[b] })
+	} else {
+		g.rng.shuffle(pupils)
+	}
 	n := ceilDiv(len(pupils), size)
 	var out []*group
 	for k, chunk := range split(pupils, n) {
