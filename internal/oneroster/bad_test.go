@@ -89,6 +89,9 @@ func TestBadInput(t *testing.T) {
 			want: ParseError{File: "users.csv", Line: 5, Column: "givenName", Err: ErrEncoding}},
 		{name: "UTF-16 file", edits: []edit{utf16LE("users.csv")},
 			want: ParseError{File: "users.csv", Line: 1, Err: ErrEncoding}},
+		{name: "UTF-16 file without byte-order mark", edits: []edit{utf16LE("users.csv"), func(t *testing.T, m fstest.MapFS) {
+			m["users.csv"] = &fstest.MapFile{Data: m["users.csv"].Data[2:]}
+		}}, want: ParseError{File: "users.csv", Line: 1, Column: "field 1", Err: ErrEncoding}},
 		{name: "Latin-1 in a header", edits: []edit{replace("orgs.csv", "name,", "n\xe4me,")},
 			want: ParseError{File: "orgs.csv", Line: 1, Column: "field 4", Err: ErrEncoding}},
 

@@ -131,6 +131,12 @@ func readHeader(file string, header []string, t *table, strict bool, idx []int, 
 	}
 	seen := make(map[string]int, len(header))
 	for i, h := range header {
+		if strings.IndexByte(h, 0) >= 0 {
+			// ASCII in UTF-16 is valid UTF-8 interleaved with NULs.
+			c.add(&ParseError{File: file, Line: 1, Column: fmt.Sprintf("field %d", i+1),
+				Want: "UTF-8 text (NUL bytes suggest UTF-16 without a byte-order mark)", Err: ErrEncoding})
+			return false
+		}
 		if !utf8.ValidString(h) {
 			c.add(&ParseError{File: file, Line: 1, Column: fmt.Sprintf("field %d", i+1), Value: h, Want: "UTF-8 text", Err: ErrEncoding})
 			ok = false
