@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/state"
 )
@@ -18,11 +19,11 @@ type Journal interface {
 	SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error
 }
 
-// Credentials receives a new account's initial password before the account
-// is created, so no account can exist whose password was lost. It must
-// keep it only in the protected export, never in logs or run records.
+// Credentials receives new accounts' initial passwords before the accounts
+// are created, so no account can exist whose password was lost. It must
+// keep them only in the protected export, never in logs or run records.
 type Credentials interface {
-	PutCredential(ctx context.Context, customerID, runID, key, upn, password string) error
+	PutCredentials(ctx context.Context, customerID, runID string, creds []credentials.Credential) error
 }
 
 // PasswordFunc makes an initial password of a kind (strong or words).
@@ -107,7 +108,7 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entr
 	case p.TenantID != "" && !strings.EqualFold(p.TenantID, tenantID):
 		return Progress{}, fmt.Errorf("%w: plan for %s, applying to %s", ErrWrongTenant, p.TenantID, tenantID)
 	}
-	r := &round{a: a, p: p, entries: entries, notBefore: map[string]time.Time{}, changed: map[int]bool{}}
+	r := &round{a: a, p: p, entries: entries, notBefore: map[string]time.Time{}, changed: map[int]bool{}, unsaved: map[int]bool{}}
 	err := r.run(ctx)
 	return r.progress(), err
 }
@@ -117,10 +118,13 @@ type round struct {
 	p         *plan.Plan
 	entries   []state.Entry
 	notBefore map[string]time.Time
-	changed   map[int]bool
-	ops       int
-	retried   int
-	requeue   time.Duration
+	// changed holds every entry that moved during the call (reported in
+	// Progress); unsaved those not yet journalled.
+	changed map[int]bool
+	unsaved map[int]bool
+	ops     int
+	retried int
+	requeue time.Duration
 }
 
 type readyOp struct {
@@ -134,12 +138,12 @@ func (r *round) run(ctx context.Context) error {
 		now := r.a.clock.Now()
 		ready, wait, pending := r.ready(now)
 		if !pending {
-			return nil
+			return r.journal(ctx)
 		}
 		if len(ready) == 0 {
 			if wait > r.a.opts.MaxWait || now.Add(wait).After(deadline) {
 				r.requeue = wait
-				return nil
+				return r.journal(ctx)
 			}
 			if !clock.Sleep(ctx, r.a.clock, wait) {
 				return ctx.Err()
@@ -148,7 +152,7 @@ func (r *round) run(ctx context.Context) error {
 		}
 		if !now.Before(deadline) {
 			r.requeue = time.Millisecond // more to do now, in a fresh invocation
-			return nil
+			return r.journal(ctx)
 		}
 		if err := r.send(ctx, ready[:min(len(ready), r.a.opts.RoundSize)]); err != nil {
 			return err
@@ -187,7 +191,7 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 		}
 		if remaining == 0 {
 			e.Status = state.EntryDone
-			r.changed[i] = true
+			r.changed[i], r.unsaved[i] = true, true
 			continue
 		}
 		pending = true
@@ -201,15 +205,25 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 func (r *round) send(ctx context.Context, batch []readyOp) error {
 	ops := make([]Op, 0, len(batch))
 	byID := make(map[string]int, len(batch))
+	var creds []credentials.Credential
 	for _, ro := range batch {
 		op := ro.op
 		if op.Kind == OpCreateUser {
-			if err := r.preparePassword(ctx, &op, r.entries[ro.entry]); err != nil {
-				return err
+			e := r.entries[ro.entry]
+			pw, err := r.a.passwords(e.Password)
+			if err != nil {
+				return fmt.Errorf("password for %s: %w", e.Key, err)
 			}
+			op.Password = pw
+			creds = append(creds, credentials.Credential{Key: e.Key, UPN: e.After["userPrincipalName"], Password: pw})
 		}
 		ops = append(ops, op)
 		byID[op.ID] = ro.entry
+	}
+	if len(creds) > 0 && r.a.credentials != nil {
+		if err := r.a.credentials.PutCredentials(ctx, r.p.CustomerID, r.p.RunID, creds); err != nil {
+			return fmt.Errorf("store initial credentials: %w", err)
+		}
 	}
 	r.ops += len(ops)
 	results := r.a.exec.Execute(ctx, ops)
@@ -228,30 +242,23 @@ func (r *round) send(ctx context.Context, batch []readyOp) error {
 			r.record(byID[op.ID], Result{ID: op.ID, Status: Retry, RetryAfter: time.Second}, now)
 		}
 	}
-	var changed []state.Entry
-	for i := range r.changed {
+	return r.journal(ctx)
+}
+
+// journal saves the entries that moved since the last save.
+func (r *round) journal(ctx context.Context) error {
+	if len(r.unsaved) == 0 {
+		return nil
+	}
+	changed := make([]state.Entry, 0, len(r.unsaved))
+	for i := range r.unsaved {
 		changed = append(changed, r.entries[i])
 	}
 	slices.SortFunc(changed, func(a, b state.Entry) int { return strings.Compare(a.Key, b.Key) })
 	if err := r.a.journal.SaveEntries(ctx, r.p.CustomerID, r.p.RunID, changed); err != nil {
 		return fmt.Errorf("journal apply progress: %w", err)
 	}
-	return nil
-}
-
-// preparePassword makes the initial password and hands it to the
-// credential store before the account exists.
-func (r *round) preparePassword(ctx context.Context, op *Op, e state.Entry) error {
-	pw, err := r.a.passwords(e.Password)
-	if err != nil {
-		return fmt.Errorf("password for %s: %w", e.Key, err)
-	}
-	if r.a.credentials != nil {
-		if err := r.a.credentials.PutCredential(ctx, r.p.CustomerID, r.p.RunID, e.Key, e.After["userPrincipalName"], pw); err != nil {
-			return fmt.Errorf("store initial credential of %s: %w", e.Key, err)
-		}
-	}
-	op.Password = pw
+	clear(r.unsaved)
 	return nil
 }
 
@@ -272,7 +279,7 @@ func (r *round) record(i int, res Result, now time.Time) {
 		r.notBefore[res.ID] = now.Add(max(res.RetryAfter, 0))
 		return // nothing durable changed
 	}
-	r.changed[i] = true
+	r.changed[i], r.unsaved[i] = true, true
 }
 
 func (r *round) progress() Progress {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/state"
 )
@@ -80,9 +81,10 @@ func (f *fakeTenant) Execute(ctx context.Context, ops []Op) []Result {
 }
 
 type memJournal struct {
-	mu    sync.Mutex
-	saved map[string]state.Entry
-	fail  error
+	mu     sync.Mutex
+	saved  map[string]state.Entry
+	fail   error
+	writes int // entries written, over all calls
 }
 
 func (j *memJournal) SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error {
@@ -97,16 +99,19 @@ func (j *memJournal) SaveEntries(ctx context.Context, customerID, runID string, 
 	for _, e := range entries {
 		j.saved[e.Key] = e
 	}
+	j.writes += len(entries)
 	return nil
 }
 
 type memCreds struct{ got map[string]string }
 
-func (m *memCreds) PutCredential(ctx context.Context, customerID, runID, key, upn, password string) error {
+func (m *memCreds) PutCredentials(ctx context.Context, customerID, runID string, creds []credentials.Credential) error {
 	if m.got == nil {
 		m.got = map[string]string{}
 	}
-	m.got[key] = upn
+	for _, c := range creds {
+		m.got[c.Key] = c.UPN
+	}
 	return nil
 }
 
@@ -149,6 +154,11 @@ func TestApplyCompletesAndJournals(t *testing.T) {
 	}
 	if ft.calls != 2 {
 		t.Errorf("executor rounds = %d, want 2 (creates first, then licence and group)", ft.calls)
+	}
+	// Each round journals only what moved: 5 entries, s1 twice (create,
+	// then licence and group).
+	if j.writes != 6 {
+		t.Errorf("journal wrote %d entries, want 6", j.writes)
 	}
 }
 

@@ -84,26 +84,44 @@ func aad(customerID, runID, key string) []byte {
 	return []byte(customerID + "\x00" + runID + "\x00" + key)
 }
 
-// PutCredential stores one credential (replacing an earlier one for the
-// same person in the same run: the latest password is the one Graph got).
+// PutCredential stores one credential; see PutCredentials.
 func (v *Vault) PutCredential(ctx context.Context, customerID, runID, key, upn, password string) error {
+	return v.PutCredentials(ctx, customerID, runID, []Credential{{Key: key, UPN: upn, Password: password}})
+}
+
+// PutCredentials stores credentials in transactions of a hundred, each
+// replacing an earlier one for the same person in the same run (the latest
+// password is the one Graph got).
+func (v *Vault) PutCredentials(ctx context.Context, customerID, runID string, creds []Credential) error {
 	t, err := v.backend.Table(ctx, TableCredentials)
 	if err != nil {
 		return fmt.Errorf("open credentials table: %w", err)
 	}
-	plain, err := json.Marshal(sealed{UPN: upn, Password: password})
-	if err != nil {
-		return err
+	ops := make([]state.Op, 0, len(creds))
+	seen := map[string]int{}
+	for _, c := range creds {
+		plain, err := json.Marshal(sealed{UPN: c.UPN, Password: c.Password})
+		if err != nil {
+			return err
+		}
+		nonce := make([]byte, v.aead.NonceSize())
+		if _, err := rand.Read(nonce); err != nil {
+			return err
+		}
+		box := v.aead.Seal(nonce, nonce, plain, aad(customerID, runID, c.Key))
+		op := state.Op{Kind: state.OpUpsert, Entity: state.Entity{PartitionKey: state.EncodeKey(customerID, runID), RowKey: state.EncodeKey(c.Key),
+			Props: map[string]string{"Sealed": base64.StdEncoding.EncodeToString(box)}}}
+		if i, dup := seen[c.Key]; dup {
+			ops[i] = op // a transaction may touch a row once: keep the latest
+			continue
+		}
+		seen[c.Key] = len(ops)
+		ops = append(ops, op)
 	}
-	nonce := make([]byte, v.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return err
-	}
-	box := v.aead.Seal(nonce, nonce, plain, aad(customerID, runID, key))
-	e := state.Entity{PartitionKey: state.EncodeKey(customerID, runID), RowKey: state.EncodeKey(key),
-		Props: map[string]string{"Sealed": base64.StdEncoding.EncodeToString(box)}}
-	if _, err := t.Upsert(ctx, e); err != nil {
-		return fmt.Errorf("store credential of %s in run %s: %w", key, runID, err)
+	for _, chunk := range state.Chunk(ops) {
+		if err := t.Transact(ctx, chunk); err != nil {
+			return fmt.Errorf("store %d credentials of run %s: %w", len(chunk), runID, err)
+		}
 	}
 	return nil
 }

@@ -514,7 +514,7 @@ func (t *table) persist() error {
 		r := t.rows[k]
 		f.Entities[i] = fileEntity{PartitionKey: k.pk, RowKey: k.rk, ETag: r.etag, Timestamp: r.timestamp, Props: r.props}
 	}
-	data, err := json.MarshalIndent(f, "", "\t")
+	data, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("encode table %s: %w", t.name, err)
 	}
