@@ -271,6 +271,9 @@ func (r *round) record(i int, res Result, now time.Time) {
 			e.Created, e.Existing = res.TargetID, res.Existing
 		}
 		delete(r.notBefore, res.ID)
+		if allDone(*e) {
+			e.Status = state.EntryDone
+		}
 	case Failed:
 		e.Status = state.EntryFailed
 		e.Error = strings.TrimSpace(res.Code + ": " + res.Error)
@@ -302,6 +305,15 @@ func (r *round) progress() Progress {
 		pr.RequeueAfter = max(r.requeue, time.Millisecond)
 	}
 	return pr
+}
+
+func allDone(e state.Entry) bool {
+	for _, op := range Expand(e.Change, e.Created) {
+		if !slices.Contains(e.OpsDone, op.ID) {
+			return false
+		}
+	}
+	return true
 }
 
 // Expand turns a change into its operations. created is the account id a
