@@ -18,7 +18,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkReadDistrict -benchtime 3x ./internal/oneroster
 //
-// The feed (about 90 MB) is generated once into a temporary folder; nothing
+// The feed (about 70 MB of CSV) is generated once into a temporary folder; nothing
 // large is committed.
 func BenchmarkReadDistrict(b *testing.B) {
 	dir := b.TempDir()
