@@ -18,8 +18,8 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkReadDistrict -benchtime 3x ./internal/oneroster
 //
-// The feed (about 70 MB of CSV) is generated once into a temporary folder; nothing
-// large is committed.
+// The feed (about 70 MB of CSV) is generated once into a temporary
+// folder; nothing large is committed.
 func BenchmarkReadDistrict(b *testing.B) {
 	dir := b.TempDir()
 	r := sample.Generate(sample.Options{Seed: 7, Schools: 60, Students: 1520, Staff: 147, NoDemographics: true})
