@@ -2,41 +2,35 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/rostersync/rostersync/internal/localstack"
-	"github.com/rostersync/rostersync/internal/pipeline"
-	"github.com/rostersync/rostersync/internal/queue/membroker"
+	"github.com/rostersync/rostersync/internal/oneroster"
+	"github.com/rostersync/rostersync/internal/oneroster/sample"
+	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/roster"
 	"github.com/rostersync/rostersync/internal/runs"
-
-	"github.com/rostersync/rostersync/internal/state/embedded"
-	"github.com/rostersync/rostersync/internal/tenant"
 )
 
-const (
-	demoCustomer = "oakfield-academy"
-	demoProfile  = "nightly"
-	demoZone     = "Europe/London"
-)
-
-// runDemo drives the pipeline end to end through the local Functions host,
-// exactly as Azure would run it, and prints what happened. Until the users
-// issue lands the only entity is noop, so the demo shows the platform: the
-// timer fan-out, the session queue, the run record, the idempotent re-tick
-// and a manual run from the API.
+// runDemo is the main job on the embedded default: a generated school is
+// synced into a simulated Microsoft 365 tenant through the real pipeline
+// (local Functions host, queue, handler, store, msgraph-sdk-go against the
+// simulator with Graph's throttling), and each run is reported.
 func runDemo(ctx context.Context, args []string, env environment) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	stateDir := fs.String("state", "", "keep the demo's state in this folder (default: a temporary folder, removed)")
 	root := fs.String("root", ".", "folder holding host.json and functions/")
+	students := fs.Int("students", sample.DefaultStudents, "pupils in the generated school")
+	staff := fs.Int("staff", sample.DefaultStaff, "staff in the generated school")
+	timeScale := fs.Float64("time-scale", 60, "the simulated Graph runs this many times faster than real time")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -49,175 +43,160 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	backend, err := embedded.Open(dir)
+	d := &demo{ctx: ctx, out: env.stdout, dir: dir}
+	day1, day2, err := d.writeFeeds(*students, *staff)
 	if err != nil {
 		return err
 	}
-	defer backend.Close()
-	stack, err := localstack.Start(ctx, localstack.Options{
-		Root: *root, FunctionsDir: *root + "/functions", Backend: backend, HTTPAddr: "127.0.0.1:0",
-		// The demo fires the timer itself, like the portal's Run button,
-		// so its every-5-minutes schedule cannot interleave.
-		Getenv: func(k string) string {
-			if k == "AzureWebJobs.Scheduler.Disabled" {
-				return "true"
-			}
-			return ""
-		},
-		Queue: membroker.QueueOptions{MaxDeliveryCount: 5, LockDuration: 5 * time.Minute, DuplicateDetectionWindow: time.Hour},
-	})
+	w, err := openWorld(ctx, worldOptions{dir: filepath.Join(dir, "state"), tenantID: "sim-oakfield", domain: "oakfield.example",
+		timeScale: *timeScale, root: *root, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
-	defer stack.Stop()
-	d := demo{ctx: ctx, out: env.stdout, stack: stack}
-	return d.run()
-}
-
-type demo struct {
-	ctx   context.Context
-	out   io.Writer
-	stack *localstack.Stack
-}
-
-func (d demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
-
-func (d demo) run() error {
-	runAt, err := d.seed()
-	if err != nil {
-		return err
+	defer w.close()
+	d.w = w
+	d.printf("rostersync demo: Oakfield Academy (%d pupils, %d staff, generated) into a simulated Microsoft 365 tenant\n", *students, *staff)
+	d.printf("Graph is simulated with its documented throttling, %g× faster than real time. State: %s\n\n", *timeScale, dir)
+	steps := []struct {
+		title, feed, mode string
+	}{
+		{"1. Simulate the first sync: the plan, applied to nothing", day1, runs.ModeSimulate},
+		{"2. Apply it", day1, runs.ModeApply},
+		{"3. Apply again at once: nothing has changed, so nothing is written", day1, runs.ModeApply},
+		{"4. The next day's feed: a leaver, a joiner, a surname change", day2, runs.ModeApply},
 	}
-	d.printf("rostersync demo: the nightly pipeline, end to end, on this machine\n")
-	d.printf("  handler %s, HTTP functions %s, queue in memory, state embedded\n", d.stack.HandlerURL, d.stack.Host.URL())
-	d.printf("  customer %s, profile %s runs daily at %s %s; entity: noop (the users sync arrives with issue 5)\n\n",
-		demoCustomer, demoProfile, runAt, demoZone)
-
-	d.printf("1. The Scheduler timer fires; the profile's window has come.\n")
-	if err := d.tick(); err != nil {
-		return err
-	}
-	if err := d.printRuns(1); err != nil {
-		return err
-	}
-	d.printf("\n2. The timer fires again in the same window (a restart, a second instance).\n")
-	if err := d.tick(); err != nil {
-		return err
-	}
-	d.printf("\n3. The vendor UI's \"Simulate\" button: POST /api/customers/%s/profiles/%s/runs?simulate=true\n", demoCustomer, demoProfile)
-	if err := d.manualRun(); err != nil {
-		return err
-	}
-	if err := d.printRuns(1); err != nil {
-		return err
-	}
-	st, err := d.stack.Store.GetSyncState(d.ctx, demoCustomer, demoProfile, pipeline.ProfileEntity)
-	if err != nil {
-		return err
-	}
-	d.printf("\nLast sync of profile %s: %s by run %s (%s). A simulation does not move it.\n",
-		demoProfile, st.LastSync.Format(time.RFC3339), st.LastRunID, st.LastStatus)
-	return nil
-}
-
-// seed creates the customer and a profile due a minute ago.
-func (d demo) seed() (string, error) {
-	loc, err := time.LoadLocation(demoZone)
-	if err != nil {
-		return "", err
-	}
-	runAt := time.Now().In(loc).Add(-time.Minute).Format("15:04")
-	c := tenant.Customer{ID: demoCustomer, Name: "Oakfield Academy", Domains: []string{"oakfield.example"},
-		Features: tenant.Features{Users: true, Groups: true}, Education: true}
-	if err := d.stack.Store.PutCustomer(d.ctx, c); err != nil {
-		return "", err
-	}
-	p := tenant.Profile{CustomerID: demoCustomer, ID: demoProfile, Name: "Nightly sync", Enabled: true,
-		RunAt: runAt, TimeZone: demoZone, Entities: []string{tenant.EntityNoop},
-		CreatedAt: time.Now().AddDate(0, 0, -7)}
-	return runAt, d.stack.Store.SaveProfile(d.ctx, p)
-}
-
-func (d demo) tick() error {
-	inv, err := d.stack.Host.FireTimer(d.ctx, "Scheduler")
-	if err != nil {
-		return err
-	}
-	var ret struct{ Enqueued, AlreadyEnqueued int }
-	_ = json.Unmarshal(inv.Return, &ret)
-	d.printf("   Scheduler answered %d: %d run(s) enqueued, %d already enqueued for this window\n", inv.Status, ret.Enqueued, ret.AlreadyEnqueued)
-	return d.drain()
-}
-
-func (d demo) drain() error {
-	ctx, cancel := context.WithTimeout(d.ctx, time.Minute)
-	defer cancel()
-	return d.stack.Host.Drain(ctx)
-}
-
-func (d demo) manualRun() error {
-	url := fmt.Sprintf("%s/api/customers/%s/profiles/%s/runs?simulate=true", d.stack.Host.URL(), demoCustomer, demoProfile)
-	req, err := http.NewRequestWithContext(d.ctx, http.MethodPost, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var run runs.Run
-	if err := json.NewDecoder(resp.Body).Decode(&run); err != nil {
-		return fmt.Errorf("start run: status %d: %w", resp.StatusCode, err)
-	}
-	d.printf("   API answered %d, run %s %s\n", resp.StatusCode, run.ID, run.Status)
-	return d.drain()
-}
-
-func (d demo) printRuns(n int) error {
-	rs, err := d.stack.Store.ListRuns(d.ctx, demoCustomer, demoProfile, n)
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if err := d.printRun(r); err != nil {
+	for _, s := range steps {
+		d.printf("%s\n", s.title)
+		if err := d.sync(s.feed, s.mode); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (d demo) printRun(r runs.Run) error {
-	d.printf("   Run %s  trigger=%s mode=%s window=%s\n", r.ID, r.Trigger, r.Mode, r.Window)
-	d.printf("     status   %-10s started %s, ended %s (%s)\n", r.Status, clockTime(r.StartedAt), clockTime(r.EndedAt), r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond))
-	for _, e := range r.Entities {
-		d.printf("     %-8s %-10s %d step(s) %s%s\n", e.Entity, e.Status, e.Steps, formatCounts(e.Counts), e.Error)
+type demo struct {
+	ctx context.Context
+	out io.Writer
+	dir string
+	w   *world
+}
+
+func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
+
+// writeFeeds writes day 1 (a generated school) and day 2 (the same school a
+// day later: one pupil left, one joined, one changed surname).
+func (d *demo) writeFeeds(students, staff int) (string, string, error) {
+	now := time.Now()
+	year := now.Year()
+	if now.Month() < time.September {
+		year-- // the academic year started last September
 	}
-	entries, err := d.stack.Store.RunLog(d.ctx, r.CustomerID, r.ID)
+	r := sample.Generate(sample.Options{Seed: 7, Students: students, Staff: staff, StartYear: year})
+	day1 := filepath.Join(d.dir, "feed-day1")
+	if err := oneroster.WriteDir(day1, r, nil); err != nil {
+		return "", "", err
+	}
+	next := changeADay(r)
+	day2 := filepath.Join(d.dir, "feed-day2")
+	if err := oneroster.WriteDir(day2, next, nil); err != nil {
+		return "", "", err
+	}
+	return day1, day2, nil
+}
+
+// changeADay returns a copy of r a day later: the first pupil has left,
+// a new pupil joined the first pupil's classes, and the second pupil's
+// family name changed.
+func changeADay(r *roster.Roster) *roster.Roster {
+	next := *r
+	next.People = slices.Clone(r.People)
+	next.Enrollments = slices.Clone(r.Enrollments)
+	var pupils []int
+	for i, p := range next.People {
+		if p.Role == roster.RoleStudent && p.Enabled {
+			pupils = append(pupils, i)
+		}
+	}
+	if len(pupils) < 2 {
+		return &next
+	}
+	leaver, renamed := next.People[pupils[0]], pupils[1]
+	next.People[renamed].FamilyName += "-Okafor"
+	joiner := leaver
+	joiner.SourcedID, joiner.GivenName, joiner.FamilyName, joiner.Identifier = "demo-joiner-1", "Niamh", "Ó Briain", "J0001"
+	joiner.Agents = nil
+	next.People = append(slices.Delete(next.People, pupils[0], pupils[0]+1), joiner)
+	var enrol []roster.Enrollment
+	for _, e := range next.Enrollments {
+		if e.Person == leaver.SourcedID {
+			e.SourcedID, e.Person = "demo-joiner-"+e.SourcedID, joiner.SourcedID
+		}
+		enrol = append(enrol, e)
+	}
+	next.Enrollments = enrol
+	// Nothing else may point at the leaver, or the feed is (rightly)
+	// rejected: their demographics row goes, and so do links from guardians.
+	next.Demographics = slices.DeleteFunc(slices.Clone(r.Demographics), func(d roster.Demographics) bool { return d.SourcedID == leaver.SourcedID })
+	for i := range next.People {
+		if slices.Contains(next.People[i].Agents, leaver.SourcedID) {
+			next.People[i].Agents = slices.DeleteFunc(slices.Clone(next.People[i].Agents), func(a string) bool { return a == leaver.SourcedID })
+		}
+	}
+	next.Sort()
+	return &next
+}
+
+func (d *demo) sync(feed, mode string) error {
+	sum, err := d.w.syncOnce(d.ctx, feed, mode)
 	if err != nil {
 		return err
 	}
-	d.printf("     log:\n")
-	for _, le := range entries {
-		d.printf("       %s %-5s %-6s %s\n", clockTime(le.Time), le.Level, le.Entity, le.Message)
+	if err := d.w.saveTenant(); err != nil {
+		return err
 	}
+	d.report(sum)
 	return nil
 }
 
-func clockTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
+func (d *demo) report(sum syncSummary) {
+	var b strings.Builder
+	sum.print(&b)
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		d.printf("   %s\n", line)
 	}
-	return t.UTC().Format("15:04:05.000Z")
-}
-
-func formatCounts(c map[string]int) string {
-	if len(c) == 0 {
-		return ""
+	p, entries, err := d.w.stack.Store.LoadPlan(d.ctx, syncCustomer, sum.RunID)
+	if err != nil {
+		d.printf("   (no plan: %v)\n\n", err)
+		return
 	}
-	var parts []string
-	for k, v := range c {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	shown := map[plan.Action]int{}
+	for _, e := range entries {
+		if shown[e.Action] >= 2 {
+			continue
+		}
+		shown[e.Action]++
+		target := e.After["userPrincipalName"]
+		if target == "" {
+			target = e.TargetID
+		}
+		d.printf("     %s %-8s %-20s %s — %s [%s]\n", e.Action.Symbol(), e.Action, e.Key, target, e.Detail, e.Status)
 	}
-	slices.Sort(parts)
-	return strings.Join(parts, " ")
+	reasons := map[plan.Reason]int{}
+	for _, u := range p.Unsynced {
+		reasons[u.Reason]++
+	}
+	for _, r := range slices.Sorted(func(yield func(plan.Reason) bool) {
+		for r := range reasons {
+			if !yield(r) {
+				return
+			}
+		}
+	}) {
+		d.printf("     · %d left alone: %s\n", reasons[r], r)
+	}
+	if sum.Graph.Writes > 3000 {
+		floor := max(float64(sum.Graph.Writes)-3000, 0) / 20 / 60
+		d.printf("     Graph's write quota alone needs %.1f s at this time scale (writes beyond the 3,000 burst ÷ 20/s)\n", floor)
+	}
+	d.printf("\n")
 }

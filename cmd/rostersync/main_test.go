@@ -93,11 +93,11 @@ func TestUnknownCommand(t *testing.T) {
 
 func TestDemoRuns(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"demo", "--root", "../.."}, environment{getenv: func(string) string { return "" }, stdout: &out, stderr: &bytes.Buffer{}})
+	err := run(context.Background(), []string{"demo", "--root", "../..", "--students", "70", "--staff", "12"}, environment{getenv: func(string) string { return "" }, stdout: &out, stderr: &bytes.Buffer{}})
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"1 run(s) enqueued", "0 run(s) enqueued, 1 already enqueued", "API answered 202", "mode=simulate", "noop     succeeded"} {
+	for _, want := range []string{"(simulate): succeeded", "0 writes", "(apply): succeeded", "1 creates, 0 links, 1 updates, 1 suspends", "initial credentials sealed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
