@@ -89,6 +89,7 @@ const (
 	UnsyncedBecauseNoUsername     Reason = "unsynced_because_no_usable_username"
 	UnsyncedBecauseNoDomain       Reason = "unsynced_because_no_verified_domain"
 	UnsyncedBecauseNoEnrolments   Reason = "unsynced_because_no_current_enrolments"
+	UnsyncedBecauseNotVisibleYet  Reason = "unsynced_because_linked_account_not_visible_yet"
 	KeptBecauseRosterShrank       Reason = "kept_because_roster_shrank"
 	KeptBecauseDisabledOutsideMIS Reason = "kept_because_disabled_outside_rostersync"
 )

@@ -174,7 +174,7 @@ func (u *Users) computePlan(ctx context.Context, in pipeline.EntityInput) (*plan
 		}
 	}
 	p := userplan.Compute(userplan.Input{View: view, Dir: snap, Links: links, Excluded: excluded, Rules: rules,
-		Domains: in.Customer.Domains, RosterShrank: shrank, Only: only})
+		Domains: in.Customer.Domains, RosterShrank: shrank, Only: only, Now: u.Clock.Now()})
 	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Now.UTC()
 	if err := u.Store.SavePlan(ctx, in.Customer.ID, p); err != nil {
 		return nil, err
@@ -189,7 +189,7 @@ func (u *Users) linksAndExclusions(ctx context.Context, customerID string) ([]us
 	}
 	links := make([]userplan.Link, 0, len(ms))
 	for _, m := range ms {
-		links = append(links, userplan.Link{SourceID: m.SourceID, TargetID: m.TargetID, UserType: m.UserType, Suspended: m.Suspended})
+		links = append(links, userplan.Link{SourceID: m.SourceID, TargetID: m.TargetID, UserType: m.UserType, Suspended: m.Suspended, Since: m.UpdatedAt})
 	}
 	xs, err := u.Store.ListExclusions(ctx, customerID, MappingUser)
 	if err != nil {

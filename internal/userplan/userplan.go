@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/naming"
 	"github.com/rostersync/rostersync/internal/plan"
@@ -42,7 +43,15 @@ type Link struct {
 	TargetID  string
 	UserType  string
 	Suspended bool
+	// Since is when the link was last written.
+	Since time.Time
 }
+
+// NotVisibleWindow is how long a linked account missing from the snapshot
+// is taken for replication lag (a new account can take a while to show up
+// in reads) rather than deletion. Recreating it sooner would make a
+// duplicate.
+const NotVisibleWindow = 15 * time.Minute
 
 // Input is everything Compute reads.
 type Input struct {
@@ -56,6 +65,9 @@ type Input struct {
 	Domains []string
 	// RosterShrank is the feed validator's verdict: suspend nobody.
 	RosterShrank bool
+	// Now is when the plan is made, for judging links (see
+	// NotVisibleWindow); zero means links are never taken as new.
+	Now time.Time
 	// Only, when set, limits the plan to these people ("create selected
 	// people now"); the sync start date does not hold them back.
 	Only map[string]bool
@@ -234,7 +246,10 @@ func (c *computer) match(p *roster.Person) (*Account, string, *matchProblem) {
 		if a := c.byID[l.TargetID]; a != nil {
 			return a, "linked", nil
 		}
-		// The linked account is gone from the tenant; match afresh.
+		if !c.in.Now.IsZero() && c.in.Now.Sub(l.Since) < NotVisibleWindow {
+			return nil, "", &matchProblem{plan.UnsyncedBecauseNotVisibleYet, "linked to an account created or matched moments ago that reads do not show yet: nothing is done until it does"}
+		}
+		// The linked account was deleted from the tenant: match afresh.
 	}
 	for _, key := range c.rules.MatchKeys {
 		var found []*Account

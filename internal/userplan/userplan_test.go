@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/roster"
@@ -178,6 +179,26 @@ func TestRules(t *testing.T) {
 				if c.TargetID == "acc-3" {
 					t.Errorf("an account the MIS never knew was touched: %+v", c)
 				}
+			}
+		}},
+		{"a linked account not yet visible is not recreated", func(t *testing.T) Input {
+			in := input(buildView(t, person{id: "s1", role: "student", given: "Amy", family: "Pond"}))
+			in.Now = time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
+			in.Links = []Link{{SourceID: "s1", TargetID: "acc-new", Since: in.Now.Add(-time.Minute)}}
+			return in
+		}, func(t *testing.T, p *plan.Plan) {
+			if find(p, "s1") != nil || findUnsynced(p, "s1").Reason != plan.UnsyncedBecauseNotVisibleYet {
+				t.Errorf("plan = %+v", p)
+			}
+		}},
+		{"a linked account deleted long ago is recreated", func(t *testing.T) Input {
+			in := input(buildView(t, person{id: "s1", role: "student", given: "Amy", family: "Pond"}))
+			in.Now = time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
+			in.Links = []Link{{SourceID: "s1", TargetID: "acc-gone", Since: in.Now.AddDate(0, -1, 0)}}
+			return in
+		}, func(t *testing.T, p *plan.Plan) {
+			if ch := find(p, "s1"); ch == nil || ch.Action != plan.Create {
+				t.Errorf("change = %+v, want a create", ch)
 			}
 		}},
 		{"a leaver who returns is reactivated", func(t *testing.T) Input {
