@@ -8,7 +8,7 @@ RACE_PKGS := ./internal/queue/... ./internal/state/... ./internal/pipeline/... .
 FUZZTIME ?= 20s
 STATICCHECK_VERSION ?= 2025.1.1
 
-.PHONY: all build demo test test-go race fmt-check vet lint fuzz package clean
+.PHONY: all build demo test test-go race fmt-check vet lint fuzz bench package clean
 
 all: build
 
@@ -45,6 +45,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./handlers
 	$(GO) test -run '^$$' -fuzz '^FuzzAlias$$' -fuzztime $(FUZZTIME) ./internal/naming
 	$(GO) test -run '^$$' -fuzz '^FuzzKeyRoundTrip$$' -fuzztime $(FUZZTIME) ./internal/state
+	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) ./internal/oneroster
+
+## bench: the speed and memory figures (users sync against Graph's limits,
+## the $batch executor, reading a 100,000-person district)
+bench:
+	$(GO) test -run '^$$' -bench 'InitialUsersSync' -benchtime 1x -count 3 ./internal/e2e
+	$(GO) test -run '^$$' -bench 'ExecuteCreates' -benchtime 1x ./internal/graph
+	$(GO) test -run '^$$' -bench 'ReadDistrict' -benchtime 3x ./internal/oneroster
 
 ## package: the deployable zip for a Flex Consumption app with runtime "custom"
 package:

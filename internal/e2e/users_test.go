@@ -29,7 +29,7 @@ import (
 const tenantID = "sim-e2e"
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	sim      *graphsim.Server
 	requests atomic.Int64
 	factory  *graph.Factory
@@ -44,12 +44,16 @@ type env struct {
 	wrap func(reconcile.Directory) reconcile.Directory
 }
 
-func newEnv(t *testing.T, scale float64, limits *graphsim.Limits) *env {
+func newEnv(t testing.TB, scale float64, limits *graphsim.Limits, seed ...func(*graphsim.TenantState)) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), scale: scale}
 	e.sim = graphsim.New(graphsim.Options{TimeScale: scale, Limits: limits})
-	st := graphsim.State{FormatVersion: graphsim.StateFormatVersion, Tenants: []graphsim.TenantState{{ID: tenantID, DisplayName: "E2E",
-		Edition: graphsim.EditionEducation, Domains: []graphsim.Domain{{ID: "oak.example", IsVerified: true, IsDefault: true}}}}}
+	ts := graphsim.TenantState{ID: tenantID, DisplayName: "E2E",
+		Edition: graphsim.EditionEducation, Domains: []graphsim.Domain{{ID: "oak.example", IsVerified: true, IsDefault: true}}}
+	for _, f := range seed {
+		f(&ts)
+	}
+	st := graphsim.State{FormatVersion: graphsim.StateFormatVersion, Tenants: []graphsim.TenantState{ts}}
 	if err := e.sim.Load(st); err != nil {
 		t.Fatal(err)
 	}

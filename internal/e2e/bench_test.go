@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/graphsim"
+	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// benchScale runs the simulated Graph this many times faster than real
+// time; every throttle window shrinks by the same factor, so the ratio to
+// the lower bound keeps its meaning.
+const benchScale = 60
+
+// BenchmarkInitialUsersSync provisions a school of 1,500 pupils and 150
+// staff (each new account also gets a licence and a security group, as
+// schools configure it) into an empty simulated tenant with Graph's default
+// limits, then runs again with nothing changed. It reports Graph requests,
+// writes and 429s, the elapsed time in Graph time, and that time as a ratio
+// to the lower bound the write quota imposes: the writes beyond the
+// 3,000-write initial bucket at 20 writes per second.
+func BenchmarkInitialUsersSync(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		e := newEnv(b, benchScale, nil, seedLicenceAndGroups)
+		day1 := school(1500, 150)
+		u := e.users(day1)
+		b.StartTimer()
+
+		start := time.Now()
+		in := e.input(runs.ModeApply)
+		in.Profile.Users = licensedRules()
+		_, counts, done, err := e.steps(context.Background(), u, in, 500)
+		elapsed := time.Since(start)
+		if err != nil || !done {
+			b.Fatalf("initial sync: done %t, %v", done, err)
+		}
+		b.StopTimer()
+		st := e.stats()
+		graphSeconds := elapsed.Seconds() * benchScale
+		lowerBound := max(float64(st.Writes)-3000, 0) / 20
+		b.ReportMetric(float64(counts["applied.create"]), "accounts")
+		b.ReportMetric(float64(e.requests.Load()), "graph-requests")
+		b.ReportMetric(float64(st.Writes), "writes")
+		b.ReportMetric(float64(st.Throttled), "429s")
+		b.ReportMetric(graphSeconds, "graph-s")
+		b.ReportMetric(lowerBound, "bound-s")
+		if lowerBound > 0 {
+			b.ReportMetric(graphSeconds/lowerBound, "ratio-to-bound")
+		}
+
+		// A no-change run, once Graph's reads show every new account.
+		time.Sleep(2 * graphsim.DefaultConsistencyDelay / benchScale)
+		reqBefore, writesBefore := e.requests.Load(), st.Writes
+		in = e.input(runs.ModeApply)
+		in.Profile.Users = licensedRules()
+		if _, _, done, err := e.steps(context.Background(), u, in, 10); err != nil || !done {
+			b.Fatalf("second sync: done %t, %v", done, err)
+		}
+		b.ReportMetric(float64(e.requests.Load()-reqBefore), "rerun-requests")
+		b.ReportMetric(float64(e.stats().Writes-writesBefore), "rerun-writes")
+		b.StartTimer()
+	}
+}
+
+func seedLicenceAndGroups(ts *graphsim.TenantState) {
+	ts.SubscribedSkus = []graphsim.SkuState{{SkuID: skuA1, SkuPartNumber: "STANDARDWOFFPACK_STUDENT", Seats: 10000}}
+	ts.Groups = append(ts.Groups,
+		map[string]any{"id": groupStudents, "displayName": "All students", "securityEnabled": true, "mailEnabled": false, "mailNickname": "allstudents", "members": []string{}},
+		map[string]any{"id": groupStaff, "displayName": "All staff", "securityEnabled": true, "mailEnabled": false, "mailNickname": "allstaff", "members": []string{}})
+}
+
+const (
+	skuA1         = "94763226-9b3c-4e75-a931-5c89701abe66"
+	groupStudents = "0b0b0b0b-0000-4000-8000-000000000001"
+	groupStaff    = "0b0b0b0b-0000-4000-8000-000000000002"
+)
+
+func licensedRules() *tenant.UsersConfig {
+	rules := tenant.DefaultUsersConfig()
+	for name, t := range rules.Types {
+		t.Licenses = []string{skuA1}
+		t.Groups = []string{groupStaff}
+		if name == tenant.UserStudent {
+			t.Groups = []string{groupStudents}
+		}
+		rules.Types[name] = t
+	}
+	return &rules
+}
+
