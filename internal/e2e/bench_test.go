@@ -91,4 +91,3 @@ func licensedRules() *tenant.UsersConfig {
 	}
 	return &rules
 }
-
