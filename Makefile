@@ -6,7 +6,7 @@ ZIP      := dist/rostersync.zip
 # Packages whose tests exercise concurrency; they also run under -race.
 RACE_PKGS := ./internal/queue/... ./internal/state/... ./internal/pipeline/... ./internal/localstack/... ./internal/devhost/... ./handlers/...
 FUZZTIME ?= 20s
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: all build demo test test-go race fmt-check vet lint fuzz bench package clean
 

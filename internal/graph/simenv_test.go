@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,18 +193,6 @@ func checkOneEach(t testing.TB, ops []apply.Op, res []apply.Result) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("Execute returned results for %d ids, want exactly one for each of %d ops", len(got), len(want))
 	}
-}
-
-// batchCounter counts POST /$batch requests reaching the simulator.
-type batchCounter struct{ n atomic.Int64 }
-
-func (b *batchCounter) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/$batch") {
-			b.n.Add(1)
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 func aliases(prefix string, n int) []string {

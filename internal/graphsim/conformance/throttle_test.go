@@ -236,7 +236,6 @@ func TestParallelClients(t *testing.T) {
 					return
 				}
 				batch := graphcore.NewBatchRequest(c.GetAdapter())
-				var ids []string
 				for i := range 5 {
 					u := newUser(fmt.Sprintf("par%d.%d", w, i))
 					u.SetUserPrincipalName(ptr(fmt.Sprintf("par%d.%d@%s", w, i, dom)))
@@ -245,7 +244,6 @@ func TestParallelClients(t *testing.T) {
 						errs <- err
 						return
 					}
-					ids = append(ids, *created.GetId())
 					ri, _ := c.Groups().ByGroupId(*grp.GetId()).Members().Ref().ToPostRequestInformation(ctx, refTo(*created.GetId()), nil)
 					if _, err := batch.AddBatchRequestStep(*ri); err != nil {
 						errs <- err

@@ -240,7 +240,7 @@ func testEntities(t *testing.T, b state.Backend) {
 					return err
 				}
 				if !reflect.DeepEqual(rowOf(got), aRow) {
-					return fmt.Errorf("Get = %v, want %v", rowOf(got), aRow)
+					return fmt.Errorf("get = %v, want %v", rowOf(got), aRow)
 				}
 				return nil
 			},
