@@ -6,9 +6,11 @@ import (
 	"log/slog"
 
 	"github.com/rostersync/rostersync/internal/config"
+	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/graph"
 	"github.com/rostersync/rostersync/internal/secrets"
 	"github.com/rostersync/rostersync/internal/secrets/keyvault"
+	"github.com/rostersync/rostersync/internal/state"
 )
 
 // openSecrets picks Key Vault when KeyVaultUri is set (production, with the
@@ -77,4 +79,27 @@ func openGraph(ctx context.Context, getenv func(string) string, src secrets.Sour
 	}
 	log.Warn("graph is not configured; entities that call Graph will fail", "error", err)
 	return nil, err
+}
+
+// credentialsKeySecret names the secret holding the key that seals initial
+// passwords (base64, 32 bytes); in Azure it is the one Key Vault secret.
+const credentialsKeySecret = "credentials-key"
+
+// openVault opens the sealed credential store. Without its key no account
+// can be created (the applier refuses), so the problem is logged loudly.
+func openVault(ctx context.Context, getenv func(string) string, src secrets.Source, b state.Backend, log *slog.Logger) *credentials.Vault {
+	raw, err := src.Secret(ctx, credentialsKeySecret)
+	if err != nil {
+		log.Warn("no credentials key: new accounts cannot be created until secret "+credentialsKeySecret+" exists", "error", err)
+		return nil
+	}
+	key, err := credentials.ParseKey(raw)
+	if err == nil {
+		var v *credentials.Vault
+		if v, err = credentials.NewVault(b, key); err == nil {
+			return v
+		}
+	}
+	log.Warn("credentials key unusable: new accounts cannot be created", "secret", credentialsKeySecret, "error", err)
+	return nil
 }

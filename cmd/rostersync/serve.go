@@ -12,8 +12,11 @@ import (
 	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/config"
+	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/reconcile"
 	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
 )
 
 // runServe is what the Functions host starts (host.json: arguments
@@ -50,14 +53,30 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return err
 	}
-	// The factory is handed to the Graph-backed entities as they arrive;
-	// building it now surfaces a bad configuration at start-up.
-	_, _ = openGraph(ctx, env.getenv, secretSource, log)
+	factory, _ := openGraph(ctx, env.getenv, secretSource, log)
 	store := state.NewStore(backend, nil)
-	p := pipeline.New(store, sender, clock.Real{}, nil, log,
+	vault := openVault(ctx, env.getenv, secretSource, backend, log)
+	users := &reconcile.Users{
+		Source:      reconcile.Sources{REST: reconcile.RESTSource{Secrets: secretSource}},
+		Tenants:     graphTenants{factory: factory},
+		Store:       store,
+		Credentials: vault,
+		Passwords:   credentials.Generate,
+		Log:         log,
+	}
+	if vault == nil {
+		users.Credentials = nil // a typed nil would not read as "none"
+	}
+	entities := pipeline.DefaultRegistry()
+	entities[tenant.EntityUsers] = users
+	p := pipeline.New(store, sender, clock.Real{}, entities, log,
 		pipeline.Options{QueueName: queueName(env.getenv), MaxDeliveryCount: maxDelivery})
+	var exporter handlers.CredentialExporter
+	if vault != nil {
+		exporter = vault
+	}
 	srv := &http.Server{
-		Handler:           handlers.NewServer(p, handlers.NewAPI(store, p, nil, log), clock.Real{}, log),
+		Handler:           handlers.NewServer(p, handlers.NewAPI(store, p, exporter, log), clock.Real{}, log),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -92,6 +92,9 @@ func (p Progress) Complete() bool { return p.Pending == 0 }
 var (
 	ErrNotApplyable = errors.New("plan cannot be applied")
 	ErrWrongTenant  = errors.New("plan belongs to another tenant")
+	// ErrNoCredentialStore: accounts are never created whose initial
+	// passwords could not be handed over.
+	ErrNoCredentialStore = errors.New("no credential store configured: refusing to create accounts")
 )
 
 // Apply advances the plan's pending entries. It refuses an errored plan,
@@ -220,7 +223,10 @@ func (r *round) send(ctx context.Context, batch []readyOp) error {
 		ops = append(ops, op)
 		byID[op.ID] = ro.entry
 	}
-	if len(creds) > 0 && r.a.credentials != nil {
+	if len(creds) > 0 {
+		if r.a.credentials == nil {
+			return ErrNoCredentialStore
+		}
 		if err := r.a.credentials.PutCredentials(ctx, r.p.CustomerID, r.p.RunID, creds); err != nil {
 			return fmt.Errorf("store initial credentials: %w", err)
 		}

@@ -166,7 +166,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 	p, entries := testPlan()
 	ft, j := newFakeTenant(), &memJournal{}
 	ft.throttle["user:s3#patch"] = 1
-	a := New(ft, j, nil, passwords, nil, Options{MaxWait: time.Microsecond}) // every wait is handed back
+	a := New(ft, j, &memCreds{}, passwords, nil, Options{MaxWait: time.Microsecond}) // every wait is handed back
 	pr, err := a.Apply(context.Background(), p, "t1", entries)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 		resumed = append(resumed, e)
 	}
 	time.Sleep(10 * time.Millisecond)
-	pr, err = New(ft, j, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed)
+	pr, err = New(ft, j, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("resumed = %+v, %v", pr, err)
 	}
@@ -198,7 +198,7 @@ func TestLostCreateResponseLinksInsteadOfDuplicating(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.lose["user:s2#create"] = 1 // created, but the answer never arrived
-	pr, err := New(ft, &memJournal{}, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	pr, err := New(ft, &memJournal{}, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -216,7 +216,7 @@ func TestFailuresAreRecordedPerChange(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.fail["user:s3#patch"] = "Invalid value specified for property 'surname'"
-	pr, err := New(ft, &memJournal{}, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	pr, err := New(ft, &memJournal{}, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
 	if err != nil || pr.Failed != 1 || pr.Done != 4 || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -253,10 +253,21 @@ func TestApplyRefuses(t *testing.T) {
 	}
 }
 
+func TestNoCredentialStoreNoCreates(t *testing.T) {
+	p, entries := testPlan()
+	ft := newFakeTenant()
+	if _, err := New(ft, &memJournal{}, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); !errors.Is(err, ErrNoCredentialStore) {
+		t.Errorf("Apply without a credential store = %v, want ErrNoCredentialStore", err)
+	}
+	if len(ft.byUPN) != 0 {
+		t.Error("accounts were created whose passwords nobody could hand over")
+	}
+}
+
 func TestJournalFailureStopsApply(t *testing.T) {
 	p, entries := testPlan()
 	j := &memJournal{fail: errors.New("table storage down")}
-	if _, err := New(newFakeTenant(), j, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); err == nil {
+	if _, err := New(newFakeTenant(), j, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); err == nil {
 		t.Error("Apply went on without a journal")
 	}
 }

@@ -211,11 +211,13 @@ type RosterSource struct {
 	Kind string `json:"kind,omitempty"`
 	// Path is the CSV folder or zip (csv).
 	Path string `json:"path,omitempty"`
-	// BaseURL is the OneRoster REST root (rest); the client id and secret
-	// are read from the secret source under these names.
-	BaseURL            string `json:"baseUrl,omitempty"`
-	ClientIDSecret     string `json:"clientIdSecret,omitempty"`
-	ClientSecretSecret string `json:"clientSecretSecret,omitempty"`
+	// BaseURL is the OneRoster REST root (rest), signed in with OAuth 2
+	// client credentials at TokenURL; the client secret is read from the
+	// secret source (Key Vault) under ClientSecretName, never stored here.
+	BaseURL          string `json:"baseUrl,omitempty"`
+	TokenURL         string `json:"tokenUrl,omitempty"`
+	ClientID         string `json:"clientId,omitempty"`
+	ClientSecretName string `json:"clientSecretName,omitempty"`
 	// MaxShrinkPercent is how much smaller than the last accepted feed a
 	// feed may be before no one is suspended. Default 20.
 	MaxShrinkPercent float64 `json:"maxShrinkPercent,omitempty"`
