@@ -188,6 +188,53 @@ func validPropertyName(name string) bool {
 	return true
 }
 
+// ValidateKeys checks a PartitionKey and RowKey pair.
+func ValidateKeys(pk, rk string) error {
+	if err := ValidateKey("PartitionKey", pk); err != nil {
+		return err
+	}
+	return ValidateKey("RowKey", rk)
+}
+
+// ValidateOp checks one write before a backend performs it: the entity
+// (or, for a delete, the keys), and an explicit ETag on update and delete.
+func ValidateOp(op Op) error {
+	switch op.Kind {
+	case OpInsert, OpUpsert, OpUpdate:
+		if err := ValidateEntity(op.Entity); err != nil {
+			return err
+		}
+	case OpDelete:
+		if err := ValidateKeys(op.Entity.PartitionKey, op.Entity.RowKey); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown operation kind %d", op.Kind)
+	}
+	if (op.Kind == OpUpdate || op.Kind == OpDelete) && op.Entity.ETag == "" {
+		return fmt.Errorf("%s without an etag: pass the etag read earlier, or ETagAny to overwrite unconditionally", op.Kind)
+	}
+	return nil
+}
+
+// ValidateQuery checks a query's keys and limit.
+func ValidateQuery(q Query) error {
+	if q.PartitionKey != "" {
+		if err := ValidateKey("PartitionKey", q.PartitionKey); err != nil {
+			return err
+		}
+	}
+	if q.RowKeyPrefix != "" {
+		if err := ValidateKey("RowKeyPrefix", q.RowKeyPrefix); err != nil {
+			return err
+		}
+	}
+	if q.Limit < 0 {
+		return fmt.Errorf("negative limit %d", q.Limit)
+	}
+	return nil
+}
+
 // ValidateTransaction checks the rules Azure enforces on entity group
 // transactions: 1..100 operations, one PartitionKey, each RowKey once, under
 // 4 MiB.

@@ -216,7 +216,7 @@ func (t *table) write(ctx context.Context, kind state.OpKind, e state.Entity) (s
 	if err := ctx.Err(); err != nil {
 		return state.Entity{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := validateOp(state.Op{Kind: kind, Entity: e}); err != nil {
+	if err := state.ValidateOp(state.Op{Kind: kind, Entity: e}); err != nil {
 		return state.Entity{}, fmt.Errorf("%s: %w", what, err)
 	}
 	t.mu.Lock()
@@ -251,7 +251,7 @@ func (t *table) Transact(ctx context.Context, ops []state.Op) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	for i, op := range ops {
-		if err := validateOp(op); err != nil {
+		if err := state.ValidateOp(op); err != nil {
 			return fmt.Errorf("%s: operation %d: %w", what, i, err)
 		}
 	}
@@ -342,7 +342,7 @@ func (t *table) List(ctx context.Context, q state.Query) ([]state.Entity, error)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := validateQuery(q); err != nil {
+	if err := state.ValidateQuery(q); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	t.mu.RLock()
@@ -394,44 +394,6 @@ func checkKeys(ctx context.Context, pk, rk string) error {
 // any row. An Update or Delete must say which version it expects: an empty
 // ETag is refused rather than read as "any", because aztables would send no
 // If-Match at all, which turns an update into an upsert.
-func validateOp(op state.Op) error {
-	switch op.Kind {
-	case state.OpInsert, state.OpUpsert, state.OpUpdate:
-		if err := state.ValidateEntity(op.Entity); err != nil {
-			return err
-		}
-	case state.OpDelete:
-		if err := state.ValidateKey("PartitionKey", op.Entity.PartitionKey); err != nil {
-			return err
-		}
-		if err := state.ValidateKey("RowKey", op.Entity.RowKey); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown operation kind %d", op.Kind)
-	}
-	if (op.Kind == state.OpUpdate || op.Kind == state.OpDelete) && op.Entity.ETag == "" {
-		return fmt.Errorf("%s without an etag: pass the etag read earlier, or state.ETagAny to overwrite unconditionally", op.Kind)
-	}
-	return nil
-}
-
-func validateQuery(q state.Query) error {
-	if q.PartitionKey != "" {
-		if err := state.ValidateKey("PartitionKey", q.PartitionKey); err != nil {
-			return err
-		}
-	}
-	if q.RowKeyPrefix != "" {
-		if err := state.ValidateKey("RowKeyPrefix", q.RowKeyPrefix); err != nil {
-			return err
-		}
-	}
-	if q.Limit < 0 {
-		return fmt.Errorf("negative limit %d", q.Limit)
-	}
-	return nil
-}
 
 // --- records, etags, files
 

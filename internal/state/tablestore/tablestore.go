@@ -209,7 +209,7 @@ type table struct {
 var _ state.Table = (*table)(nil)
 
 func (t *table) Get(ctx context.Context, pk, rk string) (state.Entity, error) {
-	if err := validateKeys(pk, rk); err != nil {
+	if err := state.ValidateKeys(pk, rk); err != nil {
 		return state.Entity{}, fmt.Errorf("get %s/%s from %s: %w", pk, rk, t.name, err)
 	}
 	resp, err := t.c.GetEntity(ctx, pk, rk, nil)
@@ -274,7 +274,7 @@ func (t *table) Upsert(ctx context.Context, e state.Entity) (state.Entity, error
 func (t *table) Delete(ctx context.Context, pk, rk, etag string) error {
 	what := fmt.Sprintf("delete %s/%s from %s", pk, rk, t.name)
 	e := state.Entity{PartitionKey: pk, RowKey: rk, ETag: etag}
-	if err := validateOp(state.Op{Kind: state.OpDelete, Entity: e}); err != nil {
+	if err := state.ValidateOp(state.Op{Kind: state.OpDelete, Entity: e}); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	tag := azcore.ETag(etag)
@@ -286,7 +286,7 @@ func (t *table) Delete(ctx context.Context, pk, rk, etag string) error {
 
 func (t *table) List(ctx context.Context, q state.Query) ([]state.Entity, error) {
 	what := fmt.Sprintf("list %s", t.name)
-	if err := validateQuery(q); err != nil {
+	if err := state.ValidateQuery(q); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	opts := &aztables.ListEntitiesOptions{}
@@ -410,57 +410,15 @@ func (t *table) Transact(ctx context.Context, ops []state.Op) error {
 
 // --- validation and encoding
 
-func validateKeys(pk, rk string) error {
-	if err := state.ValidateKey("PartitionKey", pk); err != nil {
-		return err
-	}
-	return state.ValidateKey("RowKey", rk)
-}
-
 // validateOp checks one operation before it is sent. An Update or Delete
 // must say which version it expects: an empty ETag is refused, because
 // aztables would send no If-Match at all, which turns an update into an
 // upsert.
-func validateOp(op state.Op) error {
-	switch op.Kind {
-	case state.OpInsert, state.OpUpsert, state.OpUpdate:
-		if err := state.ValidateEntity(op.Entity); err != nil {
-			return err
-		}
-	case state.OpDelete:
-		if err := validateKeys(op.Entity.PartitionKey, op.Entity.RowKey); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("unknown operation kind %d", op.Kind)
-	}
-	if (op.Kind == state.OpUpdate || op.Kind == state.OpDelete) && op.Entity.ETag == "" {
-		return fmt.Errorf("%s without an etag: pass the etag read earlier, or state.ETagAny to overwrite unconditionally", op.Kind)
-	}
-	return nil
-}
-
-func validateQuery(q state.Query) error {
-	if q.PartitionKey != "" {
-		if err := state.ValidateKey("PartitionKey", q.PartitionKey); err != nil {
-			return err
-		}
-	}
-	if q.RowKeyPrefix != "" {
-		if err := state.ValidateKey("RowKeyPrefix", q.RowKeyPrefix); err != nil {
-			return err
-		}
-	}
-	if q.Limit < 0 {
-		return fmt.Errorf("negative limit %d", q.Limit)
-	}
-	return nil
-}
 
 // encodeOp validates op and returns the entity as the JSON aztables sends:
 // the keys plus every property as a string.
 func encodeOp(op state.Op) ([]byte, error) {
-	if err := validateOp(op); err != nil {
+	if err := state.ValidateOp(op); err != nil {
 		return nil, err
 	}
 	m := make(map[string]any, len(op.Entity.Props)+2)
