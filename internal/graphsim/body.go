@@ -106,6 +106,23 @@ func literal(v any) string {
 // refID extracts the object id from an @odata.id / @odata.bind URL such
 // as https://graph.microsoft.com/v1.0/directoryObjects/{id},
 // .../users('{id}') or .../education/users/{id}.
+// refFromBody reads the object id of a reference add's {"@odata.id": …}.
+func refFromBody(r *request) (string, *apiError) {
+	body, err := decodeObject(r)
+	if err != nil {
+		return "", err
+	}
+	ref, ok := body["@odata.id"].(string)
+	if !ok {
+		return "", errf(http.StatusBadRequest, CodeBadRequest, "The request payload must contain '@odata.id'.")
+	}
+	id, ok := refID(ref)
+	if !ok {
+		return "", badRef(ref)
+	}
+	return id, nil
+}
+
 func refID(ref string) (string, bool) {
 	ref = strings.TrimSpace(ref)
 	if ref == "" {

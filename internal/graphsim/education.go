@@ -276,17 +276,9 @@ func (s *Server) addClassRef(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := decodeObject(r)
+	id, err := refFromBody(r)
 	if err != nil {
 		return nil, err
-	}
-	ref, ok := body["@odata.id"].(string)
-	if !ok {
-		return nil, errf(http.StatusBadRequest, CodeBadRequest, "The request payload must contain '@odata.id'.")
-	}
-	id, ok := refID(ref)
-	if !ok {
-		return nil, badRef(ref)
 	}
 	if u := t.users[id]; u == nil || u.deleted {
 		return nil, notFound(id)
@@ -450,17 +442,9 @@ func (s *Server) addSchoolRef(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := decodeObject(r)
+	id, err := refFromBody(r)
 	if err != nil {
 		return nil, err
-	}
-	ref, ok := body["@odata.id"].(string)
-	if !ok {
-		return nil, errf(http.StatusBadRequest, CodeBadRequest, "The request payload must contain '@odata.id'.")
-	}
-	id, ok := refID(ref)
-	if !ok {
-		return nil, badRef(ref)
 	}
 	rel := v[1]
 	if rel == "classes" {

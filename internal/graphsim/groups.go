@@ -479,17 +479,9 @@ func (s *Server) addGroupRef(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := decodeObject(r)
+	id, err := refFromBody(r)
 	if err != nil {
 		return nil, err
-	}
-	ref, ok := body["@odata.id"].(string)
-	if !ok {
-		return nil, errf(http.StatusBadRequest, CodeBadRequest, "The request payload must contain '@odata.id'.")
-	}
-	id, ok := refID(ref)
-	if !ok {
-		return nil, badRef(ref)
 	}
 	rel := v[1]
 	if err := s.checkRefs(t, g, g.unified(), rel, []string{id}); err != nil {

@@ -191,12 +191,7 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		t.skus = append(t.skus, &sku{SkuState: k})
 	}
 	for i, raw := range ts.Users {
-		p := cloneMap(raw)
-		id := strings.ToLower(str(p["id"]))
-		if id == "" {
-			id = s.ids.guid()
-		}
-		p["id"] = id
+		p, id := s.seedObject(raw)
 		if str(p["userPrincipalName"]) == "" {
 			return nil, fmt.Errorf("%w: user %d (%s) has no userPrincipalName", ErrBadState, i, id)
 		}
@@ -217,12 +212,7 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		}
 	}
 	for i, raw := range ts.Groups {
-		p := cloneMap(raw)
-		id := strings.ToLower(str(p["id"]))
-		if id == "" {
-			id = s.ids.guid()
-		}
-		p["id"] = id
+		p, id := s.seedObject(raw)
 		if str(p["displayName"]) == "" {
 			return nil, fmt.Errorf("%w: group %d (%s) has no displayName", ErrBadState, i, id)
 		}
@@ -250,12 +240,7 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		}
 	}
 	for _, raw := range ts.Schools {
-		p := cloneMap(raw)
-		id := strings.ToLower(str(p["id"]))
-		if id == "" {
-			id = s.ids.guid()
-		}
-		p["id"] = id
+		p, id := s.seedObject(raw)
 		sc := &school{meta: meta{id: id, seq: t.nextSeq()}, props: p}
 		sc.classes = lowerAll(strSlice(p["classes"]))
 		sc.users = lowerAll(strSlice(p["users"]))
@@ -278,6 +263,18 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		t.events[id] = &event{meta: meta{id: id, seq: t.nextSeq()}, userID: uid, props: p}
 	}
 	return t, nil
+}
+
+// seedObject copies a seeded directory object and settles its id: the
+// seed's (lower-cased, as directory ids compare) or a new one.
+func (s *Server) seedObject(raw map[string]any) (map[string]any, string) {
+	p := cloneMap(raw)
+	id := strings.ToLower(str(p["id"]))
+	if id == "" {
+		id = s.ids.guid()
+	}
+	p["id"] = id
+	return p, id
 }
 
 func lowerAll(in []string) []string {
