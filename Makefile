@@ -4,7 +4,7 @@ BIN      := bin/rostersync
 PKG_DIR  := dist/package
 ZIP      := dist/rostersync.zip
 # Packages whose tests exercise concurrency; they also run under -race.
-RACE_PKGS := ./internal/queue/... ./internal/state/... ./internal/pipeline/... ./internal/localstack/... ./internal/devhost/... ./handlers/...
+RACE_PKGS := ./internal/queue/... ./internal/state/... ./internal/pipeline/... ./internal/localstack/... ./internal/devhost/... ./handlers/... ./internal/apply/... ./internal/reconcile/...
 FUZZTIME ?= 20s
 STATICCHECK_VERSION ?= v0.8.2
 

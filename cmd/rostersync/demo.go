@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -185,13 +186,7 @@ func (d *demo) report(sum syncSummary) {
 	for _, u := range p.Unsynced {
 		reasons[u.Reason]++
 	}
-	for _, r := range slices.Sorted(func(yield func(plan.Reason) bool) {
-		for r := range reasons {
-			if !yield(r) {
-				return
-			}
-		}
-	}) {
+	for _, r := range slices.Sorted(maps.Keys(reasons)) {
 		d.printf("     · %d left alone: %s\n", reasons[r], r)
 	}
 	if sum.Graph.Writes > 3000 {

@@ -62,7 +62,6 @@ func runServe(ctx context.Context, args []string, env environment) error {
 		Store:       store,
 		Credentials: vault,
 		Passwords:   credentials.Generate,
-		Log:         log,
 	}
 	if vault == nil {
 		users.Credentials = nil // a typed nil would not read as "none"

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rostersync/rostersync/internal/graphsim"
@@ -169,7 +170,7 @@ func summarize(r runs.Run) syncSummary {
 	} else {
 		s.Creates, s.Links, s.Updates, s.Suspends, s.Reactivations = c["applied.create"], c["applied.link"], c["applied.update"], c["applied.suspend"], c["applied.reactivate"]
 		for k, n := range c {
-			if len(k) > 7 && k[:7] == "failed." {
+			if strings.HasPrefix(k, "failed.") {
 				s.Failed += n
 			}
 		}

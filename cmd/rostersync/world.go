@@ -80,14 +80,13 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	clk := localClock{}
+	clk := clock.Real{}
 	users := &reconcile.Users{
 		Source:      reconcile.FileSource{Clock: clk},
 		Tenants:     graphTenants{factory: factory, exec: graph.ExecutorOptions{TimeScale: o.timeScale}},
 		Credentials: w.vault,
 		Passwords:   credentials.Generate,
 		Clock:       clk,
-		Log:         o.log,
 	}
 	w.stack, err = localstack.Start(ctx, localstack.Options{
 		Root: o.root, FunctionsDir: filepath.Join(o.root, "functions"), Backend: backend,
@@ -110,9 +109,6 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 	ok = true
 	return w, nil
 }
-
-// localClock is the wall clock the one-shot commands run on.
-type localClock = clock.Real
 
 func (w *world) startSimulator(o worldOptions) error {
 	st, err := graphsim.ReadStateFile(filepath.Join(o.dir, simTenantFile))

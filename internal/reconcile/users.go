@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/clock"
@@ -79,7 +78,15 @@ type Users struct {
 	Passwords   apply.PasswordFunc
 	Clock       clock.Clock
 	Apply       apply.Options
-	Log         *slog.Logger
+}
+
+// clock returns the injected clock or the wall clock. Sync never writes to
+// the handler: the runner calls it from many goroutines at once.
+func (u *Users) clock() clock.Clock {
+	if u.Clock == nil {
+		return clock.Real{}
+	}
+	return u.Clock
 }
 
 var _ pipeline.Entity = (*Users)(nil)
@@ -88,12 +95,6 @@ const cursorApply = "apply"
 
 // Sync plans on the first step and applies on the following ones.
 func (u *Users) Sync(ctx context.Context, in pipeline.EntityInput) (pipeline.EntityOutcome, error) {
-	if u.Clock == nil {
-		u.Clock = clock.Real{}
-	}
-	if u.Log == nil {
-		u.Log = slog.New(slog.DiscardHandler)
-	}
 	if in.Job.Cursor == cursorApply {
 		return u.apply(ctx, in)
 	}
@@ -174,7 +175,7 @@ func (u *Users) computePlan(ctx context.Context, in pipeline.EntityInput) (*plan
 		}
 	}
 	p := userplan.Compute(userplan.Input{View: view, Dir: snap, Links: links, Excluded: excluded, Rules: rules,
-		Domains: in.Customer.Domains, RosterShrank: shrank, Only: only, Now: u.Clock.Now()})
+		Domains: in.Customer.Domains, RosterShrank: shrank, Only: only, Now: u.clock().Now()})
 	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Now.UTC()
 	if err := u.Store.SavePlan(ctx, in.Customer.ID, p); err != nil {
 		return nil, err
@@ -248,7 +249,7 @@ func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.En
 	if err != nil {
 		return pipeline.EntityOutcome{}, err
 	}
-	a := apply.New(dir, u.Store, u.Credentials, u.Passwords, u.Clock, u.Apply)
+	a := apply.New(dir, u.Store, u.Credentials, u.Passwords, u.clock(), u.Apply)
 	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries)
 	if errors.Is(err, apply.ErrNotApplyable) || errors.Is(err, apply.ErrWrongTenant) {
 		return pipeline.EntityOutcome{}, queue.Terminal(err)
@@ -274,7 +275,7 @@ func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.En
 // suspensions are ever undone.
 func (u *Users) recordLinks(ctx context.Context, customerID string, changed []state.Entry) error {
 	var ms []state.Mapping
-	now := u.Clock.Now().UTC()
+	now := u.clock().Now().UTC()
 	for _, e := range changed {
 		m := state.Mapping{CustomerID: customerID, Kind: MappingUser, SourceID: e.Key, UserType: e.UserType, UpdatedAt: now}
 		switch {
