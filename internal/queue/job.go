@@ -61,9 +61,25 @@ func (j Job) MessageID() string {
 	return "h|" + hex.EncodeToString(sum[:])
 }
 
+// JobBodyKey is the one top-level key of a job message body. The Service
+// Bus extension adds a JSON body's top-level properties to the trigger's
+// binding data, which the Functions host sends as the invocation's
+// Metadata, and the binding data is a case-insensitive dictionary in which
+// body properties take precedence over the extension's own (azure-webjobs-sdk
+// PocoTriggerArgumentBinding: "Binding data from Poco properties takes
+// precedence over builtins"). A job field named like SessionId or
+// DeliveryCount would silently replace the real value; nested under this
+// key, no job field ever reaches the top level.
+const JobBodyKey = "rostersyncJob"
+
+// jobBody is the wire form of a job message body.
+type jobBody struct {
+	Job *Job `json:"rostersyncJob"`
+}
+
 // Message wraps the job for the customer's session.
 func (j Job) Message(at time.Time) (Message, error) {
-	body, err := json.Marshal(j)
+	body, err := json.Marshal(jobBody{Job: &j})
 	if err != nil {
 		return Message{}, fmt.Errorf("encode job %s: %w", j.MessageID(), err)
 	}
@@ -78,16 +94,24 @@ func (j Job) Message(at time.Time) (Message, error) {
 	return m, m.Validate()
 }
 
-// DecodeJob parses and validates a job body.
+// DecodeJob parses and validates a job body: {"rostersyncJob": {...}}, or
+// the flat job object that earlier versions sent (still read, so messages
+// already queued when this version is deployed are not dead-lettered).
 func DecodeJob(body []byte) (Job, error) {
-	var j Job
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
-		return Job{}, fmt.Errorf("%w: %v", ErrBadJob, err)
+	var top map[string]json.RawMessage
+	if err := strictDecode(body, &top); err != nil {
+		return Job{}, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return Job{}, fmt.Errorf("%w: data after the job object", ErrBadJob)
+	inner := body
+	if raw, ok := top[JobBodyKey]; ok {
+		if len(top) != 1 {
+			return Job{}, fmt.Errorf("%w: %s must be the body's only key", ErrBadJob, JobBodyKey)
+		}
+		inner = raw
+	}
+	var j Job
+	if err := strictDecode(inner, &j); err != nil {
+		return Job{}, err
 	}
 	if j.Version < 1 || j.Version > JobFormatVersion {
 		return Job{}, fmt.Errorf("%w: format version %d, this runner reads 1..%d", ErrBadJob, j.Version, JobFormatVersion)
@@ -105,6 +129,19 @@ func DecodeJob(body []byte) (Job, error) {
 		return Job{}, fmt.Errorf("%w: negative step %d or wait %d", ErrBadJob, j.Step, j.Wait)
 	}
 	return j, nil
+}
+
+// strictDecode decodes exactly one JSON value with no unknown fields.
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadJob, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: data after the job object", ErrBadJob)
+	}
+	return nil
 }
 
 func sortedCopy(s []string) []string {

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -99,5 +100,40 @@ func TestMessageValidate(t *testing.T) {
 		if err := tt.m.Validate(); !errors.Is(err, tt.want) {
 			t.Errorf("Validate(%.40q…) = %v, want %v", tt.m.MessageID, err, tt.want)
 		}
+	}
+}
+
+// TestJobBodyHasOneNamespacedKey: the Service Bus extension merges a JSON
+// body's top-level properties into the trigger metadata, case-insensitively
+// and ahead of its own; a job body exposes one key that no documented
+// metadata key can equal.
+func TestJobBodyHasOneNamespacedKey(t *testing.T) {
+	m, err := job().Message(time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]any
+	if err := json.Unmarshal(m.Body, &top); err != nil {
+		t.Fatal(err)
+	}
+	if len(top) != 1 || top[JobBodyKey] == nil {
+		t.Fatalf("body %s: want the job under %q only", m.Body, JobBodyKey)
+	}
+	for _, meta := range []string{"DeliveryCount", "DeadLetterSource", "LockToken", "ExpiresAtUtc", "ExpiresAt", "EnqueuedTimeUtc",
+		"EnqueuedTime", "MessageId", "ContentType", "ReplyTo", "SequenceNumber", "To", "Subject", "Label", "CorrelationId",
+		"ApplicationProperties", "UserProperties", "SessionId", "ReplyToSessionId", "PartitionKey", "TransactionPartitionKey", "sys"} {
+		if strings.EqualFold(meta, JobBodyKey) {
+			t.Errorf("job body key %q collides with metadata key %q", JobBodyKey, meta)
+		}
+	}
+}
+
+func TestDecodeJobReadsTheFlatFormOfEarlierVersions(t *testing.T) {
+	got, err := DecodeJob([]byte(`{"v":1,"customer":"oakfield","profile":"nightly","run":"r1","entity":"users","window":"2026-11-21"}`))
+	if err != nil || got != job() {
+		t.Errorf("DecodeJob(flat) = %+v, %v, want %+v", got, err, job())
+	}
+	if _, err := DecodeJob([]byte(`{"rostersyncJob":{"v":1,"customer":"c","profile":"p","run":"r","entity":"e","window":"w"},"sessionId":"x"}`)); !errors.Is(err, ErrBadJob) {
+		t.Errorf("DecodeJob with a key beside %s = %v, want ErrBadJob", JobBodyKey, err)
 	}
 }
