@@ -65,7 +65,11 @@ func readCSV(ctx context.Context, file string, r io.Reader, t *table, strict boo
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			c.add(&ParseError{File: file, Line: 1, Want: "a header row naming the columns (the file is empty)", Err: ErrMissingHeader})
+			want := "a header row naming the columns: " + file + " holds only blank lines"
+			if len(head) == 0 {
+				want = "a header row naming the columns: " + file + " is empty (0 bytes; a failed export?)"
+			}
+			c.add(&ParseError{File: file, Line: 1, Want: want, Err: ErrMissingHeader})
 		} else {
 			addReadError(c, file, err)
 		}

@@ -19,6 +19,17 @@ var (
 	ErrEncoding = errors.New("not UTF-8")
 	// ErrMissingHeader is an empty file where a header row was due.
 	ErrMissingHeader = errors.New("missing header row")
+	// ErrNoRows is a file (or REST collection) the feed cannot do without
+	// that holds a header but no records: a failed or truncated export.
+	// It is reported once, at line 2, instead of as a dangling reference
+	// from every record that points into the empty file.
+	ErrNoRows = errors.New("no rows")
+	// ErrControlChar is a value holding a control character (NUL, C0
+	// other than tab and line breaks, DEL, C1): binary junk or a broken
+	// export, never part of a name.
+	ErrControlChar = errors.New("control character")
+	// ErrTooLong is a value longer than any real one (MaxFieldLength).
+	ErrTooLong = errors.New("value too long")
 	// ErrMissingColumn is a header without a column the file requires.
 	ErrMissingColumn = errors.New("missing required column")
 	// ErrDuplicateColumn is a header naming a column twice.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/rostersync/rostersync/internal/roster"
 )
@@ -30,6 +32,11 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add(uint8(4), []byte("sourcedId,title,courseSourcedId,classType,schoolSourcedId,termSourcedIds\nc,\"t\n"))
 	f.Add(uint8(6), []byte("sourcedId\n\"a\"\"b\",x\n"))
 	f.Add(uint8(0x85), []byte("propertyName,value\nfile.users,delta\n"))
+	users := string(base["users.csv"].Data)
+	head, _, _ := strings.Cut(users, "\n")
+	f.Add(uint8(5), []byte(head+"\n"))                                         // header only
+	f.Add(uint8(5), []byte(strings.Replace(users, "Zoë", "Zo\x00\u202eë", 1))) // NUL, bidi override
+	f.Add(uint8(5), []byte(strings.Replace(users, "Zoë", strings.Repeat("z", 1500), 1)))
 
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
 		m := maps.Clone(base)
@@ -64,6 +71,21 @@ func FuzzReadCSV(f *testing.F) {
 		}
 		if feed.Session != "ay-2025" {
 			t.Fatalf("Session = %q", feed.Session)
+		}
+		if len(r.People) == 0 || len(r.Orgs) == 0 {
+			t.Fatalf("a roster with %d people and %d orgs was accepted", len(r.People), len(r.Orgs))
+		}
+		for _, p := range r.People {
+			for _, v := range []string{p.SourcedID, p.Username, p.GivenName, p.FamilyName, p.MiddleName, p.Identifier, p.Email} {
+				for _, c := range v {
+					if unicode.IsControl(c) && c != '\t' && c != '\n' && c != '\r' {
+						t.Fatalf("person %s: value %q holds control character %U", p.SourcedID, v, c)
+					}
+				}
+				if utf8.RuneCountInString(v) > MaxFieldLength {
+					t.Fatalf("person %s: a value of %d characters was accepted", p.SourcedID, utf8.RuneCountInString(v))
+				}
+			}
 		}
 	})
 }

@@ -1,8 +1,10 @@
 package oneroster
 
 import (
+	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rostersync/rostersync/internal/roster"
 )
@@ -18,6 +20,88 @@ type parser struct {
 func (p *parser) fail(col int, value, want string, err error) {
 	p.bad = true
 	p.c.add(&ParseError{File: p.rec.file, Line: p.rec.line, Column: p.rec.names[col].name, Value: value, Want: want, Err: err})
+}
+
+// MaxFieldLength is the most characters one value may hold. Graph's
+// longest user property (displayName) takes 256; a value four times that
+// is a broken export or a hostile feed, not a name, and is refused with a
+// located error rather than cut to size somewhere later. Values within it
+// but over a Graph limit are shortened by the planner, which says so.
+const MaxFieldLength = 1024
+
+// MaxListLength bounds a whole multi-valued field (a trust-wide teacher's
+// orgSourcedIds); each value in it is still held to MaxFieldLength.
+const MaxListLength = 64 << 10
+
+// checkText refuses values no MIS writes: control characters and absurd
+// lengths. Tab and line breaks are let through (quoted CSV fields carry
+// them legitimately, e.g. a class location on two lines); the planner
+// turns them into spaces before any value reaches a tenant.
+func (p *parser) checkText() {
+	for col := range p.rec.names {
+		c := &p.rec.names[col]
+		v := p.rec.get(col)
+		if v == "" || c.unread {
+			continue
+		}
+		if at, r, bad := controlChar(v); bad {
+			p.fail(col, v, fmt.Sprintf("text without control characters (found %U at character %d)", r, utf8.RuneCountInString(v[:at])+1), ErrControlChar)
+			continue
+		}
+		limit := MaxFieldLength
+		if c.list {
+			limit = MaxListLength
+		}
+		if len(v) > limit {
+			if n := utf8.RuneCountInString(v); n > limit {
+				p.fail(col, prefix(v), fmt.Sprintf("at most %d characters, not %d", limit, n), ErrTooLong)
+				continue
+			}
+		}
+		if c.list && len(v) > MaxFieldLength {
+			for item := range strings.SplitSeq(v, ",") {
+				if n := utf8.RuneCountInString(item); n > MaxFieldLength {
+					p.fail(col, prefix(item), fmt.Sprintf("at most %d characters in each comma-separated value, not %d", MaxFieldLength, n), ErrTooLong)
+					break
+				}
+			}
+		}
+	}
+}
+
+// controlChar finds the first C0 control other than tab, LF and CR, DEL,
+// or C1 control (U+0080–U+009F, which in UTF-8 text usually means a
+// Windows-1252 file decoded twice). It scans bytes: this runs on every
+// field of every row.
+func controlChar(v string) (at int, r rune, found bool) {
+	for i := 0; i < len(v); i++ {
+		switch b := v[i]; {
+		case b < 0x20:
+			if b != '\t' && b != '\n' && b != '\r' {
+				return i, rune(b), true
+			}
+		case b == 0x7F:
+			return i, rune(b), true
+		case b == 0xC2 && i+1 < len(v) && v[i+1] >= 0x80 && v[i+1] < 0xA0:
+			return i, rune(v[i+1]), true
+		}
+	}
+	return 0, 0, false
+}
+
+// prefix keeps the start of an over-long value for the error, so that a
+// megabyte field is not carried around in error lists and API answers.
+func prefix(v string) string {
+	const keep = 64
+	i := 0
+	for n := 0; n < keep && i < len(v); n++ {
+		_, size := utf8.DecodeRuneInString(v[i:])
+		i += size
+	}
+	if i == len(v) {
+		return v
+	}
+	return v[:i] + "…"
 }
 
 // str returns the field with surrounding spaces removed: exporters pad

@@ -148,6 +148,9 @@ func Read(ctx context.Context, fsys fs.FS, opts *ReadOptions) (*Feed, error) {
 			break
 		}
 	}
+	if !c.full() {
+		emptyKinds(files, &rd.failed, loc, true, c)
+	}
 	// Cross-file checks on a roster with missing rows would only repeat
 	// the parse errors as dangling references, so they wait for a clean
 	// parse.
@@ -161,6 +164,64 @@ func Read(ctx context.Context, fsys fs.FS, opts *ReadOptions) (*Feed, error) {
 	return &Feed{Roster: r, Session: session, Guard: guard, Files: files}, nil
 }
 
+// refersTo lists, per kind, the kinds its records must point into.
+var refersTo = [numKinds][]Kind{
+	KindCourses:      {KindOrgs},
+	KindClasses:      {KindOrgs, KindSessions, KindCourses},
+	KindUsers:        {KindOrgs},
+	KindEnrollments:  {KindOrgs, KindClasses, KindUsers},
+	KindDemographics: {KindUsers},
+}
+
+// needed reports whether the feed cannot do without records of kind k:
+// orgs and users always (a feed of nobody would only suspend everyone),
+// any other kind when records of another kind refer to it.
+func needed(k Kind, files []FileStats) bool {
+	if k == KindOrgs || k == KindUsers {
+		return true
+	}
+	for from, to := range refersTo {
+		if files[from].Records > 0 && slices.Contains(to, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// emptyKinds reports, once per file, a kind the feed needs that holds no
+// records: a header-only users.csv is one error ("users.csv has no
+// rows"), not a dangling reference from each of thousands of enrolments,
+// which the cross-file checks would otherwise report (they do not run
+// once any error is found). csv says whether kinds are files with a
+// header on line 1 (else REST collections, located by name alone).
+// A kind whose reading already failed (failed[k]) is not reported again.
+func emptyKinds(files []FileStats, failed *[numKinds]bool, loc *locations, csv bool, c *collector) {
+	for _, k := range Kinds {
+		st := &files[k]
+		if st.Records > 0 || failed[k] || !needed(k, files) {
+			continue
+		}
+		name := loc.names[k]
+		e := &ParseError{File: name, Err: ErrNoRows}
+		switch {
+		case st.Mode == ModeAbsent:
+			e.Want = fmt.Sprintf("records in %s: the manifest marks it absent, and there is no previous snapshot to carry them over", name)
+		case st.Rows == 0 && csv:
+			e.Line = 2
+			e.Want = fmt.Sprintf("a data row after the header: %s has no rows (a failed or truncated export?)", name)
+		case st.Rows == 0:
+			e.Want = fmt.Sprintf("at least one record: the provider returned none for %s", name)
+		case st.Skipped == st.Rows:
+			e.Want = fmt.Sprintf("an active record: every row of %s is marked tobedeleted", name)
+		case st.Deleted > 0:
+			e.Want = fmt.Sprintf("records left after applying the delta: it deletes every record of %s", name)
+		default:
+			continue // every row was refused, and each refusal is reported
+		}
+		c.add(e)
+	}
+}
+
 // reader is the state one Read shares across kinds.
 type reader struct {
 	src     *source
@@ -170,12 +231,16 @@ type reader struct {
 	c       *collector
 	loc     *locations
 	stats   []FileStats
+	// failed marks kinds whose reading reported an error.
+	failed [numKinds]bool
 }
 
 // readKind reads one kind per its manifest mode and returns the records in
 // SourcedID order, recording their lines in rd.loc.
 func readKind[T any](ctx context.Context, rd *reader, ops kindOps[T], prev []T) ([]T, error) {
 	k := ops.kind
+	before := rd.c.total
+	defer func() { rd.failed[k] = rd.c.total > before }()
 	file := k.File()
 	mode := rd.m.modes[k]
 	st := &rd.stats[k]
@@ -254,6 +319,9 @@ func (s *sink[T]) reserve(n int) {
 func (s *sink[T]) add(rec *record) {
 	s.st.Rows++
 	p := parser{c: s.c, strict: s.strict, rec: rec}
+	if p.checkText(); p.bad {
+		return
+	}
 	id, status, mod, skip := p.meta(s.mode)
 	if skip {
 		s.st.Skipped++

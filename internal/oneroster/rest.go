@@ -82,6 +82,9 @@ func (c *Client) Read(ctx context.Context, opts *FetchOptions) (*Feed, error) {
 			break
 		}
 	}
+	if !col.full() {
+		emptyKinds(files, &rd.failed, loc, false, col)
+	}
 	if col.total > 0 {
 		return nil, col.err()
 	}
@@ -103,10 +106,14 @@ type restReader struct {
 	loc      *locations
 	stats    []FileStats
 	skipDemo bool
+	// failed marks kinds whose reading reported an error.
+	failed [numKinds]bool
 }
 
 func fetchKind[T any](ctx context.Context, rd *restReader, ops kindOps[T], prev []T) ([]T, error) {
 	k := ops.kind
+	before := rd.col.total
+	defer func() { rd.failed[k] = rd.col.total > before }()
 	name := k.String()
 	st := &rd.stats[k]
 	*st = FileStats{Kind: k, Mode: rd.mode}

@@ -44,6 +44,12 @@ type column struct {
 	required bool
 	// alias is another header some exporters write for the column.
 	alias string
+	// list columns hold comma-separated values, so they may be longer
+	// than MaxFieldLength (each value may not).
+	list bool
+	// unread columns are never parsed (users.csv's password), so their
+	// content is not checked either.
+	unread bool
 }
 
 type table struct {
@@ -156,6 +162,7 @@ func cols(cs ...column) []column { return append(append([]column(nil), common...
 
 func req(name string) column { return column{name: name, required: true} }
 func opt(name string) column { return column{name: name} }
+func lst(name string) column { return column{name: name, list: true} }
 
 var tables = [numKinds]table{
 	KindOrgs: {name: "orgs", columns: cols(
@@ -163,16 +170,16 @@ var tables = [numKinds]table{
 	KindSessions: {name: "academicSessions", columns: cols(
 		req("title"), req("type"), req("startDate"), req("endDate"), opt("parentSourcedId"), req("schoolYear"))},
 	KindCourses: {name: "courses", columns: cols(
-		opt("schoolYearSourcedId"), req("title"), opt("courseCode"), opt("grades"), req("orgSourcedId"),
-		opt("subjects"), opt("subjectCodes"))},
+		opt("schoolYearSourcedId"), req("title"), opt("courseCode"), lst("grades"), req("orgSourcedId"),
+		lst("subjects"), lst("subjectCodes"))},
 	KindClasses: {name: "classes", columns: cols(
-		req("title"), opt("grades"), req("courseSourcedId"), opt("classCode"), req("classType"), opt("location"),
-		req("schoolSourcedId"), column{name: "termSourcedIds", required: true, alias: "termSourcedId"},
-		opt("subjects"), opt("subjectCodes"), opt("periods"))},
+		req("title"), lst("grades"), req("courseSourcedId"), opt("classCode"), req("classType"), opt("location"),
+		req("schoolSourcedId"), column{name: "termSourcedIds", required: true, alias: "termSourcedId", list: true},
+		lst("subjects"), lst("subjectCodes"), lst("periods"))},
 	KindUsers: {name: "users", columns: cols(
-		req("enabledUser"), req("orgSourcedIds"), req("role"), req("username"), opt("userIds"),
+		req("enabledUser"), column{name: "orgSourcedIds", required: true, list: true}, req("role"), req("username"), lst("userIds"),
 		req("givenName"), req("familyName"), opt("middleName"), opt("identifier"), opt("email"), opt("sms"),
-		opt("phone"), opt("agentSourcedIds"), opt("grades"), opt("password"))},
+		opt("phone"), lst("agentSourcedIds"), lst("grades"), column{name: "password", unread: true})},
 	KindEnrollments: {name: "enrollments", columns: cols(
 		req("classSourcedId"), req("schoolSourcedId"), req("userSourcedId"), req("role"), opt("primary"),
 		opt("beginDate"), opt("endDate"))},
