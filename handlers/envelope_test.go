@@ -34,8 +34,10 @@ func TestDecodeTimer(t *testing.T) {
 			Next:   time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC),
 			UtcNow: time.Date(2026, 11, 21, 2, 0, 0, 13182500, time.UTC),
 		}},
-		{"timer-no-status.json", TimerInfo{IsPastDue: true, UtcNow: time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)}},
-		{"timer-as-string.json", TimerInfo{}},
+		{"timer-past-due.json", TimerInfo{IsPastDue: true, UtcNow: time.Date(2026, 11, 21, 2, 7, 31, 220571300, time.UTC)}},
+		// Tolerance: shapes the host does not send, still read.
+		{"tolerance-timer-quoted-values.json", TimerInfo{IsPastDue: true, UtcNow: time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)}},
+		{"tolerance-timer-as-string.json", TimerInfo{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -59,8 +61,10 @@ func TestDecodeServiceBus(t *testing.T) {
 		sequence      int64
 	}{
 		{"servicebus.json", 2, "oakfield", 42},
-		{"servicebus-base64.json", 3, "oakfield", 7},
-		{"servicebus-double-quoted.json", 1, "", 0},
+		// Tolerance: shapes the host does not send, still read.
+		{"tolerance-servicebus-single-encoded.json", 2, "oakfield", 42},
+		{"tolerance-servicebus-base64.json", 3, "oakfield", 7},
+		{"tolerance-servicebus-no-session.json", 1, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
@@ -83,6 +87,24 @@ func TestDecodeServiceBus(t *testing.T) {
 				t.Errorf("job = %+v, want %+v", job, wantJob)
 			}
 		})
+	}
+}
+
+// TestMetadataOnlyFromDocumentedKeys: the extension merges a JSON body's
+// top-level properties into the metadata, case-insensitively. The handler
+// reads the documented keys only, by their exact names, so neither a body
+// property spelt differently nor the job's own key changes what it reads.
+func TestMetadataOnlyFromDocumentedKeys(t *testing.T) {
+	req := fixture(t, "servicebus.json")
+	req.Metadata["sessionId"] = json.RawMessage(`"\"evil\""`)
+	req.Metadata["deliverycount"] = json.RawMessage(`"9"`)
+	req.Metadata["messageID"] = json.RawMessage(`"\"forged\""`)
+	m, err := DecodeServiceBus(req, "job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SessionID != "oakfield" || m.DeliveryCount != 2 || m.MessageID != "oakfield|nightly|noop|2026-11-21|0" {
+		t.Errorf("SessionID, DeliveryCount, MessageID = %q, %d, %q, want the documented keys' values", m.SessionID, m.DeliveryCount, m.MessageID)
 	}
 }
 
@@ -152,7 +174,7 @@ func TestDecodeBody(t *testing.T) {
 }
 
 func FuzzDecodeEnvelope(f *testing.F) {
-	for _, name := range []string{"timer.json", "timer-no-status.json", "servicebus.json", "servicebus-base64.json", "http.json"} {
+	for _, name := range []string{"timer.json", "timer-past-due.json", "servicebus.json", "tolerance-servicebus-base64.json", "http.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", "invoke", name))
 		if err != nil {
 			f.Fatal(err)

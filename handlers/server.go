@@ -87,67 +87,89 @@ func NewServer(p Pipeline, api http.Handler, clk clock.Clock, log *slog.Logger) 
 	return s
 }
 
+// invocationIDHeader is the header with which the host names each
+// invocation (azure-functions-host HttpWorkerConstants.InvocationIdHeaderName);
+// log lines carry it so they can be joined to the host's own.
+const invocationIDHeader = "X-Azure-Functions-InvocationId"
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// A bug must fail one invocation (so the message is retried and,
 		// in the end, dead-lettered), not the worker serving every other.
 		if v := recover(); v != nil {
-			s.log.ErrorContext(r.Context(), "handler panic", "path", r.URL.Path, "panic", v)
-			writeEnvelope(w, http.StatusInternalServerError, InvokeResponse{Logs: []string{fmt.Sprintf("internal error in %s: %v", r.URL.Path, v)}})
+			s.fail(r.Context(), w, r, http.StatusInternalServerError, fmt.Sprintf("internal error in %s: %v", r.URL.Path, v), InvokeResponse{})
 		}
 	}()
 	switch {
 	case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		// The host polls GET / until anything answers.
+		// The host polls GET / until anything answers; it gives up after
+		// HttpWorkerOptions.InitializationTimeout (30 s), so this answers
+		// before any dependency is opened.
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, "rostersync custom handler ready\n")
 	case strings.HasPrefix(r.URL.Path, "/api/"):
-		s.api.ServeHTTP(w, r) // forwarded HTTP trigger, raw request
+		s.serveAPI(w, r) // forwarded (or proxied) HTTP trigger, raw request
 	default:
 		s.invoke(w, r)
 	}
 }
 
+// fail logs why an invocation is answered with a non-2xx status, then
+// answers. The host throws the response body away on a non-2xx answer
+// before it reads Logs (DefaultHttpWorkerService.ProcessDefaultInvocationRequest
+// calls EnsureSuccessStatusCode first), so this log line, read from the
+// handler's stderr, is the only place the reason reaches Application
+// Insights.
+func (s *Server) fail(ctx context.Context, w http.ResponseWriter, r *http.Request, status int, reason string, resp InvokeResponse, attrs ...any) {
+	level := slog.LevelError
+	if status < http.StatusInternalServerError {
+		level = slog.LevelWarn
+	}
+	attrs = append([]any{"function", strings.Trim(r.URL.Path, "/"), "status", status, "invocation", r.Header.Get(invocationIDHeader), "reason", reason}, attrs...)
+	s.log.Log(ctx, level, "invocation failed", attrs...)
+	resp.Logs = append(resp.Logs, reason)
+	writeEnvelope(w, status, resp)
+}
+
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	name := strings.Trim(r.URL.Path, "/")
+	ctx := r.Context()
 	f, ok := s.functions[name]
 	if !ok {
-		writeEnvelope(w, http.StatusNotFound, InvokeResponse{Logs: []string{fmt.Sprintf("unknown function %q", name)}})
+		s.fail(ctx, w, r, http.StatusNotFound, fmt.Sprintf("unknown function %q", name), InvokeResponse{})
 		return
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeEnvelope(w, http.StatusMethodNotAllowed, InvokeResponse{Logs: []string{"invocations are POST"}})
+		s.fail(ctx, w, r, http.StatusMethodNotAllowed, "invocations are POST", InvokeResponse{})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEnvelope))
 	if err != nil {
-		writeEnvelope(w, http.StatusRequestEntityTooLarge, InvokeResponse{Logs: []string{fmt.Sprintf("function %s: envelope over %d bytes or unreadable: %v", name, maxEnvelope, err)}})
+		s.fail(ctx, w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("function %s: envelope over %d bytes or unreadable: %v", name, maxEnvelope, err), InvokeResponse{})
 		return
 	}
 	req, err := DecodeInvokeRequest(body)
 	if err != nil {
-		writeEnvelope(w, http.StatusBadRequest, InvokeResponse{Logs: []string{fmt.Sprintf("function %s: %v", name, err)}})
+		s.fail(ctx, w, r, http.StatusBadRequest, fmt.Sprintf("function %s: %v", name, err), InvokeResponse{})
 		return
 	}
-	ctx := r.Context()
-	var status int
-	var resp InvokeResponse
 	switch f.Trigger {
 	case TriggerTimer:
-		status, resp = s.timer(ctx, f, req)
+		s.timer(w, r, f, req)
 	case TriggerServiceBus:
-		status, resp = s.serviceBus(ctx, f, req)
+		s.serviceBus(w, r, f, req)
 	case TriggerHTTP:
-		status, resp = s.httpEnvelope(r, f, req)
+		s.httpEnvelope(w, r, f, req)
 	}
-	writeEnvelope(w, status, resp)
 }
 
-func (s *Server) timer(ctx context.Context, f Function, req InvokeRequest) (int, InvokeResponse) {
+func (s *Server) timer(w http.ResponseWriter, r *http.Request, f Function, req InvokeRequest) {
+	ctx := r.Context()
 	info, err := DecodeTimer(req, f.Binding)
 	if err != nil {
-		return http.StatusBadRequest, InvokeResponse{Logs: []string{err.Error()}}
+		s.fail(ctx, w, r, http.StatusBadRequest, err.Error(), InvokeResponse{})
+		return
 	}
 	now := info.UtcNow
 	if now.IsZero() {
@@ -161,15 +183,19 @@ func (s *Server) timer(ctx context.Context, f Function, req InvokeRequest) (int,
 	if err != nil {
 		// The next tick retries whatever failed; failing the invocation
 		// makes the failure visible in the host's monitoring.
-		return http.StatusInternalServerError, resp
+		s.fail(ctx, w, r, http.StatusInternalServerError, fmt.Sprintf("tick at %s: %v", now.Format(time.RFC3339), err), resp,
+			"enqueued", len(rep.Enqueued))
+		return
 	}
-	return http.StatusOK, resp
+	writeEnvelope(w, http.StatusOK, resp)
 }
 
-func (s *Server) serviceBus(ctx context.Context, f Function, req InvokeRequest) (int, InvokeResponse) {
+func (s *Server) serviceBus(w http.ResponseWriter, r *http.Request, f Function, req InvokeRequest) {
+	ctx := r.Context()
 	m, err := DecodeServiceBus(req, f.Binding)
 	if err != nil {
-		return http.StatusBadRequest, InvokeResponse{Logs: []string{err.Error()}}
+		s.fail(ctx, w, r, http.StatusBadRequest, err.Error(), InvokeResponse{})
+		return
 	}
 	d := queue.Delivery{
 		Message:        queue.Message{MessageID: m.MessageID, SessionID: m.SessionID, ContentType: m.ContentType, Body: m.Body},
@@ -182,36 +208,49 @@ func (s *Server) serviceBus(ctx context.Context, f Function, req InvokeRequest) 
 	if out.Disposition == pipeline.Retry {
 		// Non-2xx fails the invocation: the host abandons the message and
 		// Service Bus redelivers it, then dead-letters it.
-		return http.StatusInternalServerError, resp
+		attrs := []any{"message", m.MessageID, "customer", m.SessionID, "delivery", m.DeliveryCount}
+		if job, err := queue.DecodeJob(m.Body); err == nil {
+			attrs = append(attrs, "run", job.RunID, "entity", job.Entity, "step", job.Step)
+		}
+		reason := "job failed"
+		if out.Err != nil {
+			reason = out.Err.Error()
+		}
+		s.fail(ctx, w, r, http.StatusInternalServerError, reason, resp, attrs...)
+		return
 	}
-	return http.StatusOK, resp
+	writeEnvelope(w, http.StatusOK, resp)
 }
 
 // httpEnvelope serves an HTTP trigger that arrived wrapped (forwarding off):
 // the request is rebuilt, served by the API, and the response wrapped in
 // Outputs.res.
-func (s *Server) httpEnvelope(r *http.Request, f Function, req InvokeRequest) (int, InvokeResponse) {
+func (s *Server) httpEnvelope(w http.ResponseWriter, r *http.Request, f Function, req InvokeRequest) {
+	ctx := r.Context()
 	h, err := DecodeHTTP(req, f.Binding)
 	if err != nil {
-		return http.StatusBadRequest, InvokeResponse{Logs: []string{err.Error()}}
+		s.fail(ctx, w, r, http.StatusBadRequest, err.Error(), InvokeResponse{})
+		return
 	}
-	inner, err := http.NewRequestWithContext(r.Context(), h.Method, h.URL, strings.NewReader(string(h.Body)))
+	inner, err := http.NewRequestWithContext(ctx, h.Method, h.URL, strings.NewReader(string(h.Body)))
 	if err != nil {
-		return http.StatusBadRequest, InvokeResponse{Logs: []string{fmt.Sprintf("%v: Data.%s.Url: %v", ErrBadEnvelope, f.Binding, err)}}
+		s.fail(ctx, w, r, http.StatusBadRequest, fmt.Sprintf("%v: Data.%s.Url: %v", ErrBadEnvelope, f.Binding, err), InvokeResponse{})
+		return
 	}
 	for k, vs := range h.Headers {
 		for _, v := range vs {
 			inner.Header.Add(k, v)
 		}
 	}
+	inner.Header.Set(invocationIDHeader, r.Header.Get(invocationIDHeader))
 	rec := httptest.NewRecorder()
-	s.api.ServeHTTP(rec, inner)
+	s.serveAPI(rec, inner)
 	headers := map[string]string{}
 	for k := range rec.Header() {
 		headers[k] = rec.Header().Get(k)
 	}
 	res := map[string]any{"statusCode": strconv.Itoa(rec.Code), "body": rec.Body.String(), "headers": headers}
-	return http.StatusOK, InvokeResponse{Outputs: map[string]any{"res": res}}
+	writeEnvelope(w, http.StatusOK, InvokeResponse{Outputs: map[string]any{"res": res}})
 }
 
 func writeEnvelope(w http.ResponseWriter, status int, resp InvokeResponse) {
