@@ -56,9 +56,12 @@ func (c Casing) Validate() error {
 
 // ErrTemplate is wrapped by template errors; ErrEmpty when a name folds to
 // nothing usable (e.g. a name written only in a non-Latin script).
+// ErrBadAlias when Allocate is given an alias or domain that cannot make a
+// userPrincipalName.
 var (
 	ErrTemplate = errors.New("bad username template")
 	ErrEmpty    = errors.New("name has no characters usable in a username")
+	ErrBadAlias = errors.New("not a usable username")
 )
 
 // Fields are the values a template may use.
@@ -149,6 +152,14 @@ func (t Template) String() string { return t.src }
 // ASCII and stripped of characters Graph rejects, the result is cased, dots
 // are tidied, and it is cut to maxLen.
 func (t Template) Alias(f Fields, casing Casing, maxLen int) (string, error) {
+	alias, _, err := t.Render(f, casing, maxLen)
+	return alias, err
+}
+
+// Render is Alias that also reports whether the alias was cut to fit
+// maxLen (at most MaxAliasLength), so a plan can say so instead of
+// shortening a username silently.
+func (t Template) Render(f Fields, casing Casing, maxLen int) (alias string, shortened bool, err error) {
 	var b strings.Builder
 	for _, p := range t.parts {
 		if p.field == nil {
@@ -162,17 +173,17 @@ func (t Template) Alias(f Fields, casing Casing, maxLen int) (string, error) {
 		}
 		b.WriteString(v)
 	}
-	alias := tidyDots(casing.Apply(b.String()))
+	alias = tidyDots(casing.Apply(b.String()))
 	if maxLen <= 0 || maxLen > MaxAliasLength {
 		maxLen = MaxAliasLength
 	}
 	if len(alias) > maxLen {
-		alias = tidyDots(alias[:maxLen])
+		alias, shortened = tidyDots(alias[:maxLen]), true
 	}
 	if strings.Trim(alias, ".-_'!^~") == "" {
-		return "", fmt.Errorf("%w: template %s", ErrEmpty, t.src)
+		return "", false, fmt.Errorf("%w: template %s", ErrEmpty, t.src)
 	}
-	return alias, nil
+	return alias, shortened, nil
 }
 
 // foldSpecial covers letters that Unicode decomposition leaves alone.
@@ -198,6 +209,35 @@ func Fold(s string) string {
 		b.WriteRune(r)
 	}
 	return norm.NFC.String(b.String())
+}
+
+// ValidAlias reports whether s can be a UPN local part as Graph takes it:
+// only the characters aliasRune allows (so no control, format or
+// non-ASCII character), no leading, trailing or doubled dot, at most
+// MaxAliasLength long.
+func ValidAlias(s string) bool {
+	if s == "" || len(s) > MaxAliasLength || s != tidyDots(s) {
+		return false
+	}
+	for _, r := range s {
+		if !aliasRune(r, true) {
+			return false
+		}
+	}
+	return true
+}
+
+// validDomain reports a plain DNS name: letters, digits, hyphens and dots.
+func validDomain(s string) bool {
+	if s == "" || s != tidyDots(s) {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // aliasRune reports Graph's UPN alias characters: A-Z a-z 0-9 ' . - _ ! ^ ~.
@@ -241,7 +281,9 @@ func tidyDots(s string) string {
 func MailNickname(alias string) string {
 	var b strings.Builder
 	for _, r := range alias {
-		if r > 127 || strings.ContainsRune(`@()\[]";:.<>, `, r) || r < 32 {
+		// Printable ASCII only: no control character (DEL included)
+		// reaches a tenant, whatever the caller passes.
+		if r >= 127 || r < 32 || strings.ContainsRune(`@()\[]";:.<>, `, r) {
 			continue
 		}
 		b.WriteRune(r)
@@ -285,7 +327,17 @@ const maxSuffix = 9999
 
 // Allocate returns alias@domain, or alias2@domain, alias3@domain… for the
 // first free one, shortening the alias so the suffix fits the limits.
+//
+// The alias must be one Alias made (see ValidAlias) and the domain a plain
+// DNS name: whatever reaches here becomes a userPrincipalName, so anything
+// else is refused rather than cleaned.
 func (a *Allocator) Allocate(alias, domain string) (Allocation, error) {
+	if !ValidAlias(alias) {
+		return Allocation{}, fmt.Errorf("%w: alias %q is not a valid username", ErrBadAlias, alias)
+	}
+	if !validDomain(domain) {
+		return Allocation{}, fmt.Errorf("%w: domain %q is not a DNS name", ErrBadAlias, domain)
+	}
 	domain = strings.ToLower(domain)
 	for n := 0; n <= maxSuffix; n++ {
 		if n == 1 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestAlias(t *testing.T) {
@@ -27,6 +28,11 @@ func TestAlias(t *testing.T) {
 		{"preferred falls back to given", "{preferred}.{family}", Fields{Given: "William", Family: "Ng"}, CaseLower, "william.ng", nil},
 		{"preferred used", "{preferred}.{family}", Fields{Given: "William", Preferred: "Bill", Family: "Ng"}, CaseLower, "bill.ng", nil},
 		{"non-latin only", "{given}.{family}", Fields{Given: "李", Family: "王"}, CaseLower, "", ErrEmpty},
+		{"NUL and C0 controls dropped", "{given}.{family}", Fields{Given: "Jo\x00hn", Family: "Sm\x1b[2Jith\t"}, CaseLower, "john.sm2jith", nil},
+		{"C1 control and DEL dropped", "{given}.{family}", Fields{Given: "Ann\u0085a\x7f", Family: "Lee"}, CaseLower, "anna.lee", nil},
+		{"bidi override dropped", "{given}.{family}", Fields{Given: "\u202eAmy\u202c", Family: "\u2066Pond\u2069"}, CaseLower, "amy.pond", nil},
+		{"zero-width characters dropped", "{given}.{family}", Fields{Given: "Al\u200bi\u200dce\ufeff", Family: "Ng\u2060\u00ad"}, CaseLower, "alice.ng", nil},
+		{"only format characters", "{given}.{family}", Fields{Given: "\u202e\u200b", Family: "\x00"}, CaseLower, "", ErrEmpty},
 		{"too long is cut", "{given}.{family}", Fields{Given: strings.Repeat("a", 40), Family: strings.Repeat("b", 40)}, CaseLower, strings.Repeat("a", 40) + "." + strings.Repeat("b", 23), nil},
 	}
 	for _, tt := range tests {
@@ -97,7 +103,40 @@ func TestAllocatorRespectsLengthLimits(t *testing.T) {
 	}
 }
 
+func TestRenderSaysWhenShortened(t *testing.T) {
+	tmpl, _ := ParseTemplate("{given}.{family}")
+	alias, shortened, err := tmpl.Render(Fields{Given: strings.Repeat("a", 40), Family: strings.Repeat("b", 40)}, CaseLower, 0)
+	if err != nil || !shortened || len(alias) != MaxAliasLength {
+		t.Errorf("Render = %q (%d), %t, %v; want %d characters, shortened", alias, len(alias), shortened, err, MaxAliasLength)
+	}
+	if _, shortened, _ := tmpl.Render(Fields{Given: "Amy", Family: "Pond"}, CaseLower, 0); shortened {
+		t.Error("a short alias reported as shortened")
+	}
+}
+
+func TestAllocateRefusesWhatCannotBeAUsername(t *testing.T) {
+	a := NewAllocator(nil)
+	for _, tt := range []struct{ alias, domain string }{
+		{"jo\x00hn", "school.example"},
+		{"amy\u202e.pond", "school.example"},
+		{"zo\u00eb", "school.example"},
+		{".amy", "school.example"},
+		{"", "school.example"},
+		{strings.Repeat("a", MaxAliasLength+1), "school.example"},
+		{"amy", "school.example\x00"},
+		{"amy", "sch ool.example"},
+		{"amy", "a@b.example"},
+	} {
+		if got, err := a.Allocate(tt.alias, tt.domain); !errors.Is(err, ErrBadAlias) {
+			t.Errorf("Allocate(%q, %q) = %+v, %v; want ErrBadAlias", tt.alias, tt.domain, got, err)
+		}
+	}
+}
+
 func TestMailNickname(t *testing.T) {
+	if got := MailNickname("a\x7fb\x00c\u202ed"); got != "abcd" {
+		t.Errorf("MailNickname kept a control or format character: %q", got)
+	}
 	if got := MailNickname("mary-jane.smith-jones"); got != "mary-janesmith-jones" {
 		t.Errorf("MailNickname = %q", got)
 	}
@@ -108,7 +147,7 @@ func TestMailNickname(t *testing.T) {
 
 func FuzzAlias(f *testing.F) {
 	tmpl, _ := ParseTemplate("{given}.{family}")
-	for _, s := range []string{"Zoë", "O'Brien", "..", "李", "Ærø", "a\u0301"} {
+	for _, s := range []string{"Zoë", "O'Brien", "..", "李", "Ærø", "a\u0301", "Jo\x00hn", "\u202eAmy\u202c", "Al\u200bice\ufeff", "Ann\u0085a\x7f", strings.Repeat("é", 100)} {
 		f.Add(s, s)
 	}
 	f.Fuzz(func(t *testing.T, given, family string) {
@@ -120,8 +159,26 @@ func FuzzAlias(f *testing.F) {
 			t.Fatalf("alias %q breaks Graph's rules", alias)
 		}
 		for _, r := range alias {
-			if !aliasRune(r, false) {
+			// Independent of aliasRune: no control, format or non-ASCII
+			// character may reach a UPN.
+			if r > 126 || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || !aliasRune(r, false) {
 				t.Fatalf("alias %q holds %q", alias, r)
+			}
+		}
+		got, err := NewAllocator(nil).Allocate(alias, "school.example")
+		if err != nil {
+			t.Fatalf("Allocate(%q) refused an alias Alias made: %v", alias, err)
+		}
+		if local, _, _ := strings.Cut(got.UPN, "@"); local != alias || len(got.UPN) > MaxUPNLength {
+			t.Fatalf("UPN %q from alias %q", got.UPN, alias)
+		}
+		nick := MailNickname(alias)
+		if len(nick) > MaxMailNickname {
+			t.Fatalf("mailNickname %q is %d long", nick, len(nick))
+		}
+		for _, r := range nick {
+			if r < 33 || r > 126 || strings.ContainsRune(`@()\[]";:.<>,`, r) {
+				t.Fatalf("mailNickname %q holds %q", nick, r)
 			}
 		}
 	})
