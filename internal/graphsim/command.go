@@ -26,10 +26,15 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 //	graphsim --addr 127.0.0.1:PORT [--seed FILE]... [--time-scale N] [--state FILE]
 //	         [--latency-read D] [--latency-write D] [--consistency-delay D]
 //	         [--team-replication-delay D] [--team-provisioning-delay D]
-//	         [--integer-retry-after] [--no-throttle]
+//	         [--integer-retry-after] [--no-throttle] [--fsync]
 //
-// --state names a file loaded at start when it exists and written with the
-// full state at shutdown, so a simulator survives restarts. It prints one
+// --state makes the simulator durable as Microsoft 365 is: the file (a
+// snapshot in the seed format) and its write log FILE.log are loaded at
+// start, every accepted write is appended to the log before it is answered,
+// and the snapshot is rewritten only at start and shutdown (see
+// [Server.Persist]); a killed simulator restarts with every write it
+// answered. A --seed tenant already in the state is kept as persisted, so a
+// restart with the same flags does not roll the tenant back. It prints one
 // line "graphsim listening on http://ADDR/v1.0 tenants=..." to stdout once
 // it accepts connections.
 func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,7 +44,8 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var seeds stringList
 	fs.Var(&seeds, "seed", "seed `file` (repeatable): tenants to load at start")
 	scale := fs.Float64("time-scale", 1, "divide every window, latency and delay by `N`")
-	statePath := fs.String("state", "", "state `file`: loaded at start if present, written at shutdown")
+	statePath := fs.String("state", "", "state `file`: loaded at start if present; every accepted write is appended to FILE.log")
+	fsync := fs.Bool("fsync", false, "with --state, sync the write log to disk before answering each write (survives power loss, not only a kill)")
 	latR := fs.Duration("latency-read", 0, "added latency per GET, Graph time")
 	latW := fs.Duration("latency-write", 0, "added latency per write, Graph time")
 	cons := fs.Duration("consistency-delay", 0, "eventual-consistency delay for new objects (0 = default 2s, negative = off)")
@@ -67,15 +73,18 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		opts.Limits = &l
 	}
 	srv := New(opts)
+	persisted := map[string]bool{}
 	if *statePath != "" {
-		if _, statErr := os.Stat(*statePath); statErr == nil {
-			st, err := ReadStateFile(*statePath)
-			if err != nil {
-				return fmt.Errorf("graphsim: %w", err)
-			}
-			if err := srv.Load(st); err != nil {
-				return fmt.Errorf("graphsim: load %s: %w", *statePath, err)
-			}
+		warn := func(msg string) { fmt.Fprintln(stderr, "graphsim: warning:", msg) }
+		st, _, err := ReadDurableState(*statePath, warn)
+		if err != nil {
+			return fmt.Errorf("graphsim: %w", err)
+		}
+		if err := srv.Load(st); err != nil {
+			return fmt.Errorf("graphsim: load %s: %w", *statePath, err)
+		}
+		for _, id := range srv.TenantIDs() {
+			persisted[id] = true
 		}
 	}
 	for _, p := range seeds {
@@ -83,9 +92,24 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return fmt.Errorf("graphsim: %w", err)
 		}
+		kept := st.Tenants[:0]
+		for _, ts := range st.Tenants {
+			if persisted[strings.ToLower(ts.ID)] {
+				fmt.Fprintf(stderr, "graphsim: seed %s: tenant %s kept as persisted in %s\n", p, ts.ID, *statePath)
+				continue
+			}
+			kept = append(kept, ts)
+		}
+		st.Tenants = kept
 		if err := srv.Load(st); err != nil {
 			return fmt.Errorf("graphsim: seed %s: %w", p, err)
 		}
+	}
+	if *statePath != "" {
+		if err := srv.Persist(*statePath, PersistOptions{Fsync: *fsync}); err != nil {
+			return fmt.Errorf("graphsim: %w", err)
+		}
+		defer srv.Close()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -103,10 +127,8 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutCtx)
-	if *statePath != "" {
-		if err := writeStateFile(*statePath, srv.Export()); err != nil {
-			return fmt.Errorf("graphsim: %w", err)
-		}
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("graphsim: %w", err)
 	}
 	return nil
 }
@@ -117,7 +139,21 @@ func writeStateFile(path string, st State) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write state %s: %w", path, err)
+	}
+	_, err = f.Write(buf.Bytes())
+	if err == nil {
+		// On disk before the rename, so a crash leaves the old file or
+		// the whole new one.
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write state %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -132,7 +168,9 @@ func writeStateFile(path string, st State) error {
 //	tenant export (--from http://127.0.0.1:PORT | --state FILE) [--tenant ID] [--out FILE]
 //
 // --from reads a running simulator's /_sim/export; --state reads a state
-// file written by "graphsim --state". Output goes to --out or stdout.
+// file written by "graphsim --state" with its write log replayed (so it
+// works on a simulator that was killed, or is still running). Output goes
+// to --out or stdout.
 func ExportCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tenant export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -151,7 +189,11 @@ func ExportCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *from != "" {
 		st, err = fetchExport(ctx, *from, *tenantID)
 	} else {
-		st, err = ReadStateFile(*statePath)
+		var found bool
+		st, found, err = ReadDurableState(*statePath, func(msg string) { fmt.Fprintln(stderr, "tenant export: warning:", msg) })
+		if err == nil && !found {
+			err = fmt.Errorf("read state: %w", os.ErrNotExist)
+		}
 		if err == nil && *tenantID != "" {
 			st, err = onlyTenant(st, *tenantID)
 		}

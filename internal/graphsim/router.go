@@ -286,10 +286,28 @@ func (s *Server) dispatch(r *request) *response {
 // locked runs h under the tenant lock, releasing it even if h panics (the
 // panic is answered with a 500 by ServeHTTP; a held lock would hang every
 // later request for the tenant).
+//
+// It is also the one place every write passes with the tenant's state in
+// hand: when the server persists, what the write changed is appended to
+// the write log here, before the answer leaves.
 func (s *Server) locked(t *tenant, h handlerFunc, r *request) (*response, *apiError) {
+	if r.method == http.MethodGet || s.journal.Load() == nil {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return h(s, r)
+	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return h(s, r)
+	since := t.seq
+	resp, aerr := h(s, r)
+	if j := s.journal.Load(); j != nil {
+		if err := s.persistWrite(j, t, r, since, aerr == nil); err != nil {
+			return nil, persistFailed(err)
+		}
+	}
+	return resp, aerr
 }
 
 // requestUnits applies graph.md §1.2's query modifiers to the base cost.

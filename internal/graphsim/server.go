@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rostersync/rostersync/internal/clock"
@@ -116,6 +117,12 @@ type Server struct {
 
 	mu      sync.Mutex
 	tenants map[string]*tenant
+
+	// gate lets writes run together but not while the persisted snapshot
+	// is rewritten: writes hold it shared, Compact exclusively. Order:
+	// gate, then a tenant's mu, then the journal's.
+	gate    sync.RWMutex
+	journal atomic.Pointer[journal] // nil unless Persist was called
 }
 
 // New returns a server configured by opts, with no tenants: add them with

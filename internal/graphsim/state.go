@@ -103,6 +103,16 @@ func (s *Server) Load(st State) error {
 		}
 		built = append(built, t)
 	}
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if j := s.journal.Load(); j != nil {
+		for _, t := range built {
+			ts := s.exportTenant(t)
+			if err := j.append(logRecord{Tenant: t.id, Replace: &ts}); err != nil {
+				return fmt.Errorf("tenant %q: %w", t.id, err)
+			}
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range built {
@@ -305,6 +315,11 @@ func (s *Server) ExportTenant(id string) (TenantState, bool) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return s.exportTenant(t), true
+}
+
+// exportTenant is ExportTenant with t.mu held (or t not yet shared).
+func (s *Server) exportTenant(t *tenant) TenantState {
 	ts := TenantState{
 		ID:          t.id,
 		DisplayName: t.displayName,
@@ -316,54 +331,80 @@ func (s *Server) ExportTenant(id string) (TenantState, bool) {
 		ts.SubscribedSkus = append(ts.SubscribedSkus, k.SkuState)
 	}
 	for _, id := range sortedIDs(t.users) {
-		u := t.users[id]
-		if u.deleted {
-			continue
+		if u := t.users[id]; !u.deleted {
+			ts.Users = append(ts.Users, exportUser(u))
 		}
-		p := cloneMap(u.props)
-		delete(p, "passwordProfile")
-		if u.edu != nil {
-			p["education"] = cloneMap(u.edu)
-		}
-		ts.Users = append(ts.Users, p)
 	}
 	for _, id := range sortedIDs(t.groups) {
-		g := t.groups[id]
-		if g.deleted {
-			continue
+		if g := t.groups[id]; !g.deleted {
+			ts.Groups = append(ts.Groups, s.exportGroup(g))
 		}
-		p := cloneMap(g.props)
-		p["members"] = append([]string{}, g.members...)
-		p["owners"] = append([]string{}, g.owners...)
-		if g.class != nil {
-			p["educationClass"] = cloneMap(g.class)
-		}
-		if g.team != nil {
-			s.settle(g.team)
-			p["team"] = map[string]any{"isArchived": g.team.archived}
-		}
-		ts.Groups = append(ts.Groups, p)
 	}
 	for _, id := range sortedIDs(t.schools) {
-		sc := t.schools[id]
-		if sc.deleted {
-			continue
+		if sc := t.schools[id]; !sc.deleted {
+			ts.Schools = append(ts.Schools, exportSchool(sc))
 		}
-		p := cloneMap(sc.props)
-		p["classes"] = append([]string{}, sc.classes...)
-		p["users"] = append([]string{}, sc.users...)
-		ts.Schools = append(ts.Schools, p)
 	}
 	for _, id := range sortedIDs(t.events) {
-		e := t.events[id]
-		if e.deleted {
-			continue
+		if e := t.events[id]; t.liveEvent(e) {
+			ts.Events = append(ts.Events, exportEvent(e))
 		}
-		p := cloneMap(e.props)
-		p["userId"] = e.userID
-		ts.Events = append(ts.Events, p)
 	}
-	return ts, true
+	return ts
+}
+
+// liveEvent reports whether e belongs in an export: not deleted, and its
+// mailbox owner still exists (a seed may not name an unknown user).
+func (t *tenant) liveEvent(e *event) bool {
+	if e.deleted {
+		return false
+	}
+	u := t.users[e.userID]
+	return u != nil && !u.deleted
+}
+
+// exportUser is u in the seed format; passwords are never exported.
+func exportUser(u *user) map[string]any {
+	p := cloneMap(u.props)
+	delete(p, "passwordProfile")
+	if u.edu != nil {
+		p["education"] = cloneMap(u.edu)
+	}
+	return p
+}
+
+// exportGroup is g in the seed format. An archive or unarchive still
+// running is exported as done: Graph accepted it and finishes it whatever
+// happens to the caller.
+func (s *Server) exportGroup(g *group) map[string]any {
+	p := cloneMap(g.props)
+	p["members"] = append([]string{}, g.members...)
+	p["owners"] = append([]string{}, g.owners...)
+	if g.class != nil {
+		p["educationClass"] = cloneMap(g.class)
+	}
+	if g.team != nil {
+		s.settle(g.team)
+		archived := g.team.archived
+		if g.team.pending != nil {
+			archived = g.team.pending.archived
+		}
+		p["team"] = map[string]any{"isArchived": archived}
+	}
+	return p
+}
+
+func exportSchool(sc *school) map[string]any {
+	p := cloneMap(sc.props)
+	p["classes"] = append([]string{}, sc.classes...)
+	p["users"] = append([]string{}, sc.users...)
+	return p
+}
+
+func exportEvent(e *event) map[string]any {
+	p := cloneMap(e.props)
+	p["userId"] = e.userID
+	return p
 }
 
 // WriteState writes st as indented JSON with a trailing newline.
