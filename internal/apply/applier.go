@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -14,10 +15,19 @@ import (
 	"github.com/rostersync/rostersync/internal/state"
 )
 
-// Journal stores apply progress; *state.Store has it.
+// Journal stores apply progress, the links it makes and the intents of
+// the creates it sends; *state.Store has it.
 type Journal interface {
 	SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error
+	PutMappings(ctx context.Context, ms ...state.Mapping) error
+	PutIntents(ctx context.Context, in ...state.Intent) error
+	DeleteIntents(ctx context.Context, customerID, kind string, sourceIDs ...string) error
 }
+
+// LinkFunc says which link an entry's progress makes, if any: a created or
+// matched object, a suspension to remember. The entity supplies it; the
+// applier stores the link in the same round that journals the entry.
+type LinkFunc func(e state.Entry) (state.Mapping, bool)
 
 // Credentials receives new accounts' initial passwords before the accounts
 // are created, so no account can exist whose password was lost. It must
@@ -39,6 +49,10 @@ type Options struct {
 	MaxWait time.Duration
 	// RoundSize is how many ops go to the executor at once. Default 200.
 	RoundSize int
+	// MaxAttempts caps how often one operation is sent; an operation
+	// Graph keeps answering "later" fails with the reason after it, so a
+	// run always ends. Default 50.
+	MaxAttempts int
 }
 
 func (o Options) withDefaults() Options {
@@ -51,6 +65,9 @@ func (o Options) withDefaults() Options {
 	if o.RoundSize <= 0 {
 		o.RoundSize = 200
 	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 50
+	}
 	return o
 }
 
@@ -60,16 +77,20 @@ type Applier struct {
 	journal     Journal
 	credentials Credentials
 	passwords   PasswordFunc
+	links       LinkFunc
 	clock       clock.Clock
 	opts        Options
 }
 
-// New returns an applier.
-func New(exec Executor, journal Journal, creds Credentials, passwords PasswordFunc, clk clock.Clock, opts Options) *Applier {
+// New returns an applier. links may be nil for an entity that makes none.
+func New(exec Executor, journal Journal, links LinkFunc, creds Credentials, passwords PasswordFunc, clk clock.Clock, opts Options) *Applier {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	return &Applier{exec: exec, journal: journal, credentials: creds, passwords: passwords, clock: clk, opts: opts.withDefaults()}
+	if links == nil {
+		links = func(state.Entry) (state.Mapping, bool) { return state.Mapping{}, false }
+	}
+	return &Applier{exec: exec, journal: journal, links: links, credentials: creds, passwords: passwords, clock: clk, opts: opts.withDefaults()}
 }
 
 // Progress is where an apply stands after one call.
@@ -111,9 +132,48 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entr
 	case p.TenantID != "" && !strings.EqualFold(p.TenantID, tenantID):
 		return Progress{}, fmt.Errorf("%w: plan for %s, applying to %s", ErrWrongTenant, p.TenantID, tenantID)
 	}
+	if err := checkJournal(p, entries); err != nil {
+		return Progress{}, err
+	}
 	r := &round{a: a, p: p, entries: entries, notBefore: map[string]time.Time{}, changed: map[int]bool{}, unsaved: map[int]bool{}}
-	err := r.run(ctx)
+	err := r.relink(ctx)
+	if err == nil {
+		err = r.run(ctx)
+	}
 	return r.progress(), err
+}
+
+// checkJournal refuses entries that match no change of the plan: the
+// journal and the plan it belongs to have parted, and applying either
+// would be a guess.
+func checkJournal(p *plan.Plan, entries []state.Entry) error {
+	type key struct {
+		kind   plan.Kind
+		key    string
+		action plan.Action
+	}
+	planned := make(map[key]bool, len(p.Changes))
+	for _, c := range p.Changes {
+		planned[key{c.Kind, c.Key, c.Action}] = true
+	}
+	for _, e := range entries {
+		if !planned[key{e.Kind, e.Key, e.Action}] {
+			return fmt.Errorf("%w: journal entry %s %s %s matches no change of the plan", ErrNotApplyable, e.Kind, e.Action, e.Key)
+		}
+	}
+	return nil
+}
+
+// relink stores the links of entries that progressed in an earlier
+// delivery whose links were never written (it ended between the two),
+// before anything else is sent.
+func (r *round) relink(ctx context.Context) error {
+	for i, e := range r.entries {
+		if _, ok := r.a.links(e); ok && !e.Linked {
+			r.unsaved[i] = true
+		}
+	}
+	return r.journal(ctx)
 }
 
 type round struct {
@@ -231,6 +291,9 @@ func (r *round) send(ctx context.Context, batch []readyOp) error {
 			return fmt.Errorf("store initial credentials: %w", err)
 		}
 	}
+	if err := r.intend(ctx, batch); err != nil {
+		return err
+	}
 	r.ops += len(ops)
 	results := r.a.exec.Execute(ctx, ops)
 	seen := map[string]bool{}
@@ -251,20 +314,83 @@ func (r *round) send(ctx context.Context, batch []readyOp) error {
 	return r.journal(ctx)
 }
 
-// journal saves the entries that moved since the last save.
+// intend records, before any create is sent, the deterministic key of the
+// object it makes: if the answer is lost with the process, the next step
+// or run finds the object by that key instead of creating it twice.
+func (r *round) intend(ctx context.Context, batch []readyOp) error {
+	var in []state.Intent
+	now := r.a.clock.Now().UTC()
+	for _, ro := range batch {
+		if ro.op.Key == "" {
+			continue
+		}
+		e := r.entries[ro.entry]
+		in = append(in, state.Intent{CustomerID: r.p.CustomerID, Kind: string(e.Kind), SourceID: e.Key,
+			Key: ro.op.Key, UserType: e.UserType, RunID: r.p.RunID, At: now})
+	}
+	if err := r.a.journal.PutIntents(ctx, in...); err != nil {
+		return fmt.Errorf("journal create intents: %w", err)
+	}
+	return nil
+}
+
+// journal saves the entries that moved since the last save. Their links go
+// first and their entries last, so an entry marked done always has its
+// link; a crash between the two leaves a link whose entry a redelivery
+// finishes (a retried create finds its object).
 func (r *round) journal(ctx context.Context) error {
 	if len(r.unsaved) == 0 {
 		return nil
 	}
-	changed := make([]state.Entry, 0, len(r.unsaved))
-	for i := range r.unsaved {
+	idx := slices.Sorted(maps.Keys(r.unsaved))
+	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(r.entries[a].Key, r.entries[b].Key) })
+	if err := r.link(ctx, idx); err != nil {
+		return err
+	}
+	changed := make([]state.Entry, 0, len(idx))
+	for _, i := range idx {
 		changed = append(changed, r.entries[i])
 	}
-	slices.SortFunc(changed, func(a, b state.Entry) int { return strings.Compare(a.Key, b.Key) })
 	if err := r.a.journal.SaveEntries(ctx, r.p.CustomerID, r.p.RunID, changed); err != nil {
 		return fmt.Errorf("journal apply progress: %w", err)
 	}
 	clear(r.unsaved)
+	return nil
+}
+
+// link stores the links the given entries make and settles the intents of
+// the creates among them.
+func (r *round) link(ctx context.Context, idx []int) error {
+	var ms []state.Mapping
+	settled := map[string][]string{}
+	var linked []int
+	for _, i := range idx {
+		e := r.entries[i]
+		m, ok := r.a.links(e)
+		if !ok || e.Linked {
+			continue
+		}
+		m.CustomerID = r.p.CustomerID
+		ms = append(ms, m)
+		linked = append(linked, i)
+		if e.Created != "" {
+			settled[string(e.Kind)] = append(settled[string(e.Kind)], e.Key)
+		}
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	if err := r.a.journal.PutMappings(ctx, ms...); err != nil {
+		return fmt.Errorf("store links: %w", err)
+	}
+	for _, kind := range slices.Sorted(maps.Keys(settled)) {
+		if err := r.a.journal.DeleteIntents(ctx, r.p.CustomerID, kind, settled[kind]...); err != nil {
+			return fmt.Errorf("settle create intents: %w", err)
+		}
+	}
+	for _, i := range linked {
+		r.entries[i].Linked = true
+	}
 	return nil
 }
 
@@ -285,8 +411,13 @@ func (r *round) record(i int, res Result, now time.Time) {
 		e.Error = strings.TrimSpace(res.Code + ": " + res.Error)
 	default:
 		r.retried++
+		e.Attempts++
+		if e.Attempts >= r.a.opts.MaxAttempts {
+			e.Status = state.EntryFailed
+			e.Error = strings.TrimSpace(fmt.Sprintf("gave up after %d attempts; last answer: %s %s", e.Attempts, res.Code, res.Error))
+			break
+		}
 		r.notBefore[res.ID] = now.Add(max(res.RetryAfter, 0))
-		return // nothing durable changed
 	}
 	r.changed[i], r.unsaved[i] = true, true
 }
@@ -333,7 +464,7 @@ func Expand(c plan.Change, created string) []Op {
 	var ops []Op
 	switch c.Action {
 	case plan.Create:
-		ops = append(ops, Op{ID: id("create"), Kind: OpCreateUser, Props: c.After, TargetID: target})
+		ops = append(ops, Op{ID: id("create"), Kind: OpCreateUser, Key: c.After["userPrincipalName"], Props: c.After, TargetID: target})
 		for _, sku := range c.Licenses {
 			ops = append(ops, Op{ID: id("license:" + sku), Kind: OpAssignLicense, SKU: sku, TargetID: target})
 		}

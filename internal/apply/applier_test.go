@@ -81,10 +81,12 @@ func (f *fakeTenant) Execute(ctx context.Context, ops []Op) []Result {
 }
 
 type memJournal struct {
-	mu     sync.Mutex
-	saved  map[string]state.Entry
-	fail   error
-	writes int // entries written, over all calls
+	mu      sync.Mutex
+	saved   map[string]state.Entry
+	fail    error
+	writes  int // entries written, over all calls
+	links   map[string]state.Mapping
+	intents map[string]state.Intent
 }
 
 func (j *memJournal) SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error {
@@ -100,6 +102,45 @@ func (j *memJournal) SaveEntries(ctx context.Context, customerID, runID string, 
 		j.saved[e.Key] = e
 	}
 	j.writes += len(entries)
+	return nil
+}
+
+func (j *memJournal) PutMappings(ctx context.Context, ms ...state.Mapping) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return j.fail
+	}
+	if j.links == nil {
+		j.links = map[string]state.Mapping{}
+	}
+	for _, m := range ms {
+		j.links[m.SourceID] = m
+	}
+	return nil
+}
+
+func (j *memJournal) PutIntents(ctx context.Context, in ...state.Intent) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.fail != nil {
+		return j.fail
+	}
+	if j.intents == nil {
+		j.intents = map[string]state.Intent{}
+	}
+	for _, x := range in {
+		j.intents[x.SourceID] = x
+	}
+	return nil
+}
+
+func (j *memJournal) DeleteIntents(ctx context.Context, customerID, kind string, ids ...string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, id := range ids {
+		delete(j.intents, id)
+	}
 	return nil
 }
 
@@ -130,12 +171,20 @@ func testPlan() (*plan.Plan, []state.Entry) {
 	return p, entries
 }
 
+// testLink links created accounts, like the users entity does.
+func testLink(e state.Entry) (state.Mapping, bool) {
+	if e.Action == plan.Create && e.Created != "" {
+		return state.Mapping{Kind: string(e.Kind), SourceID: e.Key, TargetID: e.Created, How: "created"}, true
+	}
+	return state.Mapping{}, false
+}
+
 func passwords(kind string) (string, error) { return "pw-" + kind, nil }
 
 func TestApplyCompletesAndJournals(t *testing.T) {
 	p, entries := testPlan()
 	ft, j, creds := newFakeTenant(), &memJournal{}, &memCreds{}
-	a := New(ft, j, creds, passwords, nil, Options{})
+	a := New(ft, j, testLink, creds, passwords, nil, Options{})
 	pr, err := a.Apply(context.Background(), p, "T1", entries)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +215,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 	p, entries := testPlan()
 	ft, j := newFakeTenant(), &memJournal{}
 	ft.throttle["user:s3#patch"] = 1
-	a := New(ft, j, &memCreds{}, passwords, nil, Options{MaxWait: time.Microsecond}) // every wait is handed back
+	a := New(ft, j, testLink, &memCreds{}, passwords, nil, Options{MaxWait: time.Microsecond}) // every wait is handed back
 	pr, err := a.Apply(context.Background(), p, "t1", entries)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +232,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 		resumed = append(resumed, e)
 	}
 	time.Sleep(10 * time.Millisecond)
-	pr, err = New(ft, j, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed)
+	pr, err = New(ft, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("resumed = %+v, %v", pr, err)
 	}
@@ -198,7 +247,7 @@ func TestLostCreateResponseLinksInsteadOfDuplicating(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.lose["user:s2#create"] = 1 // created, but the answer never arrived
-	pr, err := New(ft, &memJournal{}, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -216,7 +265,7 @@ func TestFailuresAreRecordedPerChange(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.fail["user:s3#patch"] = "Invalid value specified for property 'surname'"
-	pr, err := New(ft, &memJournal{}, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
 	if err != nil || pr.Failed != 1 || pr.Done != 4 || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -243,7 +292,7 @@ func TestApplyRefuses(t *testing.T) {
 			p, entries := testPlan()
 			tt.mutate(p)
 			ft := newFakeTenant()
-			if _, err := New(ft, &memJournal{}, nil, passwords, nil, Options{}).Apply(context.Background(), p, tt.tenant, entries); !errors.Is(err, tt.want) {
+			if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, tt.tenant, entries); !errors.Is(err, tt.want) {
 				t.Errorf("Apply = %v, want %v", err, tt.want)
 			}
 			if ft.calls != 0 {
@@ -256,7 +305,7 @@ func TestApplyRefuses(t *testing.T) {
 func TestNoCredentialStoreNoCreates(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
-	if _, err := New(ft, &memJournal{}, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); !errors.Is(err, ErrNoCredentialStore) {
+	if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); !errors.Is(err, ErrNoCredentialStore) {
 		t.Errorf("Apply without a credential store = %v, want ErrNoCredentialStore", err)
 	}
 	if len(ft.byUPN) != 0 {
@@ -267,7 +316,7 @@ func TestNoCredentialStoreNoCreates(t *testing.T) {
 func TestJournalFailureStopsApply(t *testing.T) {
 	p, entries := testPlan()
 	j := &memJournal{fail: errors.New("table storage down")}
-	if _, err := New(newFakeTenant(), j, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); err == nil {
+	if _, err := New(newFakeTenant(), j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); err == nil {
 		t.Error("Apply went on without a journal")
 	}
 }

@@ -29,8 +29,13 @@ const (
 // Op is one operation. ID is unique within a run (change key + index) and
 // is what results are matched back by, never position.
 type Op struct {
-	ID       string            `json:"id"`
-	Kind     OpKind            `json:"kind"`
+	ID   string `json:"id"`
+	Kind OpKind `json:"kind"`
+	// Key is the deterministic key of the object a create makes (a user's
+	// userPrincipalName, a group's mailNickname): its intent is journalled
+	// under it before the create is sent, so the object can be found again
+	// whatever happens to the answer. Empty for every other op.
+	Key      string            `json:"key,omitempty"`
 	TargetID string            `json:"targetId,omitempty"`
 	Props    map[string]string `json:"props,omitempty"`
 	// AccountEnabled is set by suspend (false) and reactivate (true).

@@ -13,6 +13,7 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/userplan"
 )
 
@@ -153,4 +154,29 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// FindCreated finds the object a create of kind may have made, by its
+// deterministic key (a user's userPrincipalName). It filters rather than
+// GETs by key, so "none" is an empty page, not an error to interpret.
+func (c *Client) FindCreated(ctx context.Context, kind plan.Kind, key string) (string, bool, error) {
+	if kind != plan.KindUser {
+		return "", false, fmt.Errorf("find created %s: no lookup for this kind", kind)
+	}
+	filter := "userPrincipalName eq '" + strings.ReplaceAll(key, "'", "''") + "'"
+	resp, err := c.sdk.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: []string{"id"}},
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("find user by userPrincipalName: %w", err)
+	}
+	found := resp.GetValue()
+	switch {
+	case len(found) == 0:
+		return "", false, nil
+	case len(found) > 1:
+		return "", false, fmt.Errorf("find user by userPrincipalName: %d accounts have it", len(found))
+	}
+	id := deref(found[0].GetId())
+	return id, id != "", nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/clock"
@@ -41,6 +42,7 @@ type Source interface {
 type Directory interface {
 	Snapshot(ctx context.Context) (userplan.Directory, error)
 	apply.Executor
+	apply.Finder
 }
 
 // Tenants opens customers' tenants.
@@ -56,7 +58,8 @@ type UsersStore interface {
 	ListExclusions(ctx context.Context, customerID, kind string) ([]state.Exclusion, error)
 	SavePlan(ctx context.Context, customerID string, p *plan.Plan) error
 	LoadPlan(ctx context.Context, customerID, runID string) (*plan.Plan, []state.Entry, error)
-	SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error
+	apply.Journal
+	apply.IntentStore
 	GetSyncState(ctx context.Context, customerID, profileID, entity string) (state.SyncState, error)
 	SaveSyncState(ctx context.Context, st state.SyncState) (state.SyncState, error)
 }
@@ -78,6 +81,17 @@ type Users struct {
 	Passwords   apply.PasswordFunc
 	Clock       clock.Clock
 	Apply       apply.Options
+	// IntentWindow is how long an interrupted create's object may take to
+	// show in reads before it is taken never to have been made. Default 5
+	// minutes, well past Graph's usual replication delay.
+	IntentWindow time.Duration
+}
+
+func (u *Users) intentWindow() time.Duration {
+	if u.IntentWindow <= 0 {
+		return 5 * time.Minute
+	}
+	return u.IntentWindow
 }
 
 // clock returns the injected clock or the wall clock. Sync never writes to
@@ -107,6 +121,14 @@ func (u *Users) plan(ctx context.Context, in pipeline.EntityInput) (pipeline.Ent
 		return pipeline.EntityOutcome{}, err
 	}
 	if p == nil {
+		wait, err := u.resolveIntents(ctx, in)
+		if err != nil {
+			return pipeline.EntityOutcome{}, err
+		}
+		if wait > 0 {
+			return pipeline.EntityOutcome{More: true, RequeueAfter: wait,
+				Log: []string{"an interrupted create is not visible yet: planning waits for it"}}, nil
+		}
 		if p, err = u.computePlan(ctx, in); err != nil {
 			return pipeline.EntityOutcome{}, err
 		}
@@ -132,6 +154,16 @@ func (u *Users) existingPlan(ctx context.Context, in pipeline.EntityInput) (*pla
 		return nil, nil
 	}
 	return p, err
+}
+
+// resolveIntents finds the accounts of creates an earlier step or run sent
+// without recording their outcome, so nobody is planned a second account.
+func (u *Users) resolveIntents(ctx context.Context, in pipeline.EntityInput) (time.Duration, error) {
+	dir, err := u.Tenants.Directory(ctx, in.Customer)
+	if err != nil {
+		return 0, err
+	}
+	return apply.ResolveIntents(ctx, u.Store, dir, in.Customer.ID, plan.KindUser, u.clock().Now(), u.intentWindow())
 }
 
 func (u *Users) computePlan(ctx context.Context, in pipeline.EntityInput) (*plan.Plan, error) {
@@ -249,15 +281,10 @@ func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.En
 	if err != nil {
 		return pipeline.EntityOutcome{}, err
 	}
-	a := apply.New(dir, u.Store, u.Credentials, u.Passwords, u.clock(), u.Apply)
+	a := apply.New(dir, u.Store, userLink, u.Credentials, u.Passwords, u.clock(), u.Apply)
 	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries)
 	if errors.Is(err, apply.ErrNotApplyable) || errors.Is(err, apply.ErrWrongTenant) {
 		return pipeline.EntityOutcome{}, queue.Terminal(err)
-	}
-	// Links are recorded even when the round ended in error: an account
-	// that exists must never be forgotten.
-	if merr := u.recordLinks(ctx, in.Customer.ID, pr.Changed); merr != nil {
-		return pipeline.EntityOutcome{}, errors.Join(err, merr)
 	}
 	if err != nil {
 		return pipeline.EntityOutcome{}, err
@@ -270,37 +297,30 @@ func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.En
 	return out, nil
 }
 
-// recordLinks stores what the tenant now has: created and matched accounts
-// become links, and suspensions are remembered so only rostersync's own
-// suspensions are ever undone.
-func (u *Users) recordLinks(ctx context.Context, customerID string, changed []state.Entry) error {
-	var ms []state.Mapping
-	now := u.clock().Now().UTC()
-	for _, e := range changed {
-		m := state.Mapping{CustomerID: customerID, Kind: MappingUser, SourceID: e.Key, UserType: e.UserType, UpdatedAt: now}
-		switch {
-		case e.Action == plan.Create && e.Created != "":
-			m.TargetID, m.How = e.Created, "created"
-			if e.Existing {
-				m.How = "created (found after a retried create)"
-			}
-		case e.Status != state.EntryDone:
-			continue
-		case e.Action == plan.Link:
-			m.TargetID, m.How = e.TargetID, "matched"
-		case e.Action == plan.Suspend:
-			m.TargetID, m.How, m.Suspended = e.TargetID, "suspended", true
-		case e.Action == plan.Reactivate:
-			m.TargetID, m.How = e.TargetID, "reactivated"
-		default:
-			continue
+// userLink is the link an entry's progress makes: created and matched
+// accounts become links, and suspensions are remembered so only
+// rostersync's own suspensions are ever undone. A create's link exists as
+// soon as its account does, before its licence and groups are done.
+func userLink(e state.Entry) (state.Mapping, bool) {
+	m := state.Mapping{Kind: MappingUser, SourceID: e.Key, UserType: e.UserType}
+	switch {
+	case e.Action == plan.Create && e.Created != "":
+		m.TargetID, m.How = e.Created, "created"
+		if e.Existing {
+			m.How = "created (found after a retried create)"
 		}
-		ms = append(ms, m)
+	case e.Status != state.EntryDone:
+		return m, false
+	case e.Action == plan.Link:
+		m.TargetID, m.How = e.TargetID, "matched"
+	case e.Action == plan.Suspend:
+		m.TargetID, m.How, m.Suspended = e.TargetID, "suspended", true
+	case e.Action == plan.Reactivate:
+		m.TargetID, m.How = e.TargetID, "reactivated"
+	default:
+		return m, false
 	}
-	if len(ms) == 0 {
-		return nil
-	}
-	return u.Store.PutMappings(ctx, ms...)
+	return m, true
 }
 
 func planCounts(p *plan.Plan) map[string]int {

@@ -12,6 +12,7 @@ import (
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/roster"
 	"github.com/rostersync/rostersync/internal/runs"
@@ -46,6 +47,17 @@ func (m *memTenant) Snapshot(ctx context.Context) (userplan.Directory, error) {
 		d.Accounts = append(d.Accounts, cp)
 	}
 	return d, nil
+}
+
+func (m *memTenant) FindCreated(ctx context.Context, kind plan.Kind, key string) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, a := range m.accounts {
+		if strings.EqualFold(a.UserPrincipalName, key) {
+			return id, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 func (m *memTenant) Execute(ctx context.Context, ops []apply.Op) []apply.Result {
@@ -173,8 +185,8 @@ func TestUsersDayOneDayTwo(t *testing.T) {
 	if len(links) != 3 {
 		t.Fatalf("links after day 1 = %d, want 3", len(links))
 	}
-	creds, err := h.vault.Export(context.Background(), "oak", run.ID, nil)
-	if err != nil || len(creds) != 3 || creds[0].Password == "" {
+	ex, err := h.vault.Export(context.Background(), "oak", run.ID, nil)
+	if creds := ex.Credentials; err != nil || len(creds) != 3 || creds[0].Password == "" {
 		t.Fatalf("credentials of day 1 = %d, %v", len(creds), err)
 	}
 

@@ -26,6 +26,14 @@ type Entry struct {
 	// a retried create met its own earlier success).
 	Created  string `json:"created,omitempty"`
 	Existing bool   `json:"existing,omitempty"`
+	// Linked is set once the link this change makes (a created or matched
+	// object, a suspension) is stored: apply writes links before it
+	// journals the entry, and relinks any done entry without it.
+	Linked bool `json:"linked,omitempty"`
+	// Attempts counts the answers of "not now" (throttling, transient
+	// errors, replication) its operations met, across steps; at the
+	// applier's cap the change fails with the last reason.
+	Attempts int    `json:"attempts,omitempty"`
 	Error    string `json:"error,omitempty"`
 	// ETag is the row's concurrency token.
 	ETag string `json:"-"`
