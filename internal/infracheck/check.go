@@ -58,6 +58,7 @@ const (
 	KindRole       Kind = "role"       // the identity lacks a role a setting needs
 	KindValue      Kind = "value"      // a setting or property has a value that breaks the app
 	KindInfra      Kind = "infra"      // the Bicep itself is inconsistent or unreadable here
+	KindProperty   Kind = "property"   // host.json or function.json has a key the host does not read
 )
 
 // Pos is a place in the repository. Line is 0 when only the file is known.
@@ -299,7 +300,7 @@ type binding struct {
 	topicName  string
 	connection string
 	sessions   bool
-	autoSet    bool // autoComplete is present
+	autoSet    bool // autoCompleteMessages is present
 	auto       bool
 	doc        *jsonDoc
 }
@@ -361,6 +362,7 @@ func Check(root string, opts *Options) ([]Problem, error) {
 	c.checkSettings()
 	c.checkReferences()
 	c.checkBindings()
+	c.checkProperties()
 	c.checkTables()
 	c.checkRoles()
 	c.checkRuntime()
@@ -431,7 +433,7 @@ func readBindings(doc *jsonDoc) []binding {
 		b := binding{fn: fn, file: doc.path, index: i, doc: doc, name: str("name"), typ: str("type"),
 			queueName: str("queueName"), topicName: str("topicName"), connection: str("connection")}
 		b.sessions, _ = m["isSessionsEnabled"].(bool)
-		b.auto, b.autoSet = m["autoComplete"].(bool)
+		b.auto, b.autoSet = m["autoCompleteMessages"].(bool)
 		out = append(out, b)
 	}
 	return out
@@ -718,7 +720,7 @@ func (c *checker) checkServiceBus(b binding, byName map[string]*queueRes, names 
 		return
 	}
 	if b.autoSet && !b.auto {
-		c.add(KindBinding, b.fn+"/"+b.name, b.pos("autoComplete"), "a custom handler cannot settle messages itself: autoComplete must be true")
+		c.add(KindBinding, b.fn+"/"+b.name, b.pos("autoCompleteMessages"), "a custom handler cannot settle messages itself: autoCompleteMessages must be true")
 	}
 	c.checkConnection(b)
 

@@ -98,7 +98,7 @@ func TestMutations(t *testing.T) {
       "queueName": "%SyncQueueName%",
       "connection": "ReportsConnection",
       "isSessionsEnabled": true,
-      "autoComplete": true
+      "autoCompleteMessages": true
     }
   ]
 }
@@ -183,6 +183,41 @@ func TestMutations(t *testing.T) {
 				replace(t, root, "infra/main.bicep", "tablesEndpoint: storage.outputs.tableEndpoint", "tablesEndpoint: storage.outputs.tablesEndpoint")
 			},
 			want: []want{{KindInfra, "storage.outputs.tablesEndpoint", "infra/main.bicep"}},
+		},
+		{
+			name: "Service Bus 4.x autoComplete in function.json",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "functions/SyncJob/function.json", `"autoCompleteMessages": true`, `"autoComplete": true`)
+			},
+			want: []want{{KindProperty, "SyncJob/job/autoComplete", "functions/SyncJob/function.json"}},
+		},
+		{
+			name: "misspelt Service Bus setting in host.json",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "host.json", `"maxConcurrentSessions": 8`, `"maxConcurrentSession": 8`)
+			},
+			want: []want{{KindProperty, "extensions/serviceBus/maxConcurrentSession", "host.json"}},
+		},
+		{
+			name: "maxConcurrentCalls for session triggers",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "host.json", `"maxConcurrentSessions": 8`, `"maxConcurrentSessions": 8, "maxConcurrentCalls": 16`)
+			},
+			want: []want{{KindProperty, "extensions/serviceBus/maxConcurrentCalls", "host.json"}},
+		},
+		{
+			name: "unknown custom handler setting",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "host.json", `"enableProxyingHttpRequest": true`, `"enableProxyingHttpRequests": true`)
+			},
+			want: []want{{KindProperty, "customHandler/enableProxyingHttpRequests", "host.json"}},
+		},
+		{
+			name: "unknown timer trigger property",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "functions/Scheduler/function.json", `"useMonitor": true`, `"useMonitor": true, "runOnStart": true`)
+			},
+			want: []want{{KindProperty, "Scheduler/timer/runOnStart", "functions/Scheduler/function.json"}},
 		},
 		{
 			name: "parameters file sets an undeclared parameter",
