@@ -29,6 +29,7 @@ type Store interface {
 	CreateRun(ctx context.Context, r runs.Run) (runs.Run, error)
 	GetRun(ctx context.Context, customerID, runID string) (runs.Run, error)
 	SaveRun(ctx context.Context, r runs.Run) (runs.Run, error)
+	ListRuns(ctx context.Context, customerID, profileID string, limit int) ([]runs.Run, error)
 	AppendRunLog(ctx context.Context, customerID, runID string, entries ...runs.LogEntry) error
 	RecordFailure(ctx context.Context, f state.Failure) error
 }
@@ -72,6 +73,10 @@ type EntityOutcome struct {
 	RequeueAfter time.Duration
 	// Log lines are appended to the run log (ids and counts only).
 	Log []string
+	// Held, on a last step, ends the entity held rather than succeeded:
+	// what was safe is applied and the rest waits for a confirmation. It
+	// says what waits, for people.
+	Held string
 }
 
 // Registry maps entity type names to handlers.
@@ -101,6 +106,18 @@ type Options struct {
 	WaitTurn time.Duration
 	// MaxWaits bounds those looks; then the job fails. Default 240 (2 h).
 	MaxWaits int
+	// MaxSteps caps one entity's steps in a run; a handler that keeps
+	// asking for more ends failed with the reason. Default 1000.
+	MaxSteps int
+	// MaxAttempts caps the scheduled retries of one step after transient
+	// failures. Default 8.
+	MaxAttempts int
+	// RetryBase and RetryMax shape the backoff of those retries: RetryBase
+	// doubled per attempt, at most RetryMax. Defaults 5 s and 10 min.
+	RetryBase, RetryMax time.Duration
+	// StallAfter is how long a run may go without a step completing before
+	// the sweeper marks it failed. Default 2 h.
+	StallAfter time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -115,6 +132,21 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWaits <= 0 {
 		o.MaxWaits = 240
+	}
+	if o.MaxSteps <= 0 {
+		o.MaxSteps = 1000
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 5 * time.Second
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 10 * time.Minute
+	}
+	if o.StallAfter <= 0 {
+		o.StallAfter = 2 * time.Hour
 	}
 	return o
 }

@@ -194,11 +194,17 @@ func TestEntityFailures(t *testing.T) {
 		{"terminal error completes and fails the run", EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
 			return EntityOutcome{}, queue.Terminal(errors.New("feed shrank by 40%"))
 		}), 1, Done, runs.StatusFailed, false},
-		{"transient error retries", EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
+		{"unclassified error goes back to Service Bus", EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
 			return EntityOutcome{}, errors.New("graph 503")
 		}), 1, Retry, runs.StatusRunning, true},
-		{"transient error on the last delivery fails the run", EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
+		{"unclassified error on the last delivery fails the run", EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
 			return EntityOutcome{}, errors.New("graph 503")
+		}), 3, Retry, runs.StatusFailed, true},
+		{"transient error completes the delivery and retries on schedule", EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
+			return EntityOutcome{}, queue.Transient(errors.New("storage 503"))
+		}), 1, Done, runs.StatusRunning, true},
+		{"a panic on the last delivery fails the run with its reason", EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
+			panic("nil map")
 		}), 3, Retry, runs.StatusFailed, true},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/rostersync/rostersync/internal/queue"
@@ -74,7 +77,7 @@ func (p *Pipeline) handleJob(ctx context.Context, d queue.Delivery, job queue.Jo
 		return p.orphan(ctx, d, fmt.Errorf("run %s of customer %s does not exist", job.RunID, job.CustomerID))
 	}
 	if err != nil {
-		return Outcome{Disposition: Retry, Err: err}
+		return p.failed(ctx, d, job, nil, -1, fmt.Errorf("read run %s: %w", job.RunID, err))
 	}
 	idx := run.Entity(job.Entity)
 	if idx < 0 {
@@ -91,30 +94,92 @@ func (p *Pipeline) handleJob(ctx context.Context, d queue.Delivery, job queue.Jo
 	if !known {
 		return p.failEntity(ctx, run, idx, fmt.Errorf("unknown entity type %q", job.Entity))
 	}
+	if job.Step >= p.opts.MaxSteps {
+		return p.failEntity(ctx, run, idx, fmt.Errorf("stopped after %d steps, the cap on one entity's steps: it kept asking for more without finishing", job.Step))
+	}
 	c, prof, err := p.loadTarget(ctx, job)
 	if err != nil {
-		if queue.IsTerminal(err) {
-			return p.failEntity(ctx, run, idx, err)
-		}
-		return Outcome{Disposition: Retry, Err: err}
+		return p.failed(ctx, d, job, &run, idx, err)
 	}
 	if run, err = p.markRunning(ctx, run, idx); err != nil {
-		return Outcome{Disposition: Retry, Err: err}
+		return p.failed(ctx, d, job, &run, idx, err)
 	}
-	res, err := handler.Sync(ctx, EntityInput{Job: job, Run: run, Customer: c, Profile: prof, Now: p.clock.Now()})
+	res, err := p.sync(ctx, handler, EntityInput{Job: job, Run: run, Customer: c, Profile: prof, Now: p.clock.Now()})
 	if err != nil {
-		if queue.IsTerminal(err) {
-			return p.failEntity(ctx, run, idx, err)
-		}
-		if d.DeliveryCount >= p.opts.MaxDeliveryCount {
-			// The last delivery: Service Bus dead-letters the message
-			// next, so the run must not wait for it forever.
-			out := p.failEntity(ctx, run, idx, fmt.Errorf("gave up after %d deliveries: %w", d.DeliveryCount, err))
-			return Outcome{Disposition: Retry, Err: err, Log: out.Log}
-		}
-		return Outcome{Disposition: Retry, Err: fmt.Errorf("run %s entity %s step %d: %w", run.ID, job.Entity, job.Step, err)}
+		return p.failed(ctx, d, job, &run, idx, fmt.Errorf("run %s entity %s step %d: %w", run.ID, job.Entity, job.Step, err))
 	}
 	return p.record(ctx, run, idx, job, res)
+}
+
+// sync runs one step, turning a panic into an error: a step that panics
+// is poison, retried by Service Bus and recorded as the entity's failure
+// on the last delivery, never a run left "running" for ever.
+func (p *Pipeline) sync(ctx context.Context, h Entity, in EntityInput) (out EntityOutcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.ErrorContext(ctx, "entity step panicked", "customer", in.Customer.ID, "run", in.Run.ID,
+				"entity", in.Job.Entity, "step", in.Job.Step, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("entity %s panicked: %v", in.Job.Entity, r)
+		}
+	}()
+	return h.Sync(ctx, in)
+}
+
+// failed settles a delivery whose step failed. Terminal failures end the
+// entity. Transient ones (storage, network, Graph 5xx, timeouts) complete
+// the delivery and schedule a copy with backoff under a new MessageId, so
+// a blip burns no Service Bus delivery; after MaxAttempts copies the entity
+// fails with the reason. Anything else goes back to Service Bus, and on
+// the last delivery the entity fails with the reason before the message
+// is dead-lettered.
+func (p *Pipeline) failed(ctx context.Context, d queue.Delivery, job queue.Job, run *runs.Run, idx int, cause error) Outcome {
+	switch {
+	case queue.IsTerminal(cause) && run != nil:
+		return p.failEntity(ctx, *run, idx, cause)
+	case queue.IsTransient(cause) && job.Attempt < p.opts.MaxAttempts:
+		return p.retryLater(ctx, d, job, cause)
+	case queue.IsTransient(cause) && run != nil:
+		return p.failEntity(ctx, *run, idx, fmt.Errorf("gave up after %d attempts: %w", job.Attempt+1, cause))
+	case run != nil && d.DeliveryCount >= p.opts.MaxDeliveryCount:
+		// The last delivery: Service Bus dead-letters the message next, so
+		// the run must not wait for it forever.
+		out := p.failEntity(ctx, *run, idx, fmt.Errorf("gave up after %d deliveries: %w", d.DeliveryCount, cause))
+		return Outcome{Disposition: Retry, Err: cause, Log: out.Log}
+	}
+	return Outcome{Disposition: Retry, Err: cause}
+}
+
+// retryLater completes the delivery and schedules the step again.
+func (p *Pipeline) retryLater(ctx context.Context, d queue.Delivery, job queue.Job, cause error) Outcome {
+	next := job
+	next.Attempt++
+	wait := p.backoff(next)
+	if err := p.send(ctx, next, wait); err != nil {
+		return Outcome{Disposition: Retry, Err: errors.Join(cause, fmt.Errorf("schedule retry: %w", err))}
+	}
+	f := state.Failure{Queue: p.opts.QueueName, MessageID: d.MessageID, DeliveryCount: d.DeliveryCount,
+		Reason: "transient, retried as attempt " + strconv.Itoa(next.Attempt) + ": " + cause.Error(), Body: string(d.Body)}
+	line := fmt.Sprintf("run %s entity %s step %d failed transiently; attempt %d in %s: %v", job.RunID, job.Entity, job.Step, next.Attempt, wait.Round(time.Millisecond), cause)
+	p.log.WarnContext(ctx, "transient failure, retrying on schedule", "customer", job.CustomerID, "run", job.RunID,
+		"entity", job.Entity, "step", job.Step, "attempt", next.Attempt, "after", wait, "error", cause)
+	if err := p.store.RecordFailure(ctx, f); err != nil {
+		line += "; failure record not written: " + err.Error()
+	}
+	return Outcome{Log: []string{line}}
+}
+
+// backoff is RetryBase doubled per attempt, capped at RetryMax, with up to
+// 25% jitter drawn from the message id, so copies of many customers' jobs
+// spread out yet a given retry is reproducible.
+func (p *Pipeline) backoff(job queue.Job) time.Duration {
+	d := p.opts.RetryBase << min(job.Attempt-1, 20)
+	if d <= 0 || d > p.opts.RetryMax {
+		d = p.opts.RetryMax
+	}
+	h := fnv.New64a()
+	h.Write([]byte(job.MessageID()))
+	jitter := time.Duration(h.Sum64() % uint64(d/4+1))
+	return d - d/8 + jitter
 }
 
 // orphan records a job that points at nothing and completes it: retrying
@@ -152,7 +217,7 @@ func (p *Pipeline) loadTarget(ctx context.Context, job queue.Job) (tenant.Custom
 func (p *Pipeline) awaitTurn(ctx context.Context, run *runs.Run, idx int, job queue.Job) (Outcome, bool) {
 	for _, before := range run.Entities[:idx] {
 		switch {
-		case before.Status == runs.StatusSucceeded:
+		case before.Status.Settled():
 			continue
 		case before.Status.Done():
 			return p.skipEntity(ctx, *run, idx, fmt.Sprintf("skipped: %s ended %s", before.Entity, before.Status)), true
@@ -212,8 +277,12 @@ func (p *Pipeline) record(ctx context.Context, run runs.Run, idx int, job queue.
 		}
 	} else {
 		er.Status = runs.StatusSucceeded
+		if res.Held != "" {
+			er.Status, er.Held = runs.StatusHeld, res.Held
+		}
 		er.EndedAt = p.clock.Now().UTC()
 	}
+	run.ProgressAt = p.clock.Now().UTC()
 	run.Finish(p.clock.Now())
 	saved, err := p.store.SaveRun(ctx, run)
 	if err != nil {
@@ -223,7 +292,10 @@ func (p *Pipeline) record(ctx context.Context, run runs.Run, idx int, job queue.
 	for _, line := range res.Log {
 		entries = append(entries, runs.LogEntry{Level: "info", Entity: job.Entity, Message: line})
 	}
-	if !more {
+	switch {
+	case !more && res.Held != "":
+		entries = append(entries, runs.LogEntry{Level: "warn", Entity: job.Entity, Message: fmt.Sprintf("%s held after %d step(s): %s", job.Entity, er.Steps, res.Held)})
+	case !more:
 		entries = append(entries, runs.LogEntry{Level: "info", Entity: job.Entity, Message: fmt.Sprintf("%s finished in %d step(s)", job.Entity, er.Steps)})
 	}
 	out := Outcome{Log: []string{fmt.Sprintf("run %s entity %s step %d done (more=%t)", run.ID, job.Entity, job.Step, more)}}

@@ -22,7 +22,10 @@ type TickReport struct {
 	Enqueued []runs.Run
 	// AlreadyEnqueued counts due profiles whose window was sent before.
 	AlreadyEnqueued int
-	Errors          []error
+	// Swept lists unfinished runs this tick marked failed for making no
+	// progress.
+	Swept  []runs.Run
+	Errors []error
 }
 
 // Lines renders the report for the invocation log: ids and counts only.
@@ -32,6 +35,9 @@ func (r TickReport) Lines() []string {
 	for _, run := range r.Enqueued {
 		out = append(out, fmt.Sprintf("enqueued run %s customer %s profile %s window %s entities %d",
 			run.ID, run.CustomerID, run.ProfileID, run.Window, len(run.Entities)))
+	}
+	for _, run := range r.Swept {
+		out = append(out, fmt.Sprintf("run %s customer %s failed: no progress", run.ID, run.CustomerID))
 	}
 	for _, err := range r.Errors {
 		out = append(out, "error: "+err.Error())
@@ -73,6 +79,11 @@ func (p *Pipeline) Tick(ctx context.Context, now time.Time) (TickReport, error) 
 				rep.AlreadyEnqueued++
 			}
 		}
+	}
+	swept, err := p.Sweep(ctx, customers, now)
+	rep.Swept = swept
+	if err != nil {
+		rep.Errors = append(rep.Errors, fmt.Errorf("sweep stalled runs: %w", err))
 	}
 	for _, run := range rep.Enqueued {
 		p.log.InfoContext(ctx, "run enqueued", "customer", run.CustomerID, "profile", run.ProfileID, "run", run.ID, "window", run.Window)

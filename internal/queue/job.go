@@ -36,6 +36,10 @@ type Job struct {
 	Wait int `json:"wait,omitempty"`
 	// Cursor is the entity handler's own continuation state.
 	Cursor string `json:"cursor,omitempty"`
+	// Attempt counts the copies of this step scheduled after transient
+	// failures; it keeps their ids apart, so duplicate detection does not
+	// drop a retry as a repeat of the delivery that failed.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 var idEscaper = strings.NewReplacer("%", "%25", "|", "%7C")
@@ -53,6 +57,9 @@ func (j Job) MessageID() string {
 	id := strings.Join(parts, "|")
 	if j.Wait > 0 {
 		id += "|w" + strconv.Itoa(j.Wait)
+	}
+	if j.Attempt > 0 {
+		id += "|a" + strconv.Itoa(j.Attempt)
 	}
 	if len(id) <= MaxMessageIDLength {
 		return id
@@ -125,8 +132,8 @@ func DecodeJob(body []byte) (Job, error) {
 	if len(missing) > 0 {
 		return Job{}, fmt.Errorf("%w: missing %s", ErrBadJob, strings.Join(sortedCopy(missing), ", "))
 	}
-	if j.Step < 0 || j.Wait < 0 {
-		return Job{}, fmt.Errorf("%w: negative step %d or wait %d", ErrBadJob, j.Step, j.Wait)
+	if j.Step < 0 || j.Wait < 0 || j.Attempt < 0 {
+		return Job{}, fmt.Errorf("%w: negative step %d, wait %d or attempt %d", ErrBadJob, j.Step, j.Wait, j.Attempt)
 	}
 	return j, nil
 }

@@ -23,12 +23,24 @@ const (
 	StatusSkipped Status = "skipped"
 	// StatusPartial: a run where some entities succeeded and some did not.
 	StatusPartial Status = "partial"
+	// StatusHeld: what was safe is applied and the rest waits for a
+	// confirmation (a deletion guard, a shrunk feed). Nothing runs until
+	// someone confirms; last-sync does not move.
+	StatusHeld Status = "held"
 )
 
-// Done reports whether s is final.
+// Done reports whether s is final: nothing more happens without a person.
 func (s Status) Done() bool {
-	return s == StatusSucceeded || s == StatusFailed || s == StatusSkipped || s == StatusPartial
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusSkipped, StatusPartial, StatusHeld:
+		return true
+	}
+	return false
 }
+
+// Settled reports whether s lets the entities after it run: a held entity
+// applied all that was safe, so what builds on it may go ahead.
+func (s Status) Settled() bool { return s == StatusSucceeded || s == StatusHeld }
 
 // Triggers.
 const (
@@ -44,15 +56,18 @@ const (
 
 // Run is the record of one run.
 type Run struct {
-	ID         string         `json:"id"`
-	CustomerID string         `json:"customerId"`
-	ProfileID  string         `json:"profileId"`
-	Trigger    string         `json:"trigger"`
-	Mode       string         `json:"mode"`
-	Window     string         `json:"window"`
-	Status     Status         `json:"status"`
-	CreatedAt  time.Time      `json:"createdAt"`
-	StartedAt  time.Time      `json:"startedAt,omitzero"`
+	ID         string    `json:"id"`
+	CustomerID string    `json:"customerId"`
+	ProfileID  string    `json:"profileId"`
+	Trigger    string    `json:"trigger"`
+	Mode       string    `json:"mode"`
+	Window     string    `json:"window"`
+	Status     Status    `json:"status"`
+	CreatedAt  time.Time `json:"createdAt"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	// ProgressAt is when a step of the run last completed; the sweeper
+	// fails a run whose progress stopped, never one that keeps moving.
+	ProgressAt time.Time      `json:"progressAt,omitzero"`
 	EndedAt    time.Time      `json:"endedAt,omitzero"`
 	Entities   []EntityRun    `json:"entities"`
 	Counts     map[string]int `json:"counts,omitempty"`
@@ -72,6 +87,8 @@ type EntityRun struct {
 	Steps     int            `json:"steps,omitempty"`
 	Counts    map[string]int `json:"counts,omitempty"`
 	Error     string         `json:"error,omitempty"`
+	// Held says what awaits confirmation when Status is held.
+	Held string `json:"held,omitempty"`
 }
 
 // New returns a queued run with one queued entry per entity, in order.
@@ -93,7 +110,7 @@ func (r *Run) Entity(name string) int {
 // EndedAt when every entity is final.
 func (r *Run) Finish(now time.Time) {
 	totals := map[string]int{}
-	done, ok := 0, 0
+	done, ok, held := 0, 0, 0
 	for _, e := range r.Entities {
 		for k, v := range e.Counts {
 			totals[k] += v
@@ -101,8 +118,11 @@ func (r *Run) Finish(now time.Time) {
 		if e.Status.Done() {
 			done++
 		}
-		if e.Status == StatusSucceeded {
+		switch e.Status {
+		case StatusSucceeded:
 			ok++
+		case StatusHeld:
+			held++
 		}
 	}
 	r.Counts = totals
@@ -115,7 +135,9 @@ func (r *Run) Finish(now time.Time) {
 	switch {
 	case ok == len(r.Entities):
 		r.Status = StatusSucceeded
-	case ok == 0:
+	case ok+held == len(r.Entities):
+		r.Status = StatusHeld
+	case ok+held == 0:
 		r.Status = StatusFailed
 	default:
 		r.Status = StatusPartial

@@ -18,6 +18,9 @@ func TestFinish(t *testing.T) {
 		{"one still running", []Status{StatusSucceeded, StatusRunning}, StatusQueued, false},
 		{"mixed", []Status{StatusSucceeded, StatusFailed}, StatusPartial, true},
 		{"failed and skipped", []Status{StatusFailed, StatusSkipped}, StatusFailed, true},
+		{"held and succeeded", []Status{StatusHeld, StatusSucceeded}, StatusHeld, true},
+		{"held alone", []Status{StatusHeld}, StatusHeld, true},
+		{"held and failed", []Status{StatusHeld, StatusFailed}, StatusPartial, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
