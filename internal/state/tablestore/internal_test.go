@@ -113,3 +113,12 @@ func TestDecodeEntity(t *testing.T) {
 		}
 	}
 }
+
+func TestServiceErrorTransient(t *testing.T) {
+	for status, want := range map[int]bool{500: true, 503: true, 408: true, 429: true, 404: false, 409: false, 412: false, 400: false} {
+		e := &ServiceError{StatusCode: status}
+		if got := e.Transient(); got != want {
+			t.Errorf("HTTP %d transient = %t, want %t", status, got, want)
+		}
+	}
+}

@@ -566,6 +566,13 @@ func (e *ServiceError) Error() string {
 	return b.String()
 }
 
+// Transient reports whether the failure passes by itself: the service was
+// busy, timed out or broke (5xx, 408, 429). The runner retries those on
+// its own schedule instead of burning Service Bus deliveries.
+func (e *ServiceError) Transient() bool {
+	return e.StatusCode >= 500 || e.StatusCode == http.StatusRequestTimeout || e.StatusCode == http.StatusTooManyRequests
+}
+
 func (e *ServiceError) Unwrap() []error {
 	if e.sentinel == nil {
 		return []error{e.err}
