@@ -58,10 +58,10 @@ func (c *Client) Snapshot(ctx context.Context) (userplan.Directory, error) {
 	accounts, err := c.accounts(ctx)
 	wg.Wait()
 	if err != nil {
-		return userplan.Directory{}, fmt.Errorf("snapshot of tenant %s: list users: %w", c.tenantID, err)
+		return userplan.Directory{}, fmt.Errorf("snapshot of tenant %s: list users: %w", c.tenantID, classify(err))
 	}
 	if domsErr != nil {
-		return userplan.Directory{}, fmt.Errorf("snapshot of tenant %s: list domains: %w", c.tenantID, domsErr)
+		return userplan.Directory{}, fmt.Errorf("snapshot of tenant %s: list domains: %w", c.tenantID, classify(domsErr))
 	}
 	return userplan.Directory{Accounts: accounts, Domains: doms}, nil
 }
@@ -168,7 +168,7 @@ func (c *Client) FindCreated(ctx context.Context, kind plan.Kind, key string) (s
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: []string{"id"}},
 	})
 	if err != nil {
-		return "", false, fmt.Errorf("find user by userPrincipalName: %w", err)
+		return "", false, fmt.Errorf("find user by userPrincipalName: %w", classify(err))
 	}
 	found := resp.GetValue()
 	switch {
