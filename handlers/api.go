@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/pipeline"
@@ -49,10 +50,13 @@ type RunStarter interface {
 	Resume(ctx context.Context, customerID, runID, entity, cursor string) (runs.Run, error)
 }
 
-// CredentialExporter hands initial credentials over once;
+// CredentialExporter hands initial credentials over: an export returns
+// them with an id and deletes nothing; acknowledging the id destroys them;
 // *credentials.Vault has it.
 type CredentialExporter interface {
-	Export(ctx context.Context, customerID, runID string, keys []string) ([]credentials.Credential, error)
+	Export(ctx context.Context, customerID, runID string, keys []string) (credentials.Export, error)
+	ExportByID(ctx context.Context, customerID, runID, exportID string) (credentials.Export, error)
+	Acknowledge(ctx context.Context, customerID, runID, exportID string) (int, error)
 }
 
 // maxAPIBody bounds request bodies of the API.
@@ -103,6 +107,8 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *s
 	a.handle("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
 	a.handle("GET /api/customers/{customer}/links", a.listLinks)
 	a.handle("PUT /api/customers/{customer}/links/{source}", a.putLink)
+	a.handle("GET /api/customers/{customer}/runs/{run}/credentials/exports/{export}", a.refetchExport)
+	a.handle("POST /api/customers/{customer}/runs/{run}/credentials/exports/{export}/acknowledge", a.acknowledgeExport)
 	a.handle("DELETE /api/customers/{customer}/links/{source}", a.deleteLink)
 	a.handle("GET /api/customers/{customer}/exclusions", a.listExclusions)
 	a.handle("PUT /api/customers/{customer}/exclusions/{source}", a.putExclusion)
@@ -365,8 +371,17 @@ func (a *API) confirmRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, run)
 }
 
-// exportCredentials hands a run's initial credentials over once, as CSV.
-// Each export deletes what it returns; nothing is logged but counts.
+// Headers of a credential export: its id, to acknowledge it with, and
+// when it expires unacknowledged.
+const (
+	headerExportID      = "Export-Id"
+	headerExportExpires = "Export-Expires"
+)
+
+// exportCredentials returns a run's initial credentials as CSV with the id
+// of an export covering exactly those rows. Nothing is deleted until the
+// export is acknowledged, so a dropped connection or a concurrent export
+// loses nothing; nothing is logged but counts.
 func (a *API) exportCredentials(w http.ResponseWriter, r *http.Request) {
 	if a.creds == nil {
 		writeError(w, http.StatusServiceUnavailable, "Unavailable", "no credential store is configured")
@@ -381,18 +396,60 @@ func (a *API) exportCredentials(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	creds, err := a.creds.Export(r.Context(), customer, id, keys)
+	ex, err := a.creds.Export(r.Context(), customer, id, keys)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.log.InfoContext(r.Context(), "credentials exported", "customer", customer, "run", id, "count", len(creds))
+	a.log.InfoContext(r.Context(), "credentials exported", "customer", customer, "run", id, "export", ex.ID, "count", len(ex.Credentials))
+	writeCredentialsCSV(w, id, ex)
+}
+
+// refetchExport returns an unacknowledged export again, e.g. after the
+// first download was lost.
+func (a *API) refetchExport(w http.ResponseWriter, r *http.Request) {
+	if a.creds == nil {
+		writeError(w, http.StatusServiceUnavailable, "Unavailable", "no credential store is configured")
+		return
+	}
+	customer, id := r.PathValue("customer"), r.PathValue("run")
+	ex, err := a.creds.ExportByID(r.Context(), customer, id, r.PathValue("export"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "credentials export fetched again", "customer", customer, "run", id, "export", ex.ID, "count", len(ex.Credentials))
+	writeCredentialsCSV(w, id, ex)
+}
+
+// acknowledgeExport destroys the credentials an export handed over. It is
+// idempotent; after a failure part way, calling it again finishes.
+func (a *API) acknowledgeExport(w http.ResponseWriter, r *http.Request) {
+	if a.creds == nil {
+		writeError(w, http.StatusServiceUnavailable, "Unavailable", "no credential store is configured")
+		return
+	}
+	customer, id, export := r.PathValue("customer"), r.PathValue("run"), r.PathValue("export")
+	n, err := a.creds.Acknowledge(r.Context(), customer, id, export)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.log.InfoContext(r.Context(), "credentials export acknowledged", "customer", customer, "run", id, "export", export, "destroyed", n)
+	writeJSON(w, http.StatusOK, map[string]any{"exportId": export, "destroyed": n})
+}
+
+func writeCredentialsCSV(w http.ResponseWriter, runID string, ex credentials.Export) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "credentials-"+id+".csv"))
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "credentials-"+runID+".csv"))
+	if ex.ID != "" {
+		w.Header().Set(headerExportID, ex.ID)
+		w.Header().Set(headerExportExpires, ex.Expires.UTC().Format(time.RFC3339))
+	}
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"sourcedId", "userPrincipalName", "password"})
-	for _, c := range creds {
+	for _, c := range ex.Credentials {
 		_ = cw.Write([]string{c.Key, c.UPN, c.Password})
 	}
 	cw.Flush()
@@ -510,6 +567,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "TooLarge", fmt.Sprintf("body over %d bytes", tooBig.Limit))
+	case errors.Is(err, credentials.ErrAcknowledged):
+		writeError(w, http.StatusGone, "Gone", err.Error())
 			return false
 		}
 		writeError(w, http.StatusBadRequest, "BadRequest", "body: "+err.Error())

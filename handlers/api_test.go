@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,23 +113,67 @@ func TestAPIPlanAndConfirm(t *testing.T) {
 	}
 }
 
-func TestAPICredentialsHandedOverOnce(t *testing.T) {
+// Exporting used to delete what it returned, in separate transactions
+// before the CSV was written: two concurrent exports answered 404 and lost
+// most passwords. Now an export deletes nothing, concurrent exports get the
+// same id and rows, and only acknowledging the id destroys them.
+func TestAPICredentialsExportThenAcknowledge(t *testing.T) {
 	f := newAPIFixture(t)
 	ctx := context.Background()
-	_ = f.vault.PutCredential(ctx, "oak", "r1", "s1", "amy.pond@oak.example", "Secret-123-Pw")
-	_ = f.vault.PutCredential(ctx, "oak", "r1", "s2", "rory@oak.example", "Other-456-Pw")
-	rec := f.do(t, "GET", "/api/customers/oak/runs/r1/credentials", "")
-	if rec.Code != 200 || rec.Header().Get("Cache-Control") != "no-store" {
-		t.Fatalf("export = %d, headers %v", rec.Code, rec.Header())
+	creds := make([]credentials.Credential, 150)
+	for i := range creds {
+		k := fmt.Sprintf("s%03d", i)
+		creds[i] = credentials.Credential{Key: k, UPN: k + "@oak.example", Password: "Secret-" + k}
 	}
-	rows, err := csv.NewReader(rec.Body).ReadAll()
-	if err != nil || len(rows) != 3 || rows[1][2] != "Secret-123-Pw" {
-		t.Fatalf("csv = %v, %v", rows, err)
+	if err := f.vault.PutCredentials(ctx, "oak", "r1", creds); err != nil {
+		t.Fatal(err)
 	}
-	rec = f.do(t, "GET", "/api/customers/oak/runs/r1/credentials", "")
-	rows, _ = csv.NewReader(rec.Body).ReadAll()
-	if len(rows) != 1 {
-		t.Errorf("second export returned %d rows, want only the header", len(rows))
+	const exporters = 4
+	recs := make([]*httptest.ResponseRecorder, exporters)
+	var wg sync.WaitGroup
+	for i := range exporters {
+		wg.Go(func() { recs[i] = f.do(t, "GET", "/api/customers/oak/runs/r1/credentials", "") })
+	}
+	wg.Wait()
+	id := recs[0].Header().Get("Export-Id")
+	for i, rec := range recs {
+		if rec.Code != 200 || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Export-Id") != id || id == "" {
+			t.Fatalf("export %d = %d, headers %v; export 0 id %q", i, rec.Code, rec.Header(), id)
+		}
+		rows, err := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+		if err != nil || len(rows) != 1+len(creds) || rows[1][2] != "Secret-s000" {
+			t.Fatalf("export %d: %d csv rows, %v", i, len(rows), err)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, recs[0].Header().Get("Export-Expires")); err != nil {
+		t.Errorf("Export-Expires: %v", err)
+	}
+	base := "/api/customers/oak/runs/r1/credentials/exports/" + id
+	steps := []struct {
+		method, path string
+		want         int
+		wantRows     int    // CSV rows after the header, when the answer is CSV
+		wantBody     string // in a JSON answer
+	}{
+		{"GET", base, 200, len(creds), ""},
+		{"POST", base + "/acknowledge", 200, -1, `"destroyed": 150`},
+		{"POST", base + "/acknowledge", 200, -1, `"destroyed": 0`},
+		{"GET", base, 410, -1, "acknowledged"},
+		{"GET", "/api/customers/oak/runs/r1/credentials", 200, 0, ""},
+		{"POST", "/api/customers/oak/runs/r1/credentials/exports/ffffffffffffffffffffffffffffffff/acknowledge", 404, -1, ""},
+	}
+	for _, s := range steps {
+		rec := f.do(t, s.method, s.path, "")
+		if rec.Code != s.want || !strings.Contains(rec.Body.String(), s.wantBody) {
+			t.Errorf("%s %s = %d %s, want %d with %q", s.method, s.path, rec.Code, rec.Body, s.want, s.wantBody)
+			continue
+		}
+		if s.wantRows >= 0 {
+			rows, _ := csv.NewReader(rec.Body).ReadAll()
+			if len(rows) != 1+s.wantRows {
+				t.Errorf("%s %s: %d rows after the header, want %d", s.method, s.path, len(rows)-1, s.wantRows)
+			}
+		}
 	}
 }
 

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/config"
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/graph"
+	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/secrets"
 	"github.com/rostersync/rostersync/internal/secrets/keyvault"
 	"github.com/rostersync/rostersync/internal/state"
@@ -87,7 +90,7 @@ const credentialsKeySecret = "credentials-key"
 
 // openVault opens the sealed credential store. Without its key no account
 // can be created (the applier refuses), so the problem is logged loudly.
-func openVault(ctx context.Context, getenv func(string) string, src secrets.Source, b state.Backend, log *slog.Logger) *credentials.Vault {
+func openVault(ctx context.Context, getenv func(string) string, src secrets.Source, b state.Backend, log *slog.Logger, opts ...credentials.Option) *credentials.Vault {
 	raw, err := src.Secret(ctx, credentialsKeySecret)
 	if err != nil {
 		log.Warn("no credentials key: new accounts cannot be created until secret "+credentialsKeySecret+" exists", "error", err)
@@ -96,10 +99,47 @@ func openVault(ctx context.Context, getenv func(string) string, src secrets.Sour
 	key, err := credentials.ParseKey(raw)
 	if err == nil {
 		var v *credentials.Vault
-		if v, err = credentials.NewVault(b, key); err == nil {
+		if v, err = credentials.NewVault(b, key, opts...); err == nil {
 			return v
 		}
 	}
 	log.Warn("credentials key unusable: new accounts cannot be created", "secret", credentialsKeySecret, "error", err)
 	return nil
+}
+
+// exportTTL reads how long an unacknowledged credential export stays
+// fetchable (CredentialExportDays).
+func exportTTL(getenv func(string) string) (time.Duration, error) {
+	days, err := config.LookupInt(getenv, config.CredentialExportDays, 7)
+	if err != nil {
+		return 0, err
+	}
+	if days < 1 || days > 90 {
+		return 0, fmt.Errorf("setting %s=%d: want 1 to 90 days", config.CredentialExportDays, days)
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
+}
+
+// exportPurger is the pipeline with the credential vault's purge added to
+// each timer tick: exports never acknowledged are destroyed once expired.
+type exportPurger struct {
+	*pipeline.Pipeline
+	vault *credentials.Vault
+	log   *slog.Logger
+}
+
+var _ handlers.Pipeline = exportPurger{}
+
+// Tick runs the scheduler, then the purge. A failed purge is logged, not
+// returned: the next tick (five minutes on) tries again, and the scheduler's
+// report must not read as failed because of it.
+func (p exportPurger) Tick(ctx context.Context, now time.Time) (pipeline.TickReport, error) {
+	rep, err := p.Pipeline.Tick(ctx, now)
+	purged, perr := p.vault.Purge(ctx, now)
+	if perr != nil {
+		p.log.ErrorContext(ctx, "purge of expired credential exports failed", "exports", purged.Exports, "credentials", purged.Credentials, "error", perr)
+	} else if purged.Exports > 0 {
+		p.log.InfoContext(ctx, "expired credential exports purged", "exports", purged.Exports, "credentials", purged.Credentials)
+	}
+	return rep, err
 }

@@ -55,7 +55,11 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	}
 	factory, _ := openGraph(ctx, env.getenv, secretSource, log)
 	store := state.NewStore(backend, nil)
-	vault := openVault(ctx, env.getenv, secretSource, backend, log)
+	ttl, err := exportTTL(env.getenv)
+	if err != nil {
+		return err
+	}
+	vault := openVault(ctx, env.getenv, secretSource, backend, log, credentials.WithExportTTL(ttl))
 	users := &reconcile.Users{
 		Source:      reconcile.Sources{REST: reconcile.RESTSource{Secrets: secretSource}},
 		Tenants:     graphTenants{factory: factory},
@@ -71,11 +75,13 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	p := pipeline.New(store, sender, clock.Real{}, entities, log,
 		pipeline.Options{QueueName: queueName(env.getenv), MaxDeliveryCount: maxDelivery})
 	var exporter handlers.CredentialExporter
+	var ticker handlers.Pipeline = p
 	if vault != nil {
 		exporter = vault
+		ticker = exportPurger{Pipeline: p, vault: vault, log: log}
 	}
 	srv := &http.Server{
-		Handler:           handlers.NewServer(p, handlers.NewAPI(store, p, exporter, log), clock.Real{}, log),
+		Handler:           handlers.NewServer(ticker, handlers.NewAPI(store, p, exporter, log), clock.Real{}, log),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	ln, err := net.Listen("tcp", addr)

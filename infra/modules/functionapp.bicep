@@ -101,6 +101,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       KeyVaultUri: keyVaultUri
       ManagedIdentityClientId: identityClientId
       // Graph: the identity is the app's federated credential; no secret.
+      // Days an unacknowledged credential export stays fetchable.
+      CredentialExportDays: '7'
       GraphAppClientId: graphAppClientId
       GraphAuthMode: 'federated'
       GraphBaseUrl: 'https://graph.microsoft.com/v1.0'

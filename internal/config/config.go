@@ -35,6 +35,7 @@ const (
 	ServiceBusConnString  = "ServiceBusConnectionString"
 	SyncQueueName         = "SyncQueueName"
 	SyncQueueMaxDelivery  = "SyncQueueMaxDeliveryCount"
+	CredentialExportDays  = "CredentialExportDays"
 	KeyVaultURI           = "KeyVaultUri"
 	SecretsDir            = "SecretsDir"
 	ManagedIdentityClient = "ManagedIdentityClientId"
@@ -69,6 +70,7 @@ var Settings = []Setting{
 	{GraphBaseURL, "http://127.0.0.1:5099/v1.0", "Graph base URL; https://graph.microsoft.com/v1.0 in production, the simulator's address locally."},
 	{GraphStaticToken, "sim:{tenant}", "Bearer token for static mode; {tenant} is replaced by the customer's tenant id. Only the simulator accepts it."},
 	{GraphClientSecretName, "graph-client-secret", "Name of the secret (Key Vault or SecretsDir) holding the app's client secret or PEM certificate in secret or certificate mode."},
+	{CredentialExportDays, "7", "Days an exported set of initial passwords stays fetchable until it is acknowledged; an export never acknowledged is destroyed after this, by the scheduler's tick."},
 	{APIKey, "", "Local host only: the function key the API requires (x-functions-key header or code parameter). In Azure the host checks function keys itself."},
 	{LogLevel, "info", "debug, info, warn or error."},
 }

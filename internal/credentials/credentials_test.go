@@ -73,19 +73,27 @@ func TestVaultSealsAndHandsOverOnce(t *testing.T) {
 		}
 	}
 	got, err := v.Export(ctx, "oak", "r1", []string{"s2"})
-	if err != nil || len(got) != 1 || got[0].Password != "pw-s2" || got[0].UPN != "s2@oak.example" {
-		t.Fatalf("Export(s2) = %v, %v", got, err)
+	if err != nil || got.ID == "" || len(got.Credentials) != 1 || got.Credentials[0].Password != "pw-s2" || got.Credentials[0].UPN != "s2@oak.example" {
+		t.Fatalf("Export(s2) = %+v, %v", got, err)
 	}
-	if strings.Contains(got[0].String(), "pw-") {
+	if strings.Contains(got.Credentials[0].String(), "pw-") {
 		t.Error("Credential.String shows the password")
 	}
-	if n, _ := v.Count(ctx, "oak", "r1"); n != 2 {
-		t.Errorf("after exporting one, %d remain, want 2", n)
+	if n, _ := v.Count(ctx, "oak", "r1"); n != 3 {
+		t.Errorf("exporting deleted something: %d remain, want 3", n)
+	}
+	if n, err := v.Acknowledge(ctx, "oak", "r1", got.ID); err != nil || n != 1 {
+		t.Fatalf("Acknowledge(s2) = %d, %v; want 1", n, err)
 	}
 	rest, _ := v.Export(ctx, "oak", "r1", nil)
-	again, _ := v.Export(ctx, "oak", "r1", nil)
-	if len(rest) != 2 || len(again) != 0 {
-		t.Errorf("export all = %d, then %d; want 2 then 0 (handed over once)", len(rest), len(again))
+	if len(rest.Credentials) != 2 || rest.ID == got.ID {
+		t.Errorf("after acknowledging s2, export = %d rows id %s; want 2 under a new id", len(rest.Credentials), rest.ID)
+	}
+	if _, err := v.Acknowledge(ctx, "oak", "r1", rest.ID); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := v.Export(ctx, "oak", "r1", nil); again.ID != "" || len(again.Credentials) != 0 {
+		t.Errorf("export after acknowledging all = %+v, want nothing", again)
 	}
 	other, _ := ParseKey(NewKey())
 	v2, _ := NewVault(b, other)

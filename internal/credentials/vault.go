@@ -9,8 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/state"
 )
@@ -31,6 +31,35 @@ var ErrKey = errors.New("credentials key")
 type Vault struct {
 	backend state.Backend
 	aead    cipher.AEAD
+	// exportTTL is how long an export stays fetchable unacknowledged.
+	exportTTL time.Duration
+	now       func() time.Time
+}
+
+// DefaultExportTTL is how long an unacknowledged export can be fetched
+// again before it is destroyed.
+const DefaultExportTTL = 7 * 24 * time.Hour
+
+// Option configures a Vault.
+type Option func(*Vault)
+
+// WithExportTTL sets how long an unacknowledged export stays fetchable;
+// zero or less keeps DefaultExportTTL.
+func WithExportTTL(d time.Duration) Option {
+	return func(v *Vault) {
+		if d > 0 {
+			v.exportTTL = d
+		}
+	}
+}
+
+// WithClock sets the vault's clock (tests).
+func WithClock(now func() time.Time) Option {
+	return func(v *Vault) {
+		if now != nil {
+			v.now = now
+		}
+	}
 }
 
 // ParseKey reads a base64 key of KeySize bytes.
@@ -50,7 +79,7 @@ func NewKey() string {
 }
 
 // NewVault returns a vault over b with key.
-func NewVault(b state.Backend, key []byte) (*Vault, error) {
+func NewVault(b state.Backend, key []byte, opts ...Option) (*Vault, error) {
 	if len(key) != KeySize {
 		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrKey, len(key), KeySize)
 	}
@@ -62,7 +91,11 @@ func NewVault(b state.Backend, key []byte) (*Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKey, err)
 	}
-	return &Vault{backend: b, aead: aead}, nil
+	v := &Vault{backend: b, aead: aead, exportTTL: DefaultExportTTL, now: time.Now}
+	for _, o := range opts {
+		o(v)
+	}
+	return v, nil
 }
 
 // Credential is one handed-over initial credential.
@@ -126,7 +159,8 @@ func (v *Vault) PutCredentials(ctx context.Context, customerID, runID string, cr
 	return nil
 }
 
-// Count says how many credentials of a run wait for export.
+// Count says how many credentials of a run wait for export or for the
+// acknowledgement of an export.
 func (v *Vault) Count(ctx context.Context, customerID, runID string) (int, error) {
 	t, err := v.backend.Table(ctx, TableCredentials)
 	if err != nil {
@@ -134,49 +168,4 @@ func (v *Vault) Count(ctx context.Context, customerID, runID string) (int, error
 	}
 	rows, err := t.List(ctx, state.Query{PartitionKey: state.EncodeKey(customerID, runID)})
 	return len(rows), err
-}
-
-// Export returns a run's credentials (of the given people, or all when
-// keys is empty) and deletes them: each is handed over once.
-func (v *Vault) Export(ctx context.Context, customerID, runID string, keys []string) ([]Credential, error) {
-	t, err := v.backend.Table(ctx, TableCredentials)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := t.List(ctx, state.Query{PartitionKey: state.EncodeKey(customerID, runID)})
-	if err != nil {
-		return nil, fmt.Errorf("list credentials of run %s: %w", runID, err)
-	}
-	var out []Credential
-	var ops []state.Op
-	for _, r := range rows {
-		parts, err := state.DecodeKey(r.RowKey)
-		if err != nil || len(parts) != 1 {
-			return nil, fmt.Errorf("credential row %q: bad key", r.RowKey)
-		}
-		key := parts[0]
-		if len(keys) > 0 && !slices.Contains(keys, key) {
-			continue
-		}
-		box, err := base64.StdEncoding.DecodeString(r.Props["Sealed"])
-		if err != nil || len(box) < v.aead.NonceSize() {
-			return nil, fmt.Errorf("credential of %s: damaged row", key)
-		}
-		plain, err := v.aead.Open(nil, box[:v.aead.NonceSize()], box[v.aead.NonceSize():], aad(customerID, runID, key))
-		if err != nil {
-			return nil, fmt.Errorf("credential of %s: cannot decrypt (wrong key, or the row was moved): %w", key, ErrKey)
-		}
-		var s sealed
-		if err := json.Unmarshal(plain, &s); err != nil {
-			return nil, fmt.Errorf("credential of %s: %w", key, err)
-		}
-		out = append(out, Credential{Key: key, UPN: s.UPN, Password: s.Password})
-		ops = append(ops, state.Op{Kind: state.OpDelete, Entity: state.Entity{PartitionKey: r.PartitionKey, RowKey: r.RowKey, ETag: r.ETag}})
-	}
-	for _, chunk := range state.Chunk(ops) {
-		if err := t.Transact(ctx, chunk); err != nil {
-			return nil, fmt.Errorf("delete exported credentials of run %s: %w", runID, err)
-		}
-	}
-	return out, nil
 }
