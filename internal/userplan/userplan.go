@@ -79,6 +79,7 @@ func Compute(in Input) *plan.Plan {
 	c := newComputer(in)
 	c.people()
 	c.leavers()
+	c.unenrolled()
 	if in.Only != nil {
 		c.keepOnly(in.Only)
 	}
@@ -123,12 +124,18 @@ type computer struct {
 	alloc    *naming.Allocator
 	domains  []string
 	suspends int
+	// noEnrolments are people left out for having no current enrolment.
+	// Their entry waits until leavers has run: a linked one is a leaver,
+	// and each person gets one verdict, never two.
+	noEnrolments []*roster.Person
+	// leaving marks the people leavers gave a verdict.
+	leaving map[string]bool
 }
 
 func newComputer(in Input) *computer {
 	c := &computer{in: in, rules: in.Rules.WithDefaults(), p: &plan.Plan{FormatVersion: plan.FormatVersion},
 		byID: map[string]*Account{}, byUPN: map[string][]*Account{}, byMail: map[string][]*Account{}, byEmpID: map[string][]*Account{},
-		links: map[string]Link{}, claimed: map[string]string{}, active: map[string]bool{}}
+		links: map[string]Link{}, claimed: map[string]string{}, active: map[string]bool{}, leaving: map[string]bool{}}
 	taken := map[string]bool{}
 	for i := range in.Dir.Accounts {
 		a := &in.Dir.Accounts[i]
@@ -203,7 +210,7 @@ func (c *computer) people() {
 	if !c.rules.SyncWithoutEnrolments {
 		for _, p := range c.in.View.Unenrolled() {
 			if !c.in.Excluded[p.SourcedID] {
-				c.unsynced(p, UserType(p.Role), plan.UnsyncedBecauseNoEnrolments, "no current enrolment, and the profile syncs only people with enrolments")
+				c.noEnrolments = append(c.noEnrolments, p)
 			}
 		}
 	}
@@ -304,37 +311,56 @@ func (c *computer) matched(p *roster.Person, ut string, rules tenant.UserTypeCon
 	link, linked := c.links[p.SourcedID]
 	linked = linked && link.TargetID == a.ID
 	var before, after map[string]string
+	var notes propNotes
 	if rules.Update {
-		before, after = plan.DiffFields(a.Props, c.mapped(p, rules))
+		var want map[string]string
+		want, notes = c.mapped(p, rules)
+		before, after = plan.DiffFields(a.Props, want)
 	}
 	ch := plan.Change{Kind: plan.KindUser, Key: p.SourcedID, TargetID: a.ID, UserType: ut, Before: before, After: after}
-	if p.Enabled && !a.AccountEnabled {
-		if linked && link.Suspended {
-			ch.Action, ch.Reason = plan.Reactivate, plan.ReactivateBecauseReturned
-			ch.Detail = "back in the MIS after being suspended by rostersync: reactivate"
-			c.add(ch, &before, &after)
-			return
-		}
-		c.unsynced(p, ut, plan.KeptBecauseDisabledOutsideMIS, "account is disabled, and not by rostersync: left disabled")
+	// keptDisabled: the account stays disabled, which the change (if
+	// any) says; with no change the person is listed as kept instead.
+	// Either way the person is counted once.
+	keptDisabled := p.Enabled && !a.AccountEnabled
+	if keptDisabled && linked && link.Suspended {
+		ch.Action, ch.Reason = plan.Reactivate, plan.ReactivateBecauseReturned
+		ch.Detail = "back in the MIS after being suspended by rostersync: reactivate" + notes.about(after)
+		c.add(ch)
+		return
 	}
+	const disabledDetail = "account is disabled, and not by rostersync: left disabled"
 	switch {
 	case !linked && (rules.Update || rules.SSOLink || rules.Create):
 		ch.Action, ch.Reason, ch.Detail = plan.Link, plan.LinkBecauseMatched, how
 		if len(after) > 0 {
 			ch.Detail += "; " + describeFields(after)
 		}
-		c.add(ch, &before, &after)
 	case len(after) > 0:
 		ch.Action, ch.Reason = plan.Update, plan.UpdateBecauseMappedChanged
 		ch.Detail = describeFields(after)
-		c.add(ch, &before, &after)
+	case keptDisabled:
+		c.unsynced(p, ut, plan.KeptBecauseDisabledOutsideMIS, disabledDetail)
+		return
 	default:
 		c.p.Matched++
+		return
 	}
+	ch.Detail += notes.about(after)
+	if keptDisabled {
+		ch.Detail += "; " + disabledDetail
+	}
+	c.add(ch)
 }
 
-func (c *computer) add(ch plan.Change, before, after *map[string]string) {
-	ch.Before, ch.After = *before, *after
+// add appends a change. It is the last point before a plan carries
+// values to Graph, so every property value is made safe here once more,
+// whatever built it: no control or format character, nothing over
+// Graph's length limit.
+func (c *computer) add(ch plan.Change) {
+	for k, v := range ch.After {
+		limit, _ := propertyLimit(k) // 0: no known limit, cleaned all the same
+		ch.After[k], _, _ = cleanProperty(v, limit)
+	}
 	c.p.Changes = append(c.p.Changes, ch)
 }
 
@@ -366,7 +392,7 @@ func (c *computer) create(p *roster.Person, ut string, rules tenant.UserTypeConf
 		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
 		return
 	}
-	alias, err := tmpl.Alias(c.nameFields(p), naming.Casing(rules.Casing), 0)
+	alias, shortened, err := tmpl.Render(c.nameFields(p), naming.Casing(rules.Casing), 0)
 	if err != nil {
 		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
 		return
@@ -376,25 +402,29 @@ func (c *computer) create(p *roster.Person, ut string, rules tenant.UserTypeConf
 		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
 		return
 	}
-	after := c.mapped(p, rules)
+	after, notes := c.mapped(p, rules)
 	after["userPrincipalName"] = got.UPN
 	after["mailNickname"] = naming.MailNickname(got.Alias)
 	after["usageLocation"] = c.rules.UsageLocation
 	if after["displayName"] == "" {
-		after["displayName"] = strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+		after["displayName"] = notes.property("displayName", c.field(p, "displayName"))
 	}
 	detail := fmt.Sprintf("new %s, username from template %s", ut, rules.UsernameTemplate)
+	if shortened {
+		detail += fmt.Sprintf(", shortened to %d characters (Graph's limit for a username)", naming.MaxAliasLength)
+	}
 	switch {
 	case got.Suffix == 2:
 		detail += fmt.Sprintf(", suffix 2 because %s@%s is taken", alias, domain)
 	case got.Suffix > 2:
 		detail += fmt.Sprintf(", suffix %d because %s@%s and the lower suffixes are taken", got.Suffix, alias, domain)
 	}
+	detail += notes.about(after)
 	password := rules.Password
 	if password == "" {
 		password = tenant.PasswordStrong
 	}
-	c.p.Changes = append(c.p.Changes, plan.Change{Kind: plan.KindUser, Key: p.SourcedID, Action: plan.Create,
+	c.add(plan.Change{Kind: plan.KindUser, Key: p.SourcedID, Action: plan.Create,
 		Reason: plan.CreateBecauseNew, Detail: detail, After: after, Licenses: slices.Clone(rules.Licenses),
 		Groups: slices.Clone(rules.Groups), UserType: ut, Password: password})
 }
@@ -445,21 +475,24 @@ func firstGrade(p *roster.Person) string {
 	return p.Grades[0]
 }
 
-// mapped renders the type's property mappings for a person.
-func (c *computer) mapped(p *roster.Person, rules tenant.UserTypeConfig) map[string]string {
+// mapped renders the type's property mappings for a person, cleaned and
+// held to Graph's limits (see propNotes.property), with notes on what that
+// changed.
+func (c *computer) mapped(p *roster.Person, rules tenant.UserTypeConfig) (map[string]string, propNotes) {
 	out := map[string]string{}
+	var notes propNotes
 	for _, m := range rules.Mappings {
 		v := m.Static
 		if m.From != "" {
 			v = c.field(p, m.From)
 		}
-		v = naming.Casing(m.Casing).Apply(strings.TrimSpace(v))
-		if limit := tenant.AccountProperties[m.Property]; len([]rune(v)) > limit {
-			v = string([]rune(v)[:limit])
+		v = notes.property(m.Property, naming.Casing(m.Casing).Apply(v))
+		if v == "" && notes.unset[m.Property] {
+			continue // left out, not emptied: see property
 		}
 		out[m.Property] = v
 	}
-	return out
+	return out, notes
 }
 
 func (c *computer) field(p *roster.Person, name string) string {
@@ -471,7 +504,7 @@ func (c *computer) field(p *roster.Person, name string) string {
 	case "middleName":
 		return p.MiddleName
 	case "displayName":
-		return strings.TrimSpace(p.GivenName + " " + p.FamilyName)
+		return strings.TrimSpace(strings.TrimSpace(p.GivenName) + " " + strings.TrimSpace(p.FamilyName))
 	case "identifier":
 		return p.Identifier
 	case "role":
@@ -507,6 +540,21 @@ func titleRole(r roster.Role) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// noEnrolmentsDetail says why a person without enrolments is not synced.
+const noEnrolmentsDetail = "no current enrolment, and the profile syncs only people with enrolments"
+
+// unenrolled lists the people left out for having no enrolment whom
+// leavers did not already give a verdict (a linked one is suspended, or
+// kept with the reason): one entry per person, so the unsynced count is a
+// count of people.
+func (c *computer) unenrolled() {
+	for _, p := range c.noEnrolments {
+		if !c.leaving[p.SourcedID] {
+			c.unsynced(p, UserType(p.Role), plan.UnsyncedBecauseNoEnrolments, noEnrolmentsDetail)
+		}
+	}
+}
+
 // leavers suspends the accounts rostersync manages whose person is no
 // longer synced. Only linked accounts are considered: an account the MIS
 // never knew is never touched.
@@ -520,19 +568,26 @@ func (c *computer) leavers() {
 			continue
 		}
 		ut, reason, detail := l.UserType, plan.SuspendBecauseLeftMIS, "no longer in the MIS's active session: suspend (never delete)"
+		left := "left the MIS"
 		if p := c.in.View.Roster().Person(l.SourceID); p != nil {
 			ut = UserType(p.Role)
-			if !p.Enabled {
+			switch {
+			case !p.Enabled:
 				reason, detail = plan.SuspendBecauseDisabledInMIS, "disabled in the MIS: suspend"
+				left = "disabled in the MIS"
+			case len(c.in.View.ClassesOf(p.SourcedID)) == 0:
+				detail = noEnrolmentsDetail + ": suspend (never delete)"
+				left = "no current enrolment"
 			}
 		}
+		c.leaving[l.SourceID] = true
 		rules, ok := c.rules.Types[ut]
 		if !ok || !rules.Deactivate {
-			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: l.SourceID, UserType: ut, Reason: plan.UnsyncedBecauseActionOff, Detail: "left the MIS, but deactivate is off for " + ut + "s"})
+			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: l.SourceID, UserType: ut, Reason: plan.UnsyncedBecauseActionOff, Detail: left + ", but deactivate is off for " + ut + "s"})
 			continue
 		}
 		if c.in.RosterShrank {
-			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: l.SourceID, UserType: ut, Reason: plan.KeptBecauseRosterShrank, Detail: "the feed shrank suspiciously: nobody is suspended"})
+			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: l.SourceID, UserType: ut, Reason: plan.KeptBecauseRosterShrank, Detail: left + ", but the feed shrank suspiciously: nobody is suspended"})
 			continue
 		}
 		c.suspends++
