@@ -252,7 +252,7 @@ func TestCleanProperty(t *testing.T) {
 		{"Zo\xffe", "Zo\ufffde", 0, true, false},
 		{"abcdef", "abc", 3, false, true},
 		{"ab e", "ab", 3, false, true},
-		{"abe\u0301", "ab", 3, false, true},     // the accent stays with its letter
+		{"abe\u0301", "ab", 3, false, true},    // the accent stays with its letter
 		{"ab\U0001F600", "ab", 3, false, true}, // an emoji takes two UTF-16 units
 		{"ab\U0001F600", "ab\U0001F600", 4, false, false},
 	}
