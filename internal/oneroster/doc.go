@@ -20,6 +20,14 @@
 // (names, emails, dates of birth) stay out of Error strings so that errors
 // can be logged.
 //
+// Some problems hide others, and are reported instead of them: a file the
+// feed needs (orgs, users, or one that other records point into) with a
+// header and no rows is one ErrNoRows at line 2, not a dangling reference
+// from every record that points into it. Values with control characters
+// (ErrControlChar) or over MaxFieldLength characters (ErrTooLong) refuse
+// their row: the planner cleans format characters and shortens values to
+// Graph's limits, saying so, but nothing absurd gets that far.
+//
 // # Guard
 //
 // A feed that lost too many people, classes or enrolments against the
