@@ -247,6 +247,7 @@ func (s *Server) serveTop(r *http.Request, reqID, cliID string) *response {
 	if aerr != nil {
 		return fail(aerr)
 	}
+	t.stats.httpRequest()
 	body, berr := readBody(r)
 	if berr != nil {
 		return fail(berr)

@@ -22,6 +22,9 @@ type Stats struct {
 	Throttled       int64            `json:"throttled"`
 	ThrottledByKind map[string]int64 `json:"throttledByKind"`
 	Batches         int64            `json:"batches"`
+	// HTTPRequests counts authenticated HTTP requests: a $batch is one,
+	// where Requests counts each of its items.
+	HTTPRequests int64 `json:"httpRequests"`
 }
 
 type tenantStats struct {
@@ -47,6 +50,12 @@ func (ts *tenantStats) record(method string, c cost, ru int, throttled bool) {
 		ts.s.Writes++
 	}
 	ts.s.ResourceUnits += int64(ru)
+}
+
+func (ts *tenantStats) httpRequest() {
+	ts.mu.Lock()
+	ts.s.HTTPRequests++
+	ts.mu.Unlock()
 }
 
 func (ts *tenantStats) batch() {
