@@ -105,10 +105,10 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *s
 	a.handle("GET /api/customers/{customer}/runs/{run}/unsynced", a.runUnsynced)
 	a.handle("POST /api/customers/{customer}/runs/{run}/confirm", a.confirmRun)
 	a.handle("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
-	a.handle("GET /api/customers/{customer}/links", a.listLinks)
-	a.handle("PUT /api/customers/{customer}/links/{source}", a.putLink)
 	a.handle("GET /api/customers/{customer}/runs/{run}/credentials/exports/{export}", a.refetchExport)
 	a.handle("POST /api/customers/{customer}/runs/{run}/credentials/exports/{export}/acknowledge", a.acknowledgeExport)
+	a.handle("GET /api/customers/{customer}/links", a.listLinks)
+	a.handle("PUT /api/customers/{customer}/links/{source}", a.putLink)
 	a.handle("DELETE /api/customers/{customer}/links/{source}", a.deleteLink)
 	a.handle("GET /api/customers/{customer}/exclusions", a.listExclusions)
 	a.handle("PUT /api/customers/{customer}/exclusions/{source}", a.putExclusion)
@@ -554,6 +554,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
 	case errors.Is(err, state.ErrOverlap), errors.Is(err, state.ErrConflict), errors.Is(err, pipeline.ErrNotRunnable):
 		writeError(w, http.StatusConflict, "Conflict", err.Error())
+	case errors.Is(err, credentials.ErrAcknowledged):
+		writeError(w, http.StatusGone, "Gone", err.Error())
 	default:
 		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusInternalServerError, "InternalError", "the request failed; see the service log")
@@ -567,8 +569,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "TooLarge", fmt.Sprintf("body over %d bytes", tooBig.Limit))
-	case errors.Is(err, credentials.ErrAcknowledged):
-		writeError(w, http.StatusGone, "Gone", err.Error())
 			return false
 		}
 		writeError(w, http.StatusBadRequest, "BadRequest", "body: "+err.Error())

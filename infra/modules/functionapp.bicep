@@ -98,11 +98,11 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ServiceBusConnection__clientId: identityClientId
       SyncQueueName: syncQueueName
       SyncQueueMaxDeliveryCount: string(syncQueueMaxDeliveryCount)
+      // Days an unacknowledged credential export stays fetchable.
+      CredentialExportDays: '7'
       KeyVaultUri: keyVaultUri
       ManagedIdentityClientId: identityClientId
       // Graph: the identity is the app's federated credential; no secret.
-      // Days an unacknowledged credential export stays fetchable.
-      CredentialExportDays: '7'
       GraphAppClientId: graphAppClientId
       GraphAuthMode: 'federated'
       GraphBaseUrl: 'https://graph.microsoft.com/v1.0'

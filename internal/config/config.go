@@ -62,6 +62,7 @@ var Settings = []Setting{
 	{ServiceBusConnString, "", "Service Bus connection string, for development against a namespace with local auth. Empty in Azure, where the namespace setting and the identity are used."},
 	{SyncQueueName, "sync-jobs", "The session-enabled queue the scheduler and API send jobs to and SyncJob is triggered from (SessionId = customer)."},
 	{SyncQueueMaxDelivery, "5", "Must equal the queue's maxDeliveryCount: on that delivery the runner records the failure as final, because Service Bus dead-letters the message next."},
+	{CredentialExportDays, "7", "Days an exported set of initial passwords stays fetchable until it is acknowledged; an export never acknowledged is destroyed after this, by the scheduler's tick."},
 	{KeyVaultURI, "", "Key Vault URL (https://NAME.vault.azure.net/) holding secrets such as a development Graph client secret. Empty: secrets come from SecretsDir."},
 	{SecretsDir, ".secrets", "Folder of local secrets, one file per secret name, used when KeyVaultUri is empty."},
 	{ManagedIdentityClient, "", "Client id of the user-assigned managed identity rostersync uses for Table Storage, Service Bus, Key Vault and, as a federated credential, for Graph."},
@@ -70,7 +71,6 @@ var Settings = []Setting{
 	{GraphBaseURL, "http://127.0.0.1:5099/v1.0", "Graph base URL; https://graph.microsoft.com/v1.0 in production, the simulator's address locally."},
 	{GraphStaticToken, "sim:{tenant}", "Bearer token for static mode; {tenant} is replaced by the customer's tenant id. Only the simulator accepts it."},
 	{GraphClientSecretName, "graph-client-secret", "Name of the secret (Key Vault or SecretsDir) holding the app's client secret or PEM certificate in secret or certificate mode."},
-	{CredentialExportDays, "7", "Days an exported set of initial passwords stays fetchable until it is acknowledged; an export never acknowledged is destroyed after this, by the scheduler's tick."},
 	{APIKey, "", "Local host only: the function key the API requires (x-functions-key header or code parameter). In Azure the host checks function keys itself."},
 	{LogLevel, "info", "debug, info, warn or error."},
 }
