@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/internal/credentials"
+	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/runs"
@@ -70,6 +71,7 @@ type API struct {
 	store   APIStore
 	starter RunStarter
 	creds   CredentialExporter
+	sources egress.Policy
 	log     *slog.Logger
 	mux     *http.ServeMux
 	routes  []string
@@ -115,6 +117,11 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *s
 	a.handle("DELETE /api/customers/{customer}/exclusions/{source}", a.deleteExclusion)
 	return a
 }
+
+// SetSourcePolicy sets where profile sources may send credentials (see
+// internal/egress); without it the API applies production's policy. Call
+// it before serving.
+func (a *API) SetSourcePolicy(p egress.Policy) { a.sources = p }
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
@@ -212,6 +219,12 @@ func (a *API) putProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := a.store.GetCustomer(r.Context(), customer); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// The store checks what holds in every deployment; this adds whether
+	// this one is local and its host allow-list.
+	if err := p.ValidateSource(a.sources); err != nil {
 		a.fail(w, r, err)
 		return
 	}

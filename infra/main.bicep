@@ -34,6 +34,9 @@ param syncQueueMaxDeliveryCount int = 5
 ])
 param logLevel string = 'info'
 
+@description('Comma-separated host names OneRoster REST token and base URLs may use, e.g. *.wonde.com; empty allows any public host (private, link-local and loopback addresses are always refused).')
+param rosterSourceAllowedHosts string = ''
+
 @description('Upper bound on Flex instances. Each customer is one session, so more instances only help with many customers.')
 @minValue(1)
 @maxValue(1000)
@@ -144,6 +147,7 @@ module functionApp 'modules/functionapp.bicep' = {
     graphAppClientId: graphApp.outputs.appId
     appInsightsConnectionString: monitoring.outputs.connectionString
     logLevel: logLevel
+    rosterSourceAllowedHosts: rosterSourceAllowedHosts
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }

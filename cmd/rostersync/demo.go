@@ -50,7 +50,7 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	w, err := openWorld(ctx, worldOptions{dir: filepath.Join(dir, "state"), tenantID: "sim-oakfield", domain: "oakfield.example",
-		timeScale: *timeScale, root: *root, log: slog.New(slog.DiscardHandler)})
+		timeScale: *timeScale, root: *root, feedDir: dir, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/config"
 	"github.com/rostersync/rostersync/internal/credentials"
+	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/reconcile"
 	"github.com/rostersync/rostersync/internal/state"
@@ -54,6 +55,16 @@ func runServe(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	factory, _ := openGraph(ctx, env.getenv, secretSource, log)
+	sourcePolicy, err := egress.FromSettings(env.getenv)
+	if err != nil {
+		return err
+	}
+	// Production reads feeds from storage: a csv path source is refused
+	// unless the deployment is local (the zero FileSource refuses).
+	var files reconcile.FileSource
+	if sourcePolicy.Local {
+		files.Root = config.Lookup(env.getenv, config.CsvRoot, ".feeds")
+	}
 	store := state.NewStore(backend, nil)
 	ttl, err := exportTTL(env.getenv)
 	if err != nil {
@@ -61,7 +72,7 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	}
 	vault := openVault(ctx, env.getenv, secretSource, backend, log, credentials.WithExportTTL(ttl))
 	users := &reconcile.Users{
-		Source:      reconcile.Sources{REST: reconcile.RESTSource{Secrets: secretSource}},
+		Source:      reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: sourcePolicy}},
 		Tenants:     graphTenants{factory: factory},
 		Store:       store,
 		Credentials: vault,
@@ -80,15 +91,17 @@ func runServe(ctx context.Context, args []string, env environment) error {
 		exporter = vault
 		ticker = exportPurger{Pipeline: p, vault: vault, log: log}
 	}
+	api := handlers.NewAPI(store, p, exporter, log)
+	api.SetSourcePolicy(sourcePolicy)
 	srv := &http.Server{
-		Handler:           handlers.NewServer(ticker, handlers.NewAPI(store, p, exporter, log), clock.Real{}, log),
+		Handler:           handlers.NewServer(ticker, api, clock.Real{}, log),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	log.Info("custom handler listening", "addr", addr, "state", where, "queue", senderDesc, "secrets", secretsDesc)
+	log.Info("custom handler listening", "addr", addr, "state", where, "queue", senderDesc, "secrets", secretsDesc, "roster_sources", sourcePolicy.String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -48,7 +48,11 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	if *simulate {
 		mode = runs.ModeSimulate
 	}
-	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: "sim-school", domain: *domain, timeScale: *timeScale, root: *root,
+	abs, err := filepath.Abs(*rosterPath)
+	if err != nil {
+		return err
+	}
+	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: "sim-school", domain: *domain, timeScale: *timeScale, root: *root, feedDir: filepath.Dir(abs),
 		log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
@@ -105,9 +109,15 @@ type graphFigures struct {
 }
 
 func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSummary, error) {
+	// The profile names the feed inside the world's feed folder, as a
+	// customer's profile names one inside its own (reconcile.FileSource).
 	abs, err := filepath.Abs(rosterPath)
 	if err != nil {
 		return syncSummary{}, err
+	}
+	rel, err := filepath.Rel(w.feedDir, abs)
+	if err != nil || !filepath.IsLocal(rel) {
+		return syncSummary{}, fmt.Errorf("roster %s is not inside %s", abs, w.feedDir)
 	}
 	store := w.stack.Store
 	c := tenant.Customer{ID: syncCustomer, Name: "Simulated school", TenantID: w.tenantID, Features: tenant.Features{Users: true}}
@@ -124,7 +134,7 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSumm
 		return syncSummary{}, err
 	}
 	p := tenant.Profile{CustomerID: c.ID, ID: syncProfile, Name: "Users", Enabled: false, RunAt: "02:00", TimeZone: "Europe/London",
-		Entities: []string{tenant.EntityUsers}, Source: tenant.RosterSource{Kind: tenant.SourceCSV, Path: abs}}
+		Entities: []string{tenant.EntityUsers}, Source: tenant.RosterSource{Kind: tenant.SourceCSV, Path: rel}}
 	if err := store.SaveProfile(ctx, p); err != nil {
 		return syncSummary{}, err
 	}

@@ -30,6 +30,7 @@ import (
 // (tenant.json) and the key that seals initial credentials.
 type world struct {
 	dir      string
+	feedDir  string // the one folder feeds are read from
 	tenantID string
 	sim      *graphsim.Server
 	simURL   string
@@ -45,6 +46,7 @@ type worldOptions struct {
 	domain    string
 	timeScale float64
 	root      string // holds host.json and functions/
+	feedDir   string // the folder syncOnce may read feeds from
 	log       *slog.Logger
 }
 
@@ -54,7 +56,14 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 	if err := os.MkdirAll(o.dir, 0o755); err != nil {
 		return nil, err
 	}
-	w := &world{dir: o.dir, tenantID: o.tenantID}
+	if o.feedDir != "" {
+		abs, err := filepath.Abs(o.feedDir)
+		if err != nil {
+			return nil, err
+		}
+		o.feedDir = abs
+	}
+	w := &world{dir: o.dir, feedDir: o.feedDir, tenantID: o.tenantID}
 	ok := false
 	defer func() {
 		if !ok {
@@ -82,7 +91,7 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 	}
 	clk := clock.Real{}
 	users := &reconcile.Users{
-		Source:      reconcile.FileSource{Clock: clk},
+		Source:      reconcile.FileSource{Dir: o.feedDir, Clock: clk},
 		Tenants:     graphTenants{factory: factory, exec: graph.ExecutorOptions{TimeScale: o.timeScale}},
 		Credentials: w.vault,
 		Passwords:   credentials.Generate,

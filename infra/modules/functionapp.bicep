@@ -25,6 +25,9 @@ param keyVaultUri string
 param graphAppClientId string
 param appInsightsConnectionString string
 param logLevel string
+
+@description('Comma-separated host names OneRoster REST sources may use (RosterSourceAllowedHosts); empty allows any public host.')
+param rosterSourceAllowedHosts string
 param maximumInstanceCount int
 param instanceMemoryMB int
 
@@ -106,6 +109,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       GraphAppClientId: graphAppClientId
       GraphAuthMode: 'federated'
       GraphBaseUrl: 'https://graph.microsoft.com/v1.0'
+      // Where a profile's OneRoster source may send its credentials.
+      RosterSourceAllowedHosts: rosterSourceAllowedHosts
       LogLevel: logLevel
     }
   }

@@ -48,6 +48,14 @@ const (
 	LogLevel              = "LogLevel"
 )
 
+// Settings of roster sources: where a profile may send credentials and
+// read feeds from (internal/egress, reconcile.FileSource).
+const (
+	LocalMode                = "LocalMode"
+	CsvRoot                  = "CsvRoot"
+	RosterSourceAllowedHosts = "RosterSourceAllowedHosts"
+)
+
 // Settings is every setting, in the order the example file lists them.
 var Settings = []Setting{
 	{WorkerRuntime, "Custom", "Local Core Tools only: tells the host this is a custom handler. Not set on Flex Consumption, where functionAppConfig.runtime says 'custom'."},
@@ -72,6 +80,9 @@ var Settings = []Setting{
 	{GraphStaticToken, "sim:{tenant}", "Bearer token for static mode; {tenant} is replaced by the customer's tenant id. Only the simulator accepts it."},
 	{GraphClientSecretName, "graph-client-secret", "Name of the secret (Key Vault or SecretsDir) holding the app's client secret or PEM certificate in secret or certificate mode."},
 	{APIKey, "", "Local host only: the function key the API requires (x-functions-key header or code parameter). In Azure the host checks function keys itself."},
+	{LocalMode, "true", "Local runs only: true lets OneRoster REST sources use plain http to a loopback address (a test server on 127.0.0.1) and lets CSV feeds be read from CsvRoot. Unset (false) in Azure: sources must be https to public addresses, and a CSV path source is refused."},
+	{CsvRoot, ".feeds", "Local mode only: the folder holding one folder per customer (CsvRoot/{customerId}/) that CSV profile paths are relative to; a path may not leave its customer's folder."},
+	{RosterSourceAllowedHosts, "", "Comma-separated host names OneRoster REST token and base URLs may use; *.example.org allows its subdomains. Empty: any public host (private, link-local and loopback addresses are refused whatever this says)."},
 	{LogLevel, "info", "debug, info, warn or error."},
 }
 

@@ -118,6 +118,8 @@ var localOnly = map[string]string{
 	config.GraphStaticToken:      "only the local Graph simulator accepts it, and federated mode refuses it",
 	config.GraphClientSecretName: "secret and certificate modes only; Azure runs federated, with no secret",
 	config.APIKey:                "the local host's stand-in for function keys; in Azure the host checks them",
+	config.LocalMode:             "it allows plain http to loopback roster sources and CSV feeds from the host's disk",
+	config.CsvRoot:               "CSV feeds on the host's disk are read in local mode only; Azure reads feeds from storage",
 }
 
 // requiredHost are settings the Functions host needs in Azure that the

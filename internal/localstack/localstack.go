@@ -19,6 +19,7 @@ import (
 	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/devhost"
+	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/queue/membroker"
 	"github.com/rostersync/rostersync/internal/state"
@@ -92,6 +93,14 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	s := &Stack{Store: state.NewStore(opts.Backend, opts.Clock.Now), Broker: membroker.New(opts.Clock)}
 	s.Pipeline = pipeline.New(s.Store, s.Broker.Sender(opts.QueueName), opts.Clock, opts.Entities, opts.Log, opts.Pipeline)
 	api := handlers.NewAPI(s.Store, s.Pipeline, opts.Credentials, opts.Log)
+	sources, err := egress.FromSettings(opts.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	// This stack runs on one machine, whose OneRoster test servers listen
+	// on loopback over plain http: it is local mode by definition.
+	sources.Local = true
+	api.SetSourcePolicy(sources)
 	server := handlers.NewServer(s.Pipeline, api, opts.Clock, opts.Log)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/egress"
 )
 
 // Secrets is where the REST client reads its credentials.
@@ -62,10 +63,14 @@ type ClientOptions struct {
 	OAuth1  *OAuth1
 	// Secrets holds the client or consumer secret. Required.
 	Secrets Secrets
-	// HTTPClient sends the requests. Nil means a client with a 2-minute
-	// timeout per request (http.DefaultClient has none, and a stalled
-	// provider must not stall a run forever).
-	HTTPClient *http.Client
+	// Egress says where the client may send credentials: BaseURL and the
+	// token URL are checked against it, and requests go through its HTTP
+	// client, which dials only allowed addresses and follows no redirect to
+	// another server. The zero value is production's (https to public
+	// addresses only); tests against httptest servers set Local. Each
+	// request times out after 2 minutes (http.DefaultClient has no
+	// timeout, and a stalled provider must not stall a run forever).
+	Egress egress.Policy
 	// PageSize is the limit asked for per page. Zero means 1000; providers
 	// may return fewer, which the client handles.
 	PageSize int
@@ -143,15 +148,18 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("oneroster client: base URL %q is not an absolute URL", opts.BaseURL)
 	}
+	if err := opts.Egress.CheckURL(base.String()); err != nil {
+		return nil, fmt.Errorf("oneroster client: base URL: %w", err)
+	}
 	if opts.OAuth2 != nil {
 		if u, err := url.Parse(opts.OAuth2.TokenURL); err != nil || u.Scheme == "" || u.Host == "" {
 			return nil, fmt.Errorf("oneroster client: token URL %q is not an absolute URL", opts.OAuth2.TokenURL)
 		}
+		if err := opts.Egress.CheckURL(opts.OAuth2.TokenURL); err != nil {
+			return nil, fmt.Errorf("oneroster client: token URL: %w", err)
+		}
 	}
-	c := &Client{base: base, o: opts, http: opts.HTTPClient, clock: opts.Clock, log: opts.Logger, nonce: opts.Nonce, jitter: opts.Jitter}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: 2 * time.Minute}
-	}
+	c := &Client{base: base, o: opts, http: opts.Egress.Client(2 * time.Minute), clock: opts.Clock, log: opts.Logger, nonce: opts.Nonce, jitter: opts.Jitter}
 	if c.clock == nil {
 		c.clock = clock.Real{}
 	}
@@ -313,6 +321,9 @@ func (c *Client) do(ctx context.Context, what string, build func() (*http.Reques
 		}
 		herr := &HTTPError{Method: req.Method, URL: redactURL(req.URL), StatusCode: status}
 		switch {
+		case errors.Is(err, egress.ErrRefused):
+			// An address or redirect the policy forbids stays forbidden.
+			return nil, fmt.Errorf("oneroster: %s: %w", what, err)
 		case err != nil:
 			// Connection resets and timeouts are worth another try.
 		case status >= 200 && status < 300:

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/oneroster/onerostertest"
 	"github.com/rostersync/rostersync/internal/roster"
 )
@@ -91,7 +92,7 @@ func newProvider(t *testing.T, r *roster.Roster, sopts onerostertest.Options, co
 	copts.BaseURL = hs.URL + onerostertest.BasePath
 	copts.Secrets = testSecrets
 	copts.Clock = clk
-	copts.HTTPClient = hs.Client()
+	copts.Egress = egress.Policy{Local: true} // httptest serves plain http on loopback
 	if copts.OAuth1 == nil && copts.OAuth2 == nil {
 		if sopts.OAuth1 != nil {
 			copts.OAuth1 = &OAuth1{ConsumerKey: sopts.OAuth1.ID, SecretName: "mis-consumer-secret"}
@@ -361,7 +362,7 @@ func TestClientCancelledWhileWaiting(t *testing.T) {
 	}))
 	defer hs.Close()
 	c, err := NewClient(ClientOptions{BaseURL: hs.URL, OAuth1: &OAuth1{ConsumerKey: "k", SecretName: "mis-consumer-secret"},
-		Secrets: testSecrets, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour})
+		Secrets: testSecrets, BaseDelay: time.Hour, MaxDelay: 2 * time.Hour, Egress: egress.Policy{Local: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/oneroster/onerostertest"
 	"github.com/rostersync/rostersync/internal/oneroster/sample"
 	"github.com/rostersync/rostersync/internal/tenant"
@@ -31,21 +32,22 @@ func TestRESTSource(t *testing.T) {
 		}
 	}
 	profile := func(secret string) tenant.Profile {
-		return tenant.Profile{ID: "p", AcademicSession: session, Source: tenant.RosterSource{Kind: tenant.SourceREST,
+		return tenant.Profile{CustomerID: "oak", ID: "p", AcademicSession: session, Source: tenant.RosterSource{Kind: tenant.SourceREST,
 			BaseURL: srv.URL + onerostertest.BasePath, TokenURL: srv.URL + onerostertest.TokenPath, ClientID: "rs-client", ClientSecretName: secret}}
 	}
-	src := Sources{REST: RESTSource{Secrets: secretMap{"mis-secret": "s3cret", "wrong": "nope"}}}
-	feed, err := src.Load(context.Background(), tenant.Customer{ID: "oak"}, profile("mis-secret"))
+	// httptest serves plain http on loopback: local mode.
+	src := Sources{REST: RESTSource{Secrets: secretMap{"customer-oak-mis": "s3cret", "customer-oak-wrong": "nope"}, Egress: egress.Policy{Local: true}}}
+	feed, err := src.Load(context.Background(), tenant.Customer{ID: "oak"}, profile("customer-oak-mis"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(feed.Roster.People) != len(r.People) || feed.Session != session {
 		t.Errorf("REST feed has %d people in session %q, want %d in %q", len(feed.Roster.People), feed.Session, len(r.People), session)
 	}
-	if _, err := src.Load(context.Background(), tenant.Customer{ID: "oak"}, profile("wrong")); !errors.Is(err, ErrBadFeed) {
+	if _, err := src.Load(context.Background(), tenant.Customer{ID: "oak"}, profile("customer-oak-wrong")); !errors.Is(err, ErrBadFeed) {
 		t.Errorf("refused credentials = %v, want ErrBadFeed (retrying cannot help)", err)
 	}
-	bad := profile("mis-secret")
+	bad := profile("customer-oak-mis")
 	bad.Source.Kind = "ftp"
 	if _, err := src.Load(context.Background(), tenant.Customer{ID: "oak"}, bad); !errors.Is(err, ErrBadFeed) {
 		t.Errorf("unknown source kind = %v, want ErrBadFeed", err)

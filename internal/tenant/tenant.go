@@ -108,6 +108,9 @@ type Profile struct {
 const dateLayout = "2006-01-02"
 
 // Validate checks a profile on its own; Overlaps checks it against others.
+// Its source is checked against the rules of every deployment (secrets in
+// the customer's namespace, no private or link-local URL, relative CSV
+// paths); ValidateSource adds the deployment's own policy.
 func (p Profile) Validate() error {
 	if err := ValidateID("customer", p.CustomerID); err != nil {
 		return err
@@ -130,6 +133,9 @@ func (p Profile) Validate() error {
 	}
 	if len(p.Entities) == 0 {
 		return fmt.Errorf("%w profile %s: no entities to sync", ErrInvalid, p.ID)
+	}
+	if err := p.Source.Validate(p.CustomerID, anyDeployment); err != nil {
+		return fmt.Errorf("profile %s: %w", p.ID, err)
 	}
 	if p.Users != nil {
 		if err := p.Users.Validate(); err != nil {
@@ -206,17 +212,27 @@ const (
 	SourceREST = "rest" // a OneRoster 1.1 REST endpoint
 )
 
-// RosterSource locates a profile's MIS feed.
+// RosterSource locates a profile's MIS feed. A profile is customer input:
+// see Validate for what it may name.
 type RosterSource struct {
 	Kind string `json:"kind,omitempty"`
-	// Path is the CSV folder or zip (csv).
+	// Path is the CSV folder or zip (csv), relative to the customer's own
+	// feed folder ({CsvRoot}/{customerId}/) and never leaving it (no '..',
+	// no absolute path, no symlink out). Only local mode reads the host's
+	// disk; production reads feeds from storage.
 	Path string `json:"path,omitempty"`
 	// BaseURL is the OneRoster REST root (rest), signed in with OAuth 2
-	// client credentials at TokenURL; the client secret is read from the
-	// secret source (Key Vault) under ClientSecretName, never stored here.
-	BaseURL          string `json:"baseUrl,omitempty"`
-	TokenURL         string `json:"tokenUrl,omitempty"`
-	ClientID         string `json:"clientId,omitempty"`
+	// client credentials at TokenURL. Both must be https to a public
+	// address (plain http to loopback only in local mode), within the
+	// RosterSourceAllowedHosts setting when it is set; see internal/egress.
+	BaseURL  string `json:"baseUrl,omitempty"`
+	TokenURL string `json:"tokenUrl,omitempty"`
+	ClientID string `json:"clientId,omitempty"`
+	// ClientSecretName names the client secret in the secret source (Key
+	// Vault); the secret itself is never stored here. It must be in the
+	// customer's namespace, customer-{customerId}-{word} with word letters
+	// and digits only (CheckSecretName): the product's secrets and other
+	// customers' are never readable through a profile.
 	ClientSecretName string `json:"clientSecretName,omitempty"`
 	// MaxShrinkPercent is how much smaller than the last accepted feed a
 	// feed may be before no one is suspended. Default 20.
