@@ -96,6 +96,8 @@ func New(exec Executor, journal Journal, links LinkFunc, creds Credentials, pass
 // Progress is where an apply stands after one call.
 type Progress struct {
 	Done, Failed, Pending int
+	// Held counts changes left for a confirmation.
+	Held int
 	// Ops counts the operations sent this call, and Retried those that
 	// came back for another try (throttling, transient errors).
 	Ops, Retried int
@@ -118,24 +120,23 @@ var (
 	ErrNoCredentialStore = errors.New("no credential store configured: refusing to create accounts")
 )
 
-// Apply advances the plan's pending entries. It refuses an errored plan,
-// a held plan and a plan made for another tenant; it journals every round,
-// so a crash loses at most the round in flight, and a round's writes are
-// idempotent on retry (a create that already happened is found, not
-// repeated).
-func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entries []state.Entry) (Progress, error) {
+// Apply advances the plan's pending entries. Changes a guard held are left
+// alone unless confirmed is set (a confirmation record exists). It refuses
+// an errored plan and a plan made for another tenant; it journals every
+// round, so a crash loses at most the round in flight, and a round's
+// writes are idempotent on retry (a create that already happened is
+// found, not repeated).
+func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entries []state.Entry, confirmed bool) (Progress, error) {
 	switch {
 	case p.Errored():
 		return Progress{}, fmt.Errorf("%w: it has errors: %s", ErrNotApplyable, strings.Join(p.Errors, "; "))
-	case p.Guard.Held:
-		return Progress{}, fmt.Errorf("%w: held by the deletion guard until confirmed: %s", ErrNotApplyable, p.Guard.Detail)
 	case p.TenantID != "" && !strings.EqualFold(p.TenantID, tenantID):
 		return Progress{}, fmt.Errorf("%w: plan for %s, applying to %s", ErrWrongTenant, p.TenantID, tenantID)
 	}
 	if err := checkJournal(p, entries); err != nil {
 		return Progress{}, err
 	}
-	r := &round{a: a, p: p, entries: entries, notBefore: map[string]time.Time{}, changed: map[int]bool{}, unsaved: map[int]bool{}}
+	r := &round{a: a, p: p, entries: entries, confirmed: confirmed, notBefore: map[string]time.Time{}, changed: map[int]bool{}, unsaved: map[int]bool{}}
 	err := r.relink(ctx)
 	if err == nil {
 		err = r.run(ctx)
@@ -180,6 +181,7 @@ type round struct {
 	a         *Applier
 	p         *plan.Plan
 	entries   []state.Entry
+	confirmed bool
 	notBefore map[string]time.Time
 	// changed holds every entry that moved during the call (reported in
 	// Progress); unsaved those not yet journalled.
@@ -231,7 +233,7 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 	pending := false
 	for i := range r.entries {
 		e := &r.entries[i]
-		if e.Status != state.EntryPending {
+		if e.Status != state.EntryPending || r.waitsForConfirmation(*e) {
 			continue
 		}
 		ops := Expand(e.Change, e.Created)
@@ -422,14 +424,19 @@ func (r *round) record(i int, res Result, now time.Time) {
 	r.changed[i], r.unsaved[i] = true, true
 }
 
+// waitsForConfirmation: a held change of an unconfirmed plan.
+func (r *round) waitsForConfirmation(e state.Entry) bool { return e.Held && !r.confirmed }
+
 func (r *round) progress() Progress {
 	var pr Progress
 	for i, e := range r.entries {
-		switch e.Status {
-		case state.EntryDone:
+		switch {
+		case e.Status == state.EntryDone:
 			pr.Done++
-		case state.EntryFailed:
+		case e.Status == state.EntryFailed:
 			pr.Failed++
+		case r.waitsForConfirmation(e):
+			pr.Held++
 		default:
 			pr.Pending++
 		}

@@ -185,7 +185,7 @@ func TestApplyCompletesAndJournals(t *testing.T) {
 	p, entries := testPlan()
 	ft, j, creds := newFakeTenant(), &memJournal{}, &memCreds{}
 	a := New(ft, j, testLink, creds, passwords, nil, Options{})
-	pr, err := a.Apply(context.Background(), p, "T1", entries)
+	pr, err := a.Apply(context.Background(), p, "T1", entries, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 	ft, j := newFakeTenant(), &memJournal{}
 	ft.throttle["user:s3#patch"] = 1
 	a := New(ft, j, testLink, &memCreds{}, passwords, nil, Options{MaxWait: time.Microsecond}) // every wait is handed back
-	pr, err := a.Apply(context.Background(), p, "t1", entries)
+	pr, err := a.Apply(context.Background(), p, "t1", entries, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 		resumed = append(resumed, e)
 	}
 	time.Sleep(10 * time.Millisecond)
-	pr, err = New(ft, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed)
+	pr, err = New(ft, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed, false)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("resumed = %+v, %v", pr, err)
 	}
@@ -247,7 +247,7 @@ func TestLostCreateResponseLinksInsteadOfDuplicating(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.lose["user:s2#create"] = 1 // created, but the answer never arrived
-	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -265,7 +265,7 @@ func TestFailuresAreRecordedPerChange(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.fail["user:s3#patch"] = "Invalid value specified for property 'surname'"
-	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if err != nil || pr.Failed != 1 || pr.Done != 4 || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -284,7 +284,6 @@ func TestApplyRefuses(t *testing.T) {
 		want   error
 	}{
 		{"errored", func(p *plan.Plan) { p.Errors = []string{"feed broken"} }, "t1", ErrNotApplyable},
-		{"held", func(p *plan.Plan) { p.Guard.Held = true }, "t1", ErrNotApplyable},
 		{"other tenant", func(p *plan.Plan) {}, "t2", ErrWrongTenant},
 	}
 	for _, tt := range tests {
@@ -292,7 +291,7 @@ func TestApplyRefuses(t *testing.T) {
 			p, entries := testPlan()
 			tt.mutate(p)
 			ft := newFakeTenant()
-			if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, tt.tenant, entries); !errors.Is(err, tt.want) {
+			if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, tt.tenant, entries, false); !errors.Is(err, tt.want) {
 				t.Errorf("Apply = %v, want %v", err, tt.want)
 			}
 			if ft.calls != 0 {
@@ -305,7 +304,7 @@ func TestApplyRefuses(t *testing.T) {
 func TestNoCredentialStoreNoCreates(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
-	if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); !errors.Is(err, ErrNoCredentialStore) {
+	if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); !errors.Is(err, ErrNoCredentialStore) {
 		t.Errorf("Apply without a credential store = %v, want ErrNoCredentialStore", err)
 	}
 	if len(ft.byUPN) != 0 {
@@ -316,7 +315,7 @@ func TestNoCredentialStoreNoCreates(t *testing.T) {
 func TestJournalFailureStopsApply(t *testing.T) {
 	p, entries := testPlan()
 	j := &memJournal{fail: errors.New("table storage down")}
-	if _, err := New(newFakeTenant(), j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); err == nil {
+	if _, err := New(newFakeTenant(), j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err == nil {
 		t.Error("Apply went on without a journal")
 	}
 }

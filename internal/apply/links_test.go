@@ -26,7 +26,7 @@ func TestApplyRelinksDoneEntriesFirst(t *testing.T) {
 		}
 		return ft.Execute(ctx, ops)
 	})
-	if _, err := New(exec, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); err != nil {
+	if _, err := New(exec, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err != nil {
 		t.Fatal(err)
 	}
 	if !linkedBeforeSend {
@@ -59,7 +59,7 @@ func TestApplyJournalsIntentBeforeCreate(t *testing.T) {
 		}
 		return ft.Execute(ctx, ops)
 	})
-	if _, err := New(exec, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries); err != nil {
+	if _, err := New(exec, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err != nil {
 		t.Fatal(err)
 	}
 	if len(missing) > 0 {
@@ -80,7 +80,7 @@ func TestApplyJournalsIntentBeforeCreate(t *testing.T) {
 func TestApplyNeverJournalsDoneWithoutLink(t *testing.T) {
 	p, entries := testPlan()
 	j := &failingLinks{memJournal: &memJournal{}}
-	_, err := New(newFakeTenant(), j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	_, err := New(newFakeTenant(), j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if err == nil {
 		t.Fatal("apply succeeded although links could not be stored")
 	}
@@ -108,7 +108,7 @@ func TestApplyCapsAttemptsAcrossCalls(t *testing.T) {
 	var pr Progress
 	for call := 0; call < 10; call++ {
 		var err error
-		if pr, err = a.Apply(context.Background(), p, "t1", entries); err != nil {
+		if pr, err = a.Apply(context.Background(), p, "t1", entries, false); err != nil {
 			t.Fatal(err)
 		}
 		for i := range entries {
@@ -134,8 +134,44 @@ func TestApplyCapsAttemptsAcrossCalls(t *testing.T) {
 func TestApplyRefusesJournalOutsidePlan(t *testing.T) {
 	p, entries := testPlan()
 	entries = append(entries, state.Entry{Change: plan.Change{Kind: plan.KindUser, Key: "ghost", Action: plan.Create}, Status: state.EntryPending})
-	_, err := New(newFakeTenant(), &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries)
+	_, err := New(newFakeTenant(), &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if !errors.Is(err, ErrNotApplyable) || !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("err = %v, want ErrNotApplyable naming the stray entry", err)
+	}
+}
+
+// A guard's held changes wait for a confirmation while the rest of the
+// plan is applied; confirmed, they are applied too.
+func TestApplyLeavesHeldChangesUntilConfirmed(t *testing.T) {
+	p, entries := testPlan()
+	for i := range entries {
+		if entries[i].Action == plan.Suspend {
+			entries[i].Held = true
+			p.Changes[i].Held = true
+		}
+	}
+	ft := newFakeTenant()
+	j := &memJournal{}
+	a := New(ft, j, testLink, &memCreds{}, passwords, nil, Options{})
+	pr, err := a.Apply(context.Background(), p, "t1", entries, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Held != 1 || pr.Pending != 0 || pr.Done != 4 || !pr.Complete() {
+		t.Fatalf("unconfirmed: %+v; want 4 done, 1 held, nothing pending", pr)
+	}
+	if ft.done["user:s4#disable"] != 0 {
+		t.Fatal("a held suspension reached the tenant before confirmation")
+	}
+	for i := range entries {
+		if e, ok := j.saved[entries[i].Key]; ok {
+			entries[i] = e
+		}
+	}
+	if pr, err = a.Apply(context.Background(), p, "t1", entries, true); err != nil {
+		t.Fatal(err)
+	}
+	if pr.Held != 0 || pr.Done != 5 || ft.done["user:s4#disable"] != 1 {
+		t.Fatalf("confirmed: %+v, disable applied %d times", pr, ft.done["user:s4#disable"])
 	}
 }

@@ -211,14 +211,22 @@ func (p *Pipeline) Resume(ctx context.Context, customerID, runID, entity, cursor
 	if !er.Status.Done() {
 		return runs.Run{}, fmt.Errorf("%w: %s of run %s is still %s", ErrNotRunnable, entity, runID, er.Status)
 	}
-	er.Status, er.EndedAt, er.Error = runs.StatusQueued, time.Time{}, ""
+	before := run
+	before.Entities = slices.Clone(run.Entities)
+	er.Status, er.EndedAt, er.Error, er.Held = runs.StatusQueued, time.Time{}, "", ""
 	run.Status, run.EndedAt = runs.StatusRunning, time.Time{}
 	if run, err = p.store.SaveRun(ctx, run); err != nil {
 		return runs.Run{}, err
 	}
 	job := queue.Job{Version: queue.JobFormatVersion, CustomerID: customerID, ProfileID: run.ProfileID, RunID: runID,
-		Entity: entity, Window: run.Window, Step: er.Steps, Cursor: cursor}
+		Entity: entity, Window: run.Window, Step: run.Entities[idx].Steps, Cursor: cursor}
 	if err := p.send(ctx, job, 0); err != nil {
+		// Nothing will run it: put the entity back as it was, so the run
+		// does not read queued for ever.
+		before.ETag = run.ETag
+		if _, rerr := p.store.SaveRun(ctx, before); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("restore run %s: %w", runID, rerr))
+		}
 		return runs.Run{}, err
 	}
 	return run, nil

@@ -90,7 +90,6 @@ const (
 	UnsyncedBecauseNoDomain       Reason = "unsynced_because_no_verified_domain"
 	UnsyncedBecauseNoEnrolments   Reason = "unsynced_because_no_current_enrolments"
 	UnsyncedBecauseNotVisibleYet  Reason = "unsynced_because_linked_account_not_visible_yet"
-	KeptBecauseRosterShrank       Reason = "kept_because_roster_shrank"
 	KeptBecauseDisabledOutsideMIS Reason = "kept_because_disabled_outside_rostersync"
 )
 
@@ -117,6 +116,10 @@ type Change struct {
 	// Password says how the initial password is made (strong or words);
 	// the password itself never enters a plan.
 	Password string `json:"password,omitempty"`
+	// Held marks a change a guard withheld (too many suspensions, a feed
+	// that shrank): apply leaves it until the run is confirmed, and the
+	// rest of the plan goes ahead.
+	Held bool `json:"held,omitempty"`
 }
 
 // Unsynced is a person the plan leaves alone, with why.
@@ -160,8 +163,16 @@ type Plan struct {
 // Errored reports a plan that must not be applied.
 func (p *Plan) Errored() bool { return len(p.Errors) > 0 }
 
-// Applyable reports whether apply may run it without a confirmation.
-func (p *Plan) Applyable() bool { return !p.Errored() && !p.Guard.Held }
+// Held counts the changes that wait for a confirmation.
+func (p *Plan) Held() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Held {
+			n++
+		}
+	}
+	return n
+}
 
 // Sort orders changes by (Kind, Key, Action) and unsynced people by key, so
 // two plans of the same input are byte-identical.

@@ -60,6 +60,7 @@ type UsersStore interface {
 	LoadPlan(ctx context.Context, customerID, runID string) (*plan.Plan, []state.Entry, error)
 	apply.Journal
 	apply.IntentStore
+	GetConfirmation(ctx context.Context, customerID, runID, entity string) (state.Confirmation, error)
 	GetSyncState(ctx context.Context, customerID, profileID, entity string) (state.SyncState, error)
 	SaveSyncState(ctx context.Context, st state.SyncState) (state.SyncState, error)
 }
@@ -137,11 +138,10 @@ func (u *Users) plan(ctx context.Context, in pipeline.EntityInput) (pipeline.Ent
 	switch {
 	case in.Run.Mode == runs.ModeSimulate:
 		out.Log = append(out.Log, "simulation: nothing applied")
-	case p.Guard.Held:
-		out.Counts["held"] = 1
-		out.Log = append(out.Log, "plan held by the deletion guard: "+p.Guard.Detail)
 	case len(p.Changes) == 0:
 	default:
+		// Held changes wait in the apply step, which applies the rest
+		// and ends the entity held.
 		out.More, out.Cursor = true, cursorApply
 	}
 	return out, nil
@@ -281,8 +281,12 @@ func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.En
 	if err != nil {
 		return pipeline.EntityOutcome{}, err
 	}
+	confirmed, err := u.confirmed(ctx, in)
+	if err != nil {
+		return pipeline.EntityOutcome{}, err
+	}
 	a := apply.New(dir, u.Store, userLink, u.Credentials, u.Passwords, u.clock(), u.Apply)
-	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries)
+	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries, confirmed)
 	if errors.Is(err, apply.ErrNotApplyable) || errors.Is(err, apply.ErrWrongTenant) {
 		return pipeline.EntityOutcome{}, queue.Terminal(err)
 	}
@@ -291,10 +295,27 @@ func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.En
 	}
 	out := pipeline.EntityOutcome{Counts: applyCounts(pr)}
 	out.Log = append(out.Log, fmt.Sprintf("applied: %d done, %d failed, %d pending; %d operations sent, %d retried", pr.Done, pr.Failed, pr.Pending, pr.Ops, pr.Retried))
-	if !pr.Complete() {
+	switch {
+	case !pr.Complete():
 		out.More, out.Cursor, out.RequeueAfter = true, cursorApply, pr.RequeueAfter
+	case pr.Held > 0:
+		out.Counts["held"] = pr.Held
+		out.Held = fmt.Sprintf("%d change(s) await confirmation: %s", pr.Held, p.Guard.Detail)
 	}
 	return out, nil
+}
+
+// confirmed reports whether someone confirmed the held part of this run's
+// users plan.
+func (u *Users) confirmed(ctx context.Context, in pipeline.EntityInput) (bool, error) {
+	_, err := u.Store.GetConfirmation(ctx, in.Customer.ID, in.Run.ID, in.Job.Entity)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, state.ErrNotFound):
+		return false, nil
+	}
+	return false, err
 }
 
 // userLink is the link an entry's progress makes: created and matched
@@ -344,7 +365,7 @@ func planLog(p *plan.Plan) []string {
 	line := fmt.Sprintf("plan: %d matched, %d create, %d update, %d link, %d suspend, %d reactivate, %d unsynced; about %d writes",
 		s.Matched, s.Actions[plan.Create], s.Actions[plan.Update], s.Actions[plan.Link], s.Actions[plan.Suspend], s.Actions[plan.Reactivate], len(p.Unsynced), s.Writes)
 	out := []string{line}
-	if p.Guard.RosterShrank {
+	if p.Guard.Detail != "" {
 		out = append(out, p.Guard.Detail)
 	}
 	return out

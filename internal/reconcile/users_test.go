@@ -123,6 +123,7 @@ type harness struct {
 	vault  *credentials.Vault
 	users  *Users
 	run    int
+	last   pipeline.EntityOutcome // the last step of the last sync
 }
 
 func newHarness(t *testing.T) *harness {
@@ -157,6 +158,7 @@ func (h *harness) sync(t *testing.T, r *roster.Roster, mode string) (runs.Run, m
 		}
 		runs.MergeCounts(counts, out.Counts)
 		if !out.More {
+			h.last = out
 			return run, counts
 		}
 		in.Job.Step, in.Job.Cursor = step+1, out.Cursor
@@ -230,15 +232,41 @@ func TestUsersBadFeedIsTerminalAndTouchesNothing(t *testing.T) {
 	}
 }
 
-func TestUsersShrunkFeedSuspendsNobody(t *testing.T) {
+// A feed that shrank suspiciously applies what is safe and holds its
+// suspensions; only a confirmation lets them through.
+func TestUsersShrunkFeedHoldsSuspensions(t *testing.T) {
 	h := newHarness(t)
 	var people [][4]string
 	for i := range 10 {
 		people = append(people, [4]string{fmt.Sprintf("s%02d", i), "P", fmt.Sprintf("N%d", i), "07"})
 	}
 	h.sync(t, school(people...), runs.ModeApply)
-	_, counts := h.sync(t, school(people[:5]...), runs.ModeApply) // half the school vanished
-	if counts["plan.suspend"] != 0 || counts["unsynced"] != 5 {
-		t.Errorf("shrunk feed: counts %v, want no suspensions and 5 kept", counts)
+	run, counts := h.sync(t, school(people[:5]...), runs.ModeApply) // half the school vanished
+	if counts["plan.suspend"] != 5 || counts["held"] != 5 || counts["applied.suspend"] != 0 || h.last.Held == "" {
+		t.Fatalf("shrunk feed: counts %v, held %q; want 5 suspensions planned and held", counts, h.last.Held)
 	}
+	if n := h.disabled(); n != 0 {
+		t.Fatalf("%d accounts suspended before confirmation", n)
+	}
+	if err := h.store.SaveConfirmation(context.Background(), state.Confirmation{CustomerID: "oak", RunID: run.ID, Entity: tenant.EntityUsers}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.users.Sync(context.Background(), pipeline.EntityInput{Job: queue.Job{Entity: tenant.EntityUsers, Step: 9, Cursor: cursorApply},
+		Run: run, Now: time.Now(), Customer: tenant.Customer{ID: "oak", TenantID: "t-oak", Domains: []string{"oak.example"}},
+		Profile: tenant.Profile{ID: "nightly", CustomerID: "oak"}})
+	if err != nil || out.More || out.Held != "" || out.Counts["applied.suspend"] != 5 || h.disabled() != 5 {
+		t.Fatalf("after confirmation: %+v, %v; %d disabled, want 5", out, err, h.disabled())
+	}
+}
+
+func (h *harness) disabled() int {
+	h.tenant.mu.Lock()
+	defer h.tenant.mu.Unlock()
+	n := 0
+	for _, a := range h.tenant.accounts {
+		if !a.AccountEnabled {
+			n++
+		}
+	}
+	return n
 }

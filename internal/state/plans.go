@@ -153,23 +153,3 @@ func (s *Store) SaveEntries(ctx context.Context, customerID, runID string, entri
 	}
 	return transactAll(ctx, t, ops, "save apply progress of run "+runID)
 }
-
-// UpdatePlanHeader replaces a stored plan's header (e.g. a confirmed
-// guard); changes and progress are untouched.
-func (s *Store) UpdatePlanHeader(ctx context.Context, customerID string, p *plan.Plan) error {
-	t, err := s.table(ctx, TablePlans)
-	if err != nil {
-		return err
-	}
-	header := *p
-	header.Changes, header.Unsynced = nil, nil
-	h, err := encodeData(planPK(customerID, p.RunID), planHeaderRow, header, nil)
-	if err != nil {
-		return err
-	}
-	h.ETag = ETagAny
-	if _, err := t.Update(ctx, h); err != nil {
-		return fmt.Errorf("update plan header of run %s: %w", p.RunID, err)
-	}
-	return nil
-}

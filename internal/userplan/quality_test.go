@@ -69,11 +69,11 @@ func TestUnsyncedCountsPeople(t *testing.T) {
 		wantReason   plan.Reason
 		detailSaying string
 	}{
-		{"feed shrank: kept, counted once", func(t *testing.T) Input {
+		{"feed shrank: suspensions planned held, none unsynced", func(t *testing.T) Input {
 			in := mk(t)
 			in.RosterShrank = true
 			return in
-		}, n, 0, plan.KeptBecauseRosterShrank, "no current enrolment"},
+		}, 0, n, "", ""},
 		{"deactivate off: unsynced, counted once", func(t *testing.T) Input {
 			in := mk(t)
 			st := in.Rules.Types[tenant.UserStudent]

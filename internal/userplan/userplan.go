@@ -587,12 +587,14 @@ func (c *computer) leavers() {
 			continue
 		}
 		if c.in.RosterShrank {
-			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: l.SourceID, UserType: ut, Reason: plan.KeptBecauseRosterShrank, Detail: left + ", but the feed shrank suspiciously: nobody is suspended"})
-			continue
+			// A truncated export is likelier than a mass exodus: the
+			// suspension is planned but held until someone confirms it.
+			detail = left + ", but the feed shrank suspiciously: suspend once confirmed"
 		}
 		c.suspends++
 		c.p.Changes = append(c.p.Changes, plan.Change{Kind: plan.KindUser, Key: l.SourceID, Action: plan.Suspend, Reason: reason,
-			Detail: detail, TargetID: a.ID, UserType: ut, Before: map[string]string{"accountEnabled": "true"}, After: map[string]string{"accountEnabled": "false"}})
+			Detail: detail, TargetID: a.ID, UserType: ut, Before: map[string]string{"accountEnabled": "true"}, After: map[string]string{"accountEnabled": "false"},
+			Held: c.in.RosterShrank})
 	}
 }
 
@@ -613,13 +615,23 @@ func (c *computer) guard() {
 	}
 	limit := max(c.rules.MaxSuspendCount, int(math.Ceil(c.rules.MaxSuspendPercent/100*float64(managed))))
 	g := plan.Guard{Suspends: c.suspends, Limit: limit, RosterShrank: c.in.RosterShrank}
-	if c.suspends > limit {
+	switch {
+	case c.in.RosterShrank && c.suspends > 0:
 		g.Held = true
-		g.Detail = fmt.Sprintf("%d suspensions exceed the limit of %d (the larger of %d and %g%% of %d managed accounts): confirm to apply",
+		g.Detail = fmt.Sprintf("the roster shrank suspiciously against the previous feed: %d suspensions held until confirmed; everything else is applied", c.suspends)
+	case c.in.RosterShrank:
+		g.Detail = "the roster shrank suspiciously against the previous feed: nobody would have been suspended"
+	case c.suspends > limit:
+		g.Held = true
+		g.Detail = fmt.Sprintf("%d suspensions exceed the limit of %d (the larger of %d and %g%% of %d managed accounts): held until confirmed; everything else is applied",
 			c.suspends, limit, c.rules.MaxSuspendCount, c.rules.MaxSuspendPercent, managed)
 	}
-	if c.in.RosterShrank {
-		g.Detail = "the roster shrank suspiciously against the previous feed: no suspensions planned"
+	if g.Held {
+		for i := range c.p.Changes {
+			if c.p.Changes[i].Action == plan.Suspend {
+				c.p.Changes[i].Held = true
+			}
+		}
 	}
 	c.p.Guard = g
 }

@@ -344,13 +344,14 @@ func TestDeletionGuard(t *testing.T) {
 	in := input(buildView(t, people...), accounts...)
 	in.Links = links
 	p := Compute(in)
-	if !p.Guard.Held || p.Guard.Suspends != 60 || p.Guard.Limit != 50 || p.Applyable() {
-		t.Errorf("guard = %+v, want 60 suspends held over the limit of 50", p.Guard)
+	if !p.Guard.Held || p.Guard.Suspends != 60 || p.Guard.Limit != 50 || p.Held() != 60 {
+		t.Errorf("guard = %+v with %d held changes, want 60 suspends held over the limit of 50", p.Guard, p.Held())
 	}
 	in.RosterShrank = true
+	in.Links = links[50:] // 10 leavers: under the count limit, held all the same
 	p = Compute(in)
-	if p.Guard.Suspends != 0 || p.Guard.Held {
-		t.Errorf("shrunk roster guard = %+v, want no suspensions at all", p.Guard)
+	if !p.Guard.Held || p.Guard.Suspends != 10 || p.Held() != 10 || !strings.Contains(p.Guard.Detail, "shrank") {
+		t.Errorf("shrunk roster guard = %+v with %d held; want its 10 suspensions held", p.Guard, p.Held())
 	}
 }
 

@@ -31,6 +31,78 @@ func runStore(t *testing.T, newBackend func(t *testing.T) state.Backend) {
 	t.Run("Mappings", func(t *testing.T) { testMappings(t, newStore(t)) })
 	t.Run("Exclusions", func(t *testing.T) { testExclusions(t, newStore(t)) })
 	t.Run("Failures", func(t *testing.T) { testFailures(t, newStore(t)) })
+	t.Run("Intents", func(t *testing.T) { testIntents(t, newStore(t)) })
+	t.Run("Confirmations", func(t *testing.T) { testConfirmations(t, newStore(t)) })
+}
+
+func testIntents(t *testing.T, s *state.Store) {
+	ctx := t.Context()
+	at := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
+	var in []state.Intent
+	for i := range 130 {
+		in = append(in, state.Intent{CustomerID: "cust1", Kind: "user", SourceID: fmt.Sprintf("s%03d", i), Key: fmt.Sprintf("p%03d@oak.example", i), RunID: "r1", At: at})
+	}
+	if err := s.PutIntents(ctx, in...); err != nil {
+		t.Fatalf("PutIntents(130): %v", err)
+	}
+	// Intents live apart from links: listing links never meets them.
+	if err := s.PutMappings(ctx, state.Mapping{CustomerID: "cust1", Kind: "user", SourceID: "s000", TargetID: "obj"}); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := s.ListMappings(ctx, "cust1", "user"); err != nil || len(ms) != 1 {
+		t.Fatalf("ListMappings beside intents = %d, %v; want the 1 link only", len(ms), err)
+	}
+	got, err := s.ListIntents(ctx, "cust1", "user")
+	if err != nil || len(got) != 130 || got[5].Key != "p005@oak.example" || !got[5].At.Equal(at) {
+		t.Fatalf("ListIntents = %d, %v; first %+v", len(got), err, got[0])
+	}
+	// Settling is idempotent: a row already gone does not fail the rest.
+	if err := s.DeleteIntents(ctx, "cust1", "user", "s000", "s001"); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"s000", "s001"}
+	for i := 2; i < 120; i++ {
+		ids = append(ids, fmt.Sprintf("s%03d", i))
+	}
+	if err := s.DeleteIntents(ctx, "cust1", "user", ids...); err != nil {
+		t.Fatalf("DeleteIntents with two already settled: %v", err)
+	}
+	if got, err := s.ListIntents(ctx, "cust1", "user"); err != nil || len(got) != 10 || got[0].SourceID != "s120" {
+		t.Fatalf("ListIntents after settling 120 = %d, %v", len(got), err)
+	}
+	if other, err := s.ListIntents(ctx, "cust2", "user"); err != nil || len(other) != 0 {
+		t.Fatalf("another customer's intents = %d, %v", len(other), err)
+	}
+}
+
+func testConfirmations(t *testing.T, s *state.Store) {
+	ctx := t.Context()
+	if _, err := s.GetConfirmation(ctx, "cust1", "r1", "users"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("GetConfirmation before any = %v, want ErrNotFound", err)
+	}
+	first := state.Confirmation{CustomerID: "cust1", RunID: "r1", Entity: "users", Actor: "admin@school"}
+	if err := s.SaveConfirmation(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveConfirmation(ctx, state.Confirmation{CustomerID: "cust1", RunID: "r1", Entity: "users", Actor: "someone else"}); err != nil {
+		t.Fatalf("confirming twice: %v", err)
+	}
+	c, err := s.GetConfirmation(ctx, "cust1", "r1", "users")
+	if err != nil || c.Actor != "admin@school" || c.At.IsZero() {
+		t.Fatalf("GetConfirmation = %+v, %v; want the first, stamped", c, err)
+	}
+	if _, err := s.GetConfirmation(ctx, "cust1", "r1", "groups"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("another entity's confirmation = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteConfirmation(ctx, "cust1", "r1", "users"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConfirmation(ctx, "cust1", "r1", "users"); err != nil {
+		t.Fatalf("withdrawing twice: %v", err)
+	}
+	if _, err := s.GetConfirmation(ctx, "cust1", "r1", "users"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("GetConfirmation after withdrawal = %v", err)
+	}
 }
 
 func testCustomers(t *testing.T, s *state.Store) {
