@@ -40,7 +40,8 @@ type APIStore interface {
 	AddExclusion(ctx context.Context, x state.Exclusion) error
 	RemoveExclusion(ctx context.Context, customerID, kind, sourceID string) error
 	LoadPlan(ctx context.Context, customerID, runID string) (*plan.Plan, []state.Entry, error)
-	UpdatePlanHeader(ctx context.Context, customerID string, p *plan.Plan) error
+	SaveConfirmation(ctx context.Context, c state.Confirmation) error
+	DeleteConfirmation(ctx context.Context, customerID, runID, entity string) error
 }
 
 var _ APIStore = (*state.Store)(nil)
@@ -359,29 +360,36 @@ func (a *API) runUnsynced(w http.ResponseWriter, r *http.Request) {
 
 // confirmRun lifts the deletion guard of a held plan and applies it.
 func (a *API) confirmRun(w http.ResponseWriter, r *http.Request) {
+	const entity = "users"
 	customer, id := r.PathValue("customer"), r.PathValue("run")
-	p, _, err := a.store.LoadPlan(r.Context(), customer, id)
+	run, err := a.store.GetRun(r.Context(), customer, id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if !p.Guard.Held {
-		writeError(w, http.StatusConflict, "Conflict", "the plan of run "+id+" is not held")
+	if i := run.Entity(entity); i < 0 || run.Entities[i].Status != runs.StatusHeld {
+		writeError(w, http.StatusConflict, "Conflict", "nothing of run "+id+" is held")
 		return
 	}
-	p.Guard.Held = false
-	p.Guard.Detail = "confirmed: " + p.Guard.Detail
-	if err := a.store.UpdatePlanHeader(r.Context(), customer, p); err != nil {
+	// The plan stays as stored; the confirmation is a record of its own,
+	// which apply reads. It is withdrawn when the resume cannot start, so
+	// the run never reads confirmed while nothing applies it.
+	c := state.Confirmation{CustomerID: customer, RunID: id, Entity: entity, Actor: r.Header.Get("x-rostersync-actor")}
+	if err := a.store.SaveConfirmation(r.Context(), c); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	run, err := a.starter.Resume(r.Context(), customer, id, "users", "apply")
+	resumed, err := a.starter.Resume(r.Context(), customer, id, entity, "apply")
 	if err != nil {
-		a.fail(w, r, err)
+		if werr := a.store.DeleteConfirmation(r.Context(), customer, id, entity); werr != nil {
+			err = errors.Join(err, werr)
+		}
+		a.log.ErrorContext(r.Context(), "confirmed plan could not be resumed", "customer", customer, "run", id, "entity", entity, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "Unavailable", "the run stays held: applying it could not be started; confirm again later")
 		return
 	}
-	a.log.InfoContext(r.Context(), "held plan confirmed", "customer", customer, "run", id, "suspends", p.Guard.Suspends)
-	writeJSON(w, http.StatusAccepted, run)
+	a.log.InfoContext(r.Context(), "held plan confirmed", "customer", customer, "run", id, "entity", entity)
+	writeJSON(w, http.StatusAccepted, resumed)
 }
 
 // Headers of a credential export: its id, to acknowledge it with, and

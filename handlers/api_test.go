@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 type fakeStarter struct {
 	started []pipeline.RunRequest
 	resumed []string
+	fail    error // Resume's answer when set
 }
 
 func (f *fakeStarter) StartRun(ctx context.Context, req pipeline.RunRequest) (runs.Run, error) {
@@ -36,6 +38,9 @@ func (f *fakeStarter) StartRun(ctx context.Context, req pipeline.RunRequest) (ru
 
 func (f *fakeStarter) Resume(ctx context.Context, customerID, runID, entity, cursor string) (runs.Run, error) {
 	f.resumed = append(f.resumed, runID+"/"+entity+"/"+cursor)
+	if f.fail != nil {
+		return runs.Run{}, f.fail
+	}
 	return runs.Run{ID: runID, CustomerID: customerID, Status: runs.StatusRunning}, nil
 }
 
@@ -59,7 +64,10 @@ func newAPIFixture(t *testing.T) apiFixture {
 	if err := store.PutCustomer(ctx, tenant.Customer{ID: "oak"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.CreateRun(ctx, runs.New("r1", "oak", "nightly", runs.TriggerManual, runs.ModeApply, "r1", []string{"users"}, time.Now())); err != nil {
+	held := runs.New("r1", "oak", "nightly", runs.TriggerManual, runs.ModeApply, "r1", []string{"users"}, time.Now())
+	held.Entities[0].Status, held.Entities[0].Held = runs.StatusHeld, "1 change awaits confirmation"
+	held.Finish(time.Now())
+	if _, err := store.CreateRun(ctx, held); err != nil {
 		t.Fatal(err)
 	}
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "oak", RunID: "r1",
@@ -98,15 +106,33 @@ func TestAPIPlanAndConfirm(t *testing.T) {
 	if rec := f.do(t, "GET", "/api/customers/oak/runs/r1/unsynced", ""); !strings.Contains(rec.Body.String(), "unsynced_because_excluded") {
 		t.Errorf("unsynced = %s", rec.Body)
 	}
-	if rec := f.do(t, "POST", "/api/customers/oak/runs/r1/confirm", ""); rec.Code != http.StatusAccepted || len(f.starter.resumed) != 1 {
+	// A resume that cannot start withdraws the confirmation: the run
+	// stays held and says why.
+	f.starter.fail = errors.New("service bus unavailable")
+	if rec := f.do(t, "POST", "/api/customers/oak/runs/r1/confirm", ""); rec.Code < 500 || !strings.Contains(rec.Body.String(), "stays held") {
+		t.Fatalf("confirm with a failing resume = %d %s", rec.Code, rec.Body)
+	}
+	if _, err := f.store.GetConfirmation(context.Background(), "oak", "r1", "users"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("a failed resume left a confirmation on file: %v", err)
+	}
+	f.starter.fail = nil
+	if rec := f.do(t, "POST", "/api/customers/oak/runs/r1/confirm", ""); rec.Code != http.StatusAccepted || len(f.starter.resumed) != 2 {
 		t.Fatalf("confirm = %d %s", rec.Code, rec.Body)
 	}
-	p, _, _ := f.store.LoadPlan(context.Background(), "oak", "r1")
-	if p.Guard.Held {
-		t.Error("confirm left the plan held")
+	if c, err := f.store.GetConfirmation(context.Background(), "oak", "r1", "users"); err != nil || c.RunID != "r1" {
+		t.Fatalf("confirmation record = %+v, %v", c, err)
+	}
+	if p, _, _ := f.store.LoadPlan(context.Background(), "oak", "r1"); !p.Guard.Held {
+		t.Error("confirm rewrote the stored plan; it must stay as it was saved")
+	}
+	run, _ := f.store.GetRun(context.Background(), "oak", "r1")
+	run.Entities[0].Status = runs.StatusSucceeded
+	run.Finish(time.Now())
+	if _, err := f.store.SaveRun(context.Background(), run); err != nil {
+		t.Fatal(err)
 	}
 	if rec := f.do(t, "POST", "/api/customers/oak/runs/r1/confirm", ""); rec.Code != http.StatusConflict {
-		t.Errorf("second confirm = %d, want 409", rec.Code)
+		t.Errorf("confirm of a run no longer held = %d, want 409", rec.Code)
 	}
 	if rec := f.do(t, "GET", "/api/customers/oak/runs/nope/plan", ""); rec.Code != http.StatusNotFound {
 		t.Errorf("plan of unknown run = %d, want 404", rec.Code)
