@@ -1,6 +1,7 @@
 package devhost
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func TestLoadRepositoryFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hc.RoutePrefix() != "api" || !hc.CustomHandler.EnableForwardingHTTPRequest || hc.Extensions.ServiceBus.MaxConcurrentSessions < 1 {
+	if hc.RoutePrefix() != "api" || !hc.Proxying() || hc.Extensions.ServiceBus.MaxConcurrentSessions < 1 {
 		t.Errorf("host.json = %+v", hc)
 	}
 }
@@ -88,6 +89,65 @@ func TestParseTimeSpan(t *testing.T) {
 	for _, bad := range []string{"", "30m", "a:b:c"} {
 		if _, err := parseTimeSpan(bad); err == nil {
 			t.Errorf("parseTimeSpan(%q) accepted", bad)
+		}
+	}
+}
+
+// TestRefusesWhatTheHostRefuses: configuration the Functions host would
+// not start with is refused here too.
+func TestRefusesWhatTheHostRefuses(t *testing.T) {
+	const goodHost = `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"rostersync"},"enableProxyingHttpRequest":true},"functionTimeout":"00:30:00"}`
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"no version", map[string]string{"host.json": `{"customHandler":{"description":{"defaultExecutablePath":"x"}}}`}, "version"},
+		{"old version", map[string]string{"host.json": strings.Replace(goodHost, `"2.0"`, `"1.0"`, 1)}, "version"},
+		{"no executable", map[string]string{"host.json": `{"version":"2.0","customHandler":{"description":{}}}`}, "defaultExecutablePath"},
+		{"bad timeout", map[string]string{"host.json": strings.Replace(goodHost, "00:30:00", "30m", 1)}, "functionTimeout"},
+		{"two triggers", map[string]string{"host.json": goodHost, "F/function.json": `{"bindings":[{"name":"a","type":"timerTrigger","direction":"in","schedule":"0 * * * * *"},{"name":"b","type":"timerTrigger","direction":"in","schedule":"0 * * * * *"}]}`}, "2 trigger bindings"},
+		{"duplicate names", map[string]string{"host.json": goodHost, "F/function.json": `{"bindings":[{"name":"req","type":"httpTrigger","direction":"in"},{"name":"REQ","type":"http","direction":"out"}]}`}, "used twice"},
+		{"bad authLevel", map[string]string{"host.json": goodHost, "F/function.json": `{"bindings":[{"name":"req","type":"httpTrigger","direction":"in","authLevel":"user"},{"name":"res","type":"http","direction":"out"}]}`}, "authLevel"},
+		{"queue trigger without connection", map[string]string{"host.json": goodHost, "F/function.json": `{"bindings":[{"name":"m","type":"serviceBusTrigger","direction":"in","queueName":"q"}]}`}, "connection"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for p, body := range tt.files {
+				full := filepath.Join(dir, p)
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := LoadHostConfig(filepath.Join(dir, "host.json"))
+			if err == nil {
+				_, err = LoadFunctions(dir)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("load = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestConsoleLevel(t *testing.T) {
+	tests := []struct {
+		line   string
+		stderr bool
+		want   slog.Level
+	}{
+		{`level=INFO msg="error count 0"`, false, slog.LevelInfo},
+		{`level=WARN msg=throttled`, true, slog.LevelWarn},
+		{`level=ERROR msg="job failed"`, true, slog.LevelError},
+		{`panic: boom`, true, slog.LevelError},
+	}
+	for _, tt := range tests {
+		if got := ConsoleLevel(tt.line, tt.stderr); got != tt.want {
+			t.Errorf("ConsoleLevel(%q, stderr=%t) = %v, want %v", tt.line, tt.stderr, got, tt.want)
 		}
 	}
 }

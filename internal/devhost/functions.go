@@ -49,6 +49,56 @@ func (f Function) Trigger() (Binding, bool) {
 	return Binding{}, false
 }
 
+// validate refuses a function the host would not load
+// (FunctionMetadataManager and the binding providers): more than one
+// trigger, two bindings with one name, a direction other than in, out or
+// inout, an authLevel or HTTP method the HTTP extension does not know, a
+// Service Bus trigger without a connection or entity.
+func (f Function) validate() error {
+	triggers := 0
+	names := map[string]bool{}
+	for _, b := range f.Bindings {
+		if b.Name == "" || b.Type == "" {
+			return fmt.Errorf("a binding without name or type")
+		}
+		if names[strings.ToLower(b.Name)] {
+			return fmt.Errorf("binding name %q is used twice", b.Name)
+		}
+		names[strings.ToLower(b.Name)] = true
+		switch b.Direction {
+		case "in", "out", "inout":
+		default:
+			return fmt.Errorf("binding %q: direction %q", b.Name, b.Direction)
+		}
+		if strings.HasSuffix(b.Type, "Trigger") {
+			triggers++
+		}
+		switch b.Type {
+		case "httpTrigger":
+			switch strings.ToLower(b.AuthLevel) {
+			case "", "anonymous", "function", "admin":
+			default:
+				return fmt.Errorf("binding %q: authLevel %q (want anonymous, function or admin)", b.Name, b.AuthLevel)
+			}
+			for _, m := range b.Methods {
+				switch strings.ToUpper(m) {
+				case "GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS", "TRACE":
+				default:
+					return fmt.Errorf("binding %q: HTTP method %q", b.Name, m)
+				}
+			}
+		case "serviceBusTrigger":
+			if b.Connection == "" || b.QueueName == "" {
+				return fmt.Errorf("binding %q: a Service Bus queue trigger needs connection and queueName", b.Name)
+			}
+		}
+	}
+	if triggers != 1 {
+		return fmt.Errorf("%d trigger bindings: a function has exactly one", triggers)
+	}
+	return nil
+}
+
 // functionName is what the host accepts as a function folder name.
 var functionName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,127}$`)
 
@@ -82,6 +132,9 @@ func LoadFunctions(dir string) ([]Function, error) {
 		if _, ok := f.Trigger(); !ok {
 			return nil, fmt.Errorf("%s: no trigger binding", p)
 		}
+		if err := f.validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
 		fns = append(fns, f)
 	}
 	return fns, nil
@@ -89,12 +142,14 @@ func LoadFunctions(dir string) ([]Function, error) {
 
 // HostConfig is the part of host.json the local host uses.
 type HostConfig struct {
-	CustomHandler struct {
+	Version       string `json:"version"`
+	CustomHandler *struct {
 		Description struct {
 			DefaultExecutablePath string   `json:"defaultExecutablePath"`
 			Arguments             []string `json:"arguments"`
 		} `json:"description"`
 		EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+		EnableProxyingHTTPRequest   bool `json:"enableProxyingHttpRequest"`
 	} `json:"customHandler"`
 	FunctionTimeout string `json:"functionTimeout"`
 	Extensions      struct {
@@ -119,7 +174,47 @@ func LoadHostConfig(path string) (HostConfig, error) {
 	if err := json.Unmarshal(b, &hc); err != nil {
 		return hc, fmt.Errorf("parse %s: %w", path, err)
 	}
+	if err := hc.validate(); err != nil {
+		return hc, fmt.Errorf("%s: %w", path, err)
+	}
 	return hc, nil
+}
+
+// validate refuses what the host refuses at start: a version other than
+// "2.0" (azure-functions-host HostJsonFileConfigurationSource: "missing the
+// required 'version' property", "is an invalid value for host.json
+// 'version' property"), a custom handler without an executable
+// (HttpWorkerDescription), a functionTimeout or sessionIdleTimeout that is
+// not a time span.
+func (hc HostConfig) validate() error {
+	if hc.Version != "2.0" {
+		return fmt.Errorf("version is %q: the host requires \"2.0\"", hc.Version)
+	}
+	if hc.CustomHandler == nil {
+		return fmt.Errorf("no customHandler section: the local host runs custom handlers only")
+	}
+	if hc.CustomHandler.Description.DefaultExecutablePath == "" {
+		return fmt.Errorf("customHandler.description.defaultExecutablePath is empty")
+	}
+	if hc.FunctionTimeout != "" && hc.FunctionTimeout != "-1" {
+		if d, err := parseTimeSpan(hc.FunctionTimeout); err != nil || d <= 0 {
+			return fmt.Errorf("functionTimeout %q: want a positive hh:mm:ss (or -1)", hc.FunctionTimeout)
+		}
+	}
+	if s := hc.Extensions.ServiceBus.SessionIdleTimeout; s != "" {
+		if _, err := parseTimeSpan(s); err != nil {
+			return fmt.Errorf("extensions.serviceBus.sessionIdleTimeout: %w", err)
+		}
+	}
+	return nil
+}
+
+// Proxying reports whether HTTP-only functions are proxied
+// (enableProxyingHttpRequest) rather than forwarded
+// (enableForwardingHttpRequest); the host checks proxying first
+// (DefaultHttpWorkerService.InvokeAsync).
+func (hc HostConfig) Proxying() bool {
+	return hc.CustomHandler != nil && hc.CustomHandler.EnableProxyingHTTPRequest
 }
 
 // RoutePrefix is extensions.http.routePrefix, "api" when unset.

@@ -13,9 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +48,14 @@ type Options struct {
 	Log         *slog.Logger
 	// Client calls the handler; nil uses a client with the host's timeout.
 	Client *http.Client
+	// LastFired is each timer's last occurrence from an earlier run (the
+	// schedule monitor's record); a timer whose next occurrence after it
+	// has passed fires at Run's start with IsPastDue, as the host catches
+	// up a missed schedule.
+	LastFired map[string]time.Time
+	// ReadinessTimeout bounds how long Run waits for the handler to answer
+	// GET /; 0 means the host's 30 seconds.
+	ReadinessTimeout time.Duration
 }
 
 // Host runs functions against a custom handler.
@@ -63,7 +70,19 @@ type Host struct {
 
 	mu       sync.Mutex
 	lastFire map[string]time.Time
+
+	// timeout is functionTimeout (0: none); idle the session idle timeout.
+	timeout, idle  time.Duration
+	stdout, stderr *consoleWriter
 }
+
+// Stdout and Stderr are where the handler's output goes when the host
+// starts it: each line becomes a host log record at the level the host
+// gives it (stdout Information, stderr Error or, with "warn", Warning).
+func (h *Host) Stdout() io.Writer { return h.stdout }
+
+// Stderr: see Stdout.
+func (h *Host) Stderr() io.Writer { return h.stderr }
 
 // New loads the function definitions and creates the queues they read.
 func New(opts Options) (*Host, error) {
@@ -90,13 +109,24 @@ func New(opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Host{opts: opts, cfg: cfg, functions: fns, queues: map[string]string{}, log: opts.Log, lastFire: map[string]time.Time{}}
+	h := &Host{opts: opts, cfg: cfg, functions: fns, queues: map[string]string{}, log: opts.Log, lastFire: map[string]time.Time{},
+		stdout: &consoleWriter{log: opts.Log}, stderr: &consoleWriter{log: opts.Log, stderr: true}}
+	for name, t := range opts.LastFired {
+		h.lastFire[name] = t
+	}
+	if d, err := parseTimeSpan(cfg.FunctionTimeout); err == nil && d > 0 {
+		h.timeout = d
+	}
+	if d, err := parseTimeSpan(cfg.Extensions.ServiceBus.SessionIdleTimeout); err == nil {
+		h.idle = d
+	}
 	h.client = opts.Client
 	if h.client == nil {
-		// The host waits functionTimeout + 1 minute for the handler.
-		timeout := 31 * time.Minute
-		if d, err := parseTimeSpan(cfg.FunctionTimeout); err == nil && d > 0 {
-			timeout = d + time.Minute
+		// The host's client waits functionTimeout + 1 minute, or without
+		// limit when functionTimeout is unset (DefaultHttpWorkerService).
+		var timeout time.Duration
+		if h.timeout > 0 {
+			timeout = h.timeout + time.Minute
 		}
 		h.client = &http.Client{Timeout: timeout}
 	}
@@ -119,6 +149,12 @@ func New(opts Options) (*Host, error) {
 			}
 			h.queues[f.Name] = name
 		case "httpTrigger":
+			if len(f.Bindings) != 2 || f.Bindings[1].Type != "http" && f.Bindings[0].Type != "http" {
+				return nil, fmt.Errorf("function %s: the local host serves HTTP-only functions (an httpTrigger and an http output)", f.Name)
+			}
+			if !cfg.Proxying() && !cfg.CustomHandler.EnableForwardingHTTPRequest {
+				return nil, fmt.Errorf("function %s: set customHandler.enableProxyingHttpRequest (or the legacy enableForwardingHttpRequest): the local host does not wrap HTTP requests in envelopes", f.Name)
+			}
 		default:
 			return nil, fmt.Errorf("function %s: the local host does not run %s triggers", f.Name, trig.Type)
 		}
@@ -176,6 +212,9 @@ func (h *Host) Run(ctx context.Context) error {
 	if err := h.Start(); err != nil {
 		return err
 	}
+	if err := h.waitReady(ctx); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(h.functions)+1)
 	for _, f := range h.functions {
@@ -188,11 +227,17 @@ func (h *Host) Run(ctx context.Context) error {
 		case "timerTrigger":
 			wg.Go(func() { h.runTimer(ctx, f, trig) })
 		case "serviceBusTrigger":
+			// Defaults of the extension's ServiceBusOptions: 8 sessions,
+			// 16 calls.
 			workers := h.cfg.Extensions.ServiceBus.MaxConcurrentSessions
-			if !trig.IsSessionsEnabled {
-				workers = h.cfg.Extensions.ServiceBus.MaxConcurrentCalls
+			if workers == 0 {
+				workers = 8
 			}
-			workers = max(workers, 1)
+			if !trig.IsSessionsEnabled {
+				if workers = h.cfg.Extensions.ServiceBus.MaxConcurrentCalls; workers == 0 {
+					workers = 16
+				}
+			}
 			for range workers {
 				wg.Go(func() { h.pump(ctx, f, trig) })
 			}
@@ -245,6 +290,12 @@ type Invocation struct {
 // invoke POSTs an envelope to the handler as the host does.
 func (h *Host) invoke(ctx context.Context, function string, data, metadata map[string]any) (Invocation, error) {
 	inv := Invocation{Function: function}
+	if h.timeout > 0 {
+		// The host fails an invocation that outlives functionTimeout.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+	}
 	body, err := json.Marshal(map[string]any{"Data": data, "Metadata": metadata})
 	if err != nil {
 		return inv, fmt.Errorf("invoke %s: %w", function, err)
@@ -255,14 +306,25 @@ func (h *Host) invoke(ctx context.Context, function string, data, metadata map[s
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Azure-Functions-InvocationId", newGUID())
-	req.Header.Set("X-Azure-Functions-HostVersion", "4.1000.0-rostersync-dev")
+	req.Header.Set("X-Azure-Functions-HostVersion", hostVersion)
 	req.Header.Set("User-Agent", "Azure-Functions-Host/4.1000.0 (rostersync dev)")
 	resp, err := h.client.Do(req)
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("timeout value of %s was exceeded by function %s: %w", h.cfg.FunctionTimeout, function, err)
+		}
 		return inv, fmt.Errorf("invoke %s: %w", function, err)
 	}
 	defer resp.Body.Close()
 	inv.Status = resp.StatusCode
+	if !inv.Succeeded() {
+		// The host calls EnsureSuccessStatusCode before it reads the
+		// body: Logs, Outputs and ReturnValue of a failed invocation are
+		// lost (DefaultHttpWorkerService.ProcessDefaultInvocationRequest).
+		h.log.ErrorContext(ctx, fmt.Sprintf("Executed 'Functions.%s' (Failed): Response status code does not indicate success: %d", function, resp.StatusCode), "function", function)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<20))
+		return inv, nil
+	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return inv, fmt.Errorf("invoke %s: read response: %w", function, err)
@@ -323,8 +385,16 @@ func (h *Host) fire(ctx context.Context, f Function, trig Binding, now time.Time
 
 func (h *Host) runTimer(ctx context.Context, f Function, trig Binding) {
 	sched, _ := ncrontab.Parse(trig.Schedule)
-	if trig.RunOnStartup {
-		h.fireLogged(ctx, f, trig, h.opts.Clock.Now(), false)
+	h.mu.Lock()
+	last := h.lastFire[f.Name]
+	h.mu.Unlock()
+	switch now := h.opts.Clock.Now(); {
+	case !last.IsZero() && !sched.Next(last.UTC()).IsZero() && sched.Next(last.UTC()).Before(now):
+		// The schedule monitor's last occurrence is older than the last
+		// scheduled one: the host fires at once, past due.
+		h.fireLogged(ctx, f, trig, now, true)
+	case trig.RunOnStartup:
+		h.fireLogged(ctx, f, trig, now, false)
 	}
 	for {
 		now := h.opts.Clock.Now()
@@ -370,14 +440,26 @@ func (h *Host) pump(ctx context.Context, f Function, trig Binding) {
 		if err != nil {
 			return
 		}
+		// The session is held until it has had no message for
+		// sessionIdleTimeout (ServiceBusOptions.SessionIdleTimeout); its
+		// lock is held meanwhile, as the host renews it.
+		idleSince := h.opts.Clock.Now()
 		for ctx.Err() == nil {
 			msgs, err := sr.Receive(ctx, 1)
-			if err != nil || len(msgs) == 0 {
+			if err != nil {
 				break
+			}
+			if len(msgs) == 0 {
+				waited := h.opts.Clock.Now().Sub(idleSince)
+				if waited >= h.idle || !clock.Sleep(ctx, h.opts.Clock, min(h.idle-waited, 20*time.Millisecond)) {
+					break
+				}
+				continue
 			}
 			for _, m := range msgs {
 				h.deliver(ctx, f, trig, queueName, m)
 			}
+			idleSince = h.opts.Clock.Now()
 		}
 		sr.Close()
 	}
@@ -389,23 +471,11 @@ func (h *Host) pump(ctx context.Context, f Function, trig Binding) {
 // maximum delivery count).
 func (h *Host) deliver(ctx context.Context, f Function, trig Binding, queueName string, m *membroker.Locked) {
 	now := h.opts.Clock.Now()
-	meta := map[string]any{
-		"DeliveryCount":         strconv.Itoa(m.DeliveryCount),
-		"LockToken":             quoteJSON(newGUID()),
-		"MessageId":             quoteJSON(m.MessageID),
-		"ContentType":           quoteJSON(m.ContentType),
-		"SequenceNumber":        strconv.FormatInt(m.SequenceNumber, 10),
-		"EnqueuedTimeUtc":       m.EnqueuedTime.UTC().Format("2006-01-02T15:04:05"),
-		"EnqueuedTime":          m.EnqueuedTime.UTC().Format("2006-01-02T15:04:05+00:00"),
-		"Subject":               quoteJSON(m.Subject),
-		"ApplicationProperties": map[string]any{},
-		"sys":                   sysMetadata(f.Name, now),
-	}
-	if m.SessionID != "" {
-		meta["SessionId"] = quoteJSON(m.SessionID)
-	}
-	// The extension hands a string body to custom handlers as a JSON string.
-	inv, err := h.invoke(ctx, f.Name, map[string]any{trig.Name: string(m.Body)}, meta)
+	meta := serviceBusMetadata(m, newGUID(), sysMetadata(f.Name, now))
+	// The host serializes the body string once more before it builds the
+	// envelope (GetHttpScriptInvocationContextValue falls back to
+	// JsonConvert.SerializeObject for a string): it arrives double-encoded.
+	inv, err := h.invoke(ctx, f.Name, map[string]any{trig.Name: quoteJSON(string(m.Body))}, meta)
 	if err == nil && inv.Succeeded() {
 		if err := h.opts.Broker.Complete(ctx, m); err != nil {
 			h.log.WarnContext(ctx, "complete failed", "function", f.Name, "message", m.MessageID, "error", err)
@@ -440,24 +510,80 @@ func (h *Host) Drain(ctx context.Context) error {
 	return nil
 }
 
-// httpHandler forwards /<routePrefix>/... to the handler, unchanged, after
-// the function-key check, like enableForwardingHttpRequest.
-func (h *Host) httpHandler() http.Handler {
-	target, _ := url.Parse(h.opts.HandlerURL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	prefix := "/" + strings.Trim(h.cfg.RoutePrefix(), "/") + "/"
-	needsKey := false
+// httpRoute is an HTTP-only function's route under the route prefix.
+type httpRoute struct {
+	fn       string
+	methods  []string // upper case; empty: any
+	anon     bool
+	segments []string // "{name}" a parameter, "{*name}" the rest
+}
+
+func (h *Host) httpRoutes() []httpRoute {
+	prefix := strings.Trim(h.cfg.RoutePrefix(), "/")
+	var out []httpRoute
 	for _, f := range h.functions {
-		if trig, _ := f.Trigger(); trig.Type == "httpTrigger" && trig.AuthLevel != "anonymous" {
-			needsKey = true
+		trig, _ := f.Trigger()
+		if trig.Type != "httpTrigger" {
+			continue
+		}
+		route := trig.Route
+		if route == "" {
+			route = f.Name // the host's default route is the function name
+		}
+		full := strings.Trim(prefix+"/"+strings.Trim(route, "/"), "/")
+		r := httpRoute{fn: f.Name, anon: strings.EqualFold(trig.AuthLevel, "anonymous"), segments: strings.Split(full, "/")}
+		for _, m := range trig.Methods {
+			r.methods = append(r.methods, strings.ToUpper(m))
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// match reports whether the decoded path matches the route; literal
+// segments compare case-insensitively, as ASP.NET Core routing does.
+func (r httpRoute) match(path string) bool {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i, seg := range r.segments {
+		if strings.HasPrefix(seg, "{*") {
+			return true
+		}
+		if i >= len(parts) {
+			return false
+		}
+		if strings.HasPrefix(seg, "{") {
+			if parts[i] == "" {
+				return false
+			}
+			continue
+		}
+		if !strings.EqualFold(seg, parts[i]) {
+			return false
 		}
 	}
+	return len(parts) == len(r.segments)
+}
+
+// httpHandler serves the HTTP-only functions the way the host does: the
+// route (case-insensitive) and the function's methods pick the function,
+// its authLevel decides whether a function key is needed, and the request
+// is forwarded or proxied by the host's rules (forwardRequest).
+func (h *Host) httpHandler() http.Handler {
+	routes := h.httpRoutes()
+	proxying := h.cfg.Proxying()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, prefix) {
-			http.Error(w, "not found: HTTP functions are under "+prefix, http.StatusNotFound)
+		var route *httpRoute
+		for i := range routes {
+			if routes[i].match(r.URL.Path) && (len(routes[i].methods) == 0 || slices.Contains(routes[i].methods, r.Method)) {
+				route = &routes[i]
+				break
+			}
+		}
+		if route == nil {
+			http.Error(w, "no HTTP function matches "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 			return
 		}
-		if needsKey && h.opts.FunctionKey != "" {
+		if !route.anon && h.opts.FunctionKey != "" {
 			got := r.Header.Get("x-functions-key")
 			if got == "" {
 				got = r.URL.Query().Get("code")
@@ -467,6 +593,50 @@ func (h *Host) httpHandler() http.Handler {
 				return
 			}
 		}
-		proxy.ServeHTTP(w, r)
+		out, err := forwardRequest(r, h.opts.HandlerURL, proxying, newGUID())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		resp, err := h.client.Do(out)
+		if err != nil {
+			h.log.ErrorContext(r.Context(), "forwarding to the handler failed", "function", route.fn, "error", err)
+			http.Error(w, "the function failed", http.StatusInternalServerError)
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
 	})
+}
+
+// waitReady polls GET / on the handler until anything answers, as the host
+// does before it sends invocations (DefaultHttpWorkerService.IsWorkerReady:
+// any HTTP response means ready), and gives up after the host's
+// InitializationTimeout.
+func (h *Host) waitReady(ctx context.Context) error {
+	limit := h.opts.ReadinessTimeout
+	if limit == 0 {
+		limit = readinessTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(h.opts.HandlerURL, "/")+"/", nil)
+		if err != nil {
+			return fmt.Errorf("devhost: readiness probe: %w", err)
+		}
+		if resp, err := h.client.Do(req); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devhost: the handler at %s did not answer GET / within %s, the host's initialization timeout", h.opts.HandlerURL, limit)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

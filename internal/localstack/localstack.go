@@ -19,7 +19,6 @@ import (
 	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/devhost"
-	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/queue/membroker"
 	"github.com/rostersync/rostersync/internal/state"
@@ -91,23 +90,26 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	opts.Pipeline.QueueName = opts.QueueName
 
 	s := &Stack{Store: state.NewStore(opts.Backend, opts.Clock.Now), Broker: membroker.New(opts.Clock)}
-	s.Pipeline = pipeline.New(s.Store, s.Broker.Sender(opts.QueueName), opts.Clock, opts.Entities, opts.Log, opts.Pipeline)
-	api := handlers.NewAPI(s.Store, s.Pipeline, opts.Credentials, opts.Log)
-	sources, err := egress.FromSettings(opts.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	// This stack runs on one machine, whose OneRoster test servers listen
-	// on loopback over plain http: it is local mode by definition.
-	sources.Local = true
-	api.SetSourcePolicy(sources)
-	server := handlers.NewServer(s.Pipeline, api, opts.Clock, opts.Log)
-
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the handler: %w", err)
 	}
 	s.HandlerURL = "http://" + ln.Addr().String()
+	host, err := devhost.New(devhost.Options{Root: opts.Root, FunctionsDir: opts.FunctionsDir, HandlerURL: s.HandlerURL,
+		Broker: s.Broker, QueueOptions: opts.Queue, Clock: opts.Clock, Getenv: opts.Getenv,
+		HTTPAddr: opts.HTTPAddr, FunctionKey: opts.FunctionKey, Log: opts.Log})
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	// The handler writes its log to stdout and stderr, as `serve` does, and
+	// the local host reads those streams the way the Functions host reads a
+	// custom handler's (INFO lines Information, stderr lines Error or
+	// Warning).
+	hlog := slog.New(handlers.NewLogHandler(host.Stdout(), host.Stderr(), nil))
+	s.Pipeline = pipeline.New(s.Store, s.Broker.Sender(opts.QueueName), opts.Clock, opts.Entities, hlog, opts.Pipeline)
+	api := handlers.NewAPI(s.Store, s.Pipeline, opts.Credentials, hlog)
+	server := handlers.NewServer(s.Pipeline, api, opts.Clock, hlog)
 	s.handlerSrv = &http.Server{Handler: server, ReadHeaderTimeout: 10 * time.Second}
 	s.serveDone.Go(func() {
 		if err := s.handlerSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -115,13 +117,6 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		}
 	})
 
-	host, err := devhost.New(devhost.Options{Root: opts.Root, FunctionsDir: opts.FunctionsDir, HandlerURL: s.HandlerURL,
-		Broker: s.Broker, QueueOptions: opts.Queue, Clock: opts.Clock, Getenv: opts.Getenv,
-		HTTPAddr: opts.HTTPAddr, FunctionKey: opts.FunctionKey, Log: opts.Log})
-	if err != nil {
-		_ = s.handlerSrv.Close()
-		return nil, err
-	}
 	if err := host.Start(); err != nil {
 		_ = s.handlerSrv.Close()
 		return nil, err
