@@ -13,7 +13,6 @@ import (
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/secrets"
 	"github.com/rostersync/rostersync/internal/secrets/keyvault"
-	"github.com/rostersync/rostersync/internal/state"
 )
 
 // openSecrets picks Key Vault when KeyVaultUri is set (production, with the
@@ -88,25 +87,6 @@ func openGraph(ctx context.Context, getenv func(string) string, src secrets.Sour
 // passwords (base64, 32 bytes); in Azure it is the one Key Vault secret.
 const credentialsKeySecret = "credentials-key"
 
-// openVault opens the sealed credential store. Without its key no account
-// can be created (the applier refuses), so the problem is logged loudly.
-func openVault(ctx context.Context, getenv func(string) string, src secrets.Source, b state.Backend, log *slog.Logger, opts ...credentials.Option) *credentials.Vault {
-	raw, err := src.Secret(ctx, credentialsKeySecret)
-	if err != nil {
-		log.Warn("no credentials key: new accounts cannot be created until secret "+credentialsKeySecret+" exists", "error", err)
-		return nil
-	}
-	key, err := credentials.ParseKey(raw)
-	if err == nil {
-		var v *credentials.Vault
-		if v, err = credentials.NewVault(b, key, opts...); err == nil {
-			return v
-		}
-	}
-	log.Warn("credentials key unusable: new accounts cannot be created", "secret", credentialsKeySecret, "error", err)
-	return nil
-}
-
 // exportTTL reads how long an unacknowledged credential export stays
 // fetchable (CredentialExportDays).
 func exportTTL(getenv func(string) string) (time.Duration, error) {
@@ -124,8 +104,10 @@ func exportTTL(getenv func(string) string) (time.Duration, error) {
 // each timer tick: exports never acknowledged are destroyed once expired.
 type exportPurger struct {
 	*pipeline.Pipeline
-	vault *credentials.Vault
-	log   *slog.Logger
+	vault interface {
+		Purge(ctx context.Context, now time.Time) (credentials.PurgeReport, error)
+	}
+	log *slog.Logger
 }
 
 var _ handlers.Pipeline = exportPurger{}

@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
-	log, err := newLogger(env.stderr, env.getenv)
+	log, err := newHostLogger(env.stdout, env.stderr, env.getenv)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,10 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return err
 	}
-	factory, _ := openGraph(ctx, env.getenv, secretSource, log)
+	// Nothing below reaches the network before the listener is up: Key
+	// Vault and Graph open on first use (lazy.go), storage and Service Bus
+	// clients dial on first call.
+	graphClients := lazyFactory{lazyGraph(env.getenv, secretSource)}
 	sourcePolicy, err := egress.FromSettings(env.getenv)
 	if err != nil {
 		return err
@@ -70,29 +73,25 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return err
 	}
-	vault := openVault(ctx, env.getenv, secretSource, backend, log, credentials.WithExportTTL(ttl))
+	vault := newLazyVault(secretSource, backend, credentials.WithExportTTL(ttl))
 	users := &reconcile.Users{
 		Source:      reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: sourcePolicy}},
-		Tenants:     graphTenants{factory: factory},
+		Tenants:     graphTenants{factory: graphClients},
 		Store:       store,
 		Credentials: vault,
 		Passwords:   credentials.Generate,
-	}
-	if vault == nil {
-		users.Credentials = nil // a typed nil would not read as "none"
 	}
 	entities := pipeline.DefaultRegistry()
 	entities[tenant.EntityUsers] = users
 	p := pipeline.New(store, sender, clock.Real{}, entities, log,
 		pipeline.Options{QueueName: queueName(env.getenv), MaxDeliveryCount: maxDelivery})
-	var exporter handlers.CredentialExporter
-	var ticker handlers.Pipeline = p
-	if vault != nil {
-		exporter = vault
-		ticker = exportPurger{Pipeline: p, vault: vault, log: log}
-	}
-	api := handlers.NewAPI(store, p, exporter, log)
+	ticker := exportPurger{Pipeline: p, vault: vault, log: log}
+	api := handlers.NewAPI(store, p, vault, log)
 	api.SetSourcePolicy(sourcePolicy)
+	// Manual links are checked against the customer's tenant through Graph.
+	if objects, ok := users.Tenants.(handlers.ObjectChecker); ok {
+		api.SetObjectChecker(objects)
+	}
 	srv := &http.Server{
 		Handler:           handlers.NewServer(ticker, api, clock.Real{}, log),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -104,6 +103,7 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	log.Info("custom handler listening", "addr", addr, "state", where, "queue", senderDesc, "secrets", secretsDesc, "roster_sources", sourcePolicy.String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	vault.warm(ctx, log)
 	select {
 	case err := <-errc:
 		return err

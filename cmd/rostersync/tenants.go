@@ -13,11 +13,17 @@ import (
 // one client (and so one token cache and connection pool) per tenant, and
 // an executor over it for each run step.
 type graphTenants struct {
-	factory *graph.Factory
+	factory graphClients
 	exec    graph.ExecutorOptions
 }
 
 var _ reconcile.Tenants = graphTenants{}
+
+// graphClients opens one customer tenant's Graph client: *graph.Factory,
+// or the lazily opened one serve uses.
+type graphClients interface {
+	Client(ctx context.Context, tenantID string) (*graph.Client, error)
+}
 
 type graphDirectory struct {
 	*graph.Client

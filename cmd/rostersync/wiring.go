@@ -10,6 +10,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/config"
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/queue/servicebus"
@@ -17,6 +18,18 @@ import (
 	"github.com/rostersync/rostersync/internal/state/embedded"
 	"github.com/rostersync/rostersync/internal/state/tablestore"
 )
+
+// newHostLogger is serve's logger: the Functions host records a custom
+// handler's stdout lines as Information and its stderr lines as Error (or
+// Warning when they say "warn"), so INFO and DEBUG go to stdout and WARN
+// and ERROR to stderr, one line per record (handlers.NewLogHandler).
+func newHostLogger(stdout, stderr io.Writer, getenv func(string) string) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(config.Lookup(getenv, config.LogLevel, "info"))); err != nil {
+		return nil, fmt.Errorf("setting %s: %w", config.LogLevel, err)
+	}
+	return slog.New(handlers.NewLogHandler(stdout, stderr, &slog.HandlerOptions{Level: level})), nil
+}
 
 func newLogger(w io.Writer, getenv func(string) string) (*slog.Logger, error) {
 	var level slog.Level
