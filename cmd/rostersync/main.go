@@ -33,7 +33,7 @@ func commands() []command {
 		{"dev", "run the whole stack locally, like `func start`: timers, queue, HTTP API", runDev},
 		{"demo", "sync a sample school end to end and print a readable report", runDemo},
 		{"sync", "one users sync of a OneRoster feed into a simulated tenant kept in a folder (--roster, --state)", runSync},
-		{"tenant", "tenant export --state DIR: print the simulated tenant", runTenant},
+		{"tenant", "tenant export (--state DIR | --from URL): print a simulated tenant", runTenant},
 		{"sample", "write a generated UK secondary school as a OneRoster CSV feed", runSample},
 		{"graphsim", "serve the Microsoft Graph tenant simulator (--addr 127.0.0.1:PORT)", runGraphsim},
 		{"settings", "print local.settings.json.example (every setting the code reads, explained)", runSettings},
@@ -46,12 +46,38 @@ func main() {
 	env := environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}
 	if err := run(ctx, os.Args[1:], env); err != nil {
 		fmt.Fprintln(os.Stderr, "rostersync:", err)
-		var u usageError
-		if errors.As(err, &u) {
-			os.Exit(2)
-		}
-		os.Exit(1)
+		os.Exit(int(exitStatusOf(err)))
 	}
+}
+
+// exitStatus is the process exit status; scripts rely on these values.
+type exitStatus int
+
+const (
+	exitOK exitStatus = 0
+	// exitFailed: the command failed, was cancelled, or the run it drove
+	// failed (or partly failed).
+	exitFailed exitStatus = 1
+	exitUsage  exitStatus = 2
+	// exitHeld: the run applied what was safe and a guard holds the rest
+	// for confirmation.
+	exitHeld exitStatus = 3
+)
+
+// exitStatusOf maps an error run returned to the exit status.
+func exitStatusOf(err error) exitStatus {
+	if err == nil {
+		return exitOK
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		return exitUsage
+	}
+	var s interface{ exitStatus() exitStatus }
+	if errors.As(err, &s) {
+		return s.exitStatus()
+	}
+	return exitFailed
 }
 
 type usageError struct{ msg string }

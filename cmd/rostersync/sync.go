@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,8 +26,10 @@ const (
 )
 
 // runSync is the one-shot users sync for scripted checks and benchmarks:
-// the OneRoster feed at --roster into the simulated tenant kept in --state,
-// through the same pipeline, handler, queue and store code as production.
+// the OneRoster feed at --roster into the simulated tenant kept in --state
+// (or in the standalone simulator at --graph-url), through the same
+// pipeline, handler, queue and store code as production. The result goes
+// to stdout; the exit status says how the run ended (see exitStatus).
 func runSync(ctx context.Context, args []string, env environment) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
@@ -36,6 +39,8 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	timeScale := fs.Float64("time-scale", 60, "simulated Graph runs this many times faster (throttling windows, Retry-After, replication delays)")
 	domain := fs.String("domain", "school.example", "verified domain of a new simulated tenant")
+	tenantID := fs.String("tenant", "sim-school", "simulated tenant `id` (its token is sim:ID)")
+	graphURL := fs.String("graph-url", "", "a running `rostersync graphsim` (http://127.0.0.1:PORT) to sync into instead of the tenant in --state; the tenant is added there if missing; give the simulator's --time-scale")
 	root := fs.String("root", ".", "folder holding host.json and functions/")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
@@ -52,8 +57,8 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return err
 	}
-	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: "sim-school", domain: *domain, timeScale: *timeScale, root: *root, feedDir: filepath.Dir(abs),
-		log: slog.New(slog.DiscardHandler)})
+	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: *tenantID, domain: *domain, timeScale: *timeScale, root: *root, feedDir: filepath.Dir(abs),
+		graphURL: *graphURL, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}
@@ -62,20 +67,41 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return err
 	}
-	if err := w.saveTenant(); err != nil {
-		return fmt.Errorf("save the simulated tenant: %w", err)
-	}
 	if *asJSON {
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	} else {
+		sum.print(env.stdout)
 	}
-	sum.print(env.stdout)
-	if sum.Status != string(runs.StatusSucceeded) {
-		return fmt.Errorf("run %s ended %s", sum.RunID, sum.Status)
-	}
-	return nil
+	return sum.outcome()
 }
+
+// outcome is nil for a run that succeeded and did everything it planned;
+// otherwise a runEnded carrying the exit status.
+func (s syncSummary) outcome() error {
+	switch {
+	case s.Status == string(runs.StatusHeld) || (s.Status == string(runs.StatusSucceeded) && s.Held):
+		// A held entity may still end succeeded while the users entity
+		// only counts "held"; either way the guard is waiting.
+		return runEnded{runID: s.RunID, status: string(runs.StatusHeld), exit: exitHeld}
+	case s.Status == string(runs.StatusSucceeded):
+		return nil
+	default:
+		return runEnded{runID: s.RunID, status: s.Status, exit: exitFailed}
+	}
+}
+
+// runEnded is the error of a sync whose run did not simply succeed.
+type runEnded struct {
+	runID, status string
+	exit          exitStatus
+}
+
+func (e runEnded) Error() string          { return fmt.Sprintf("run %s ended %s", e.runID, e.status) }
+func (e runEnded) exitStatus() exitStatus { return e.exit }
 
 // syncSummary is what a one-shot sync prints.
 type syncSummary struct {
@@ -121,7 +147,10 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSumm
 	}
 	store := w.stack.Store
 	c := tenant.Customer{ID: syncCustomer, Name: "Simulated school", TenantID: w.tenantID, Features: tenant.Features{Users: true}}
-	snap, found := w.sim.ExportTenant(w.tenantID)
+	snap, found, err := w.simTenant(ctx)
+	if err != nil {
+		return syncSummary{}, err
+	}
 	if !found {
 		return syncSummary{}, fmt.Errorf("simulated tenant %s is missing", w.tenantID)
 	}
@@ -138,8 +167,10 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSumm
 	if err := store.SaveProfile(ctx, p); err != nil {
 		return syncSummary{}, err
 	}
-	before, _ := w.sim.Stats(w.tenantID)
-	reqBefore := w.requests.Load()
+	before, err := w.simStats(ctx)
+	if err != nil {
+		return syncSummary{}, err
+	}
 	start := time.Now()
 	run, err := w.stack.Pipeline.StartRun(ctx, pipeline.RunRequest{CustomerID: c.ID, ProfileID: p.ID, Mode: mode})
 	if err != nil {
@@ -152,11 +183,13 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSumm
 	if run, err = store.GetRun(ctx, c.ID, run.ID); err != nil {
 		return syncSummary{}, err
 	}
-	after, _ := w.sim.Stats(w.tenantID)
+	after, err := w.simStats(ctx)
+	if err != nil {
+		return syncSummary{}, err
+	}
 	sum := summarize(run)
 	sum.Elapsed = elapsed.Seconds()
 	sum.Graph = graphDelta(before, after)
-	sum.Graph.Requests = w.requests.Load() - reqBefore
 	if n, err := w.vault.Count(ctx, c.ID, run.ID); err == nil {
 		sum.Credentials = n
 	}
@@ -168,7 +201,8 @@ func graphDelta(before, after graphsim.Stats) graphFigures {
 	for k, n := range after.Requests {
 		ops += n - before.Requests[k]
 	}
-	return graphFigures{Operations: ops, Writes: after.Writes - before.Writes, Throttled: after.Throttled - before.Throttled, Batches: after.Batches - before.Batches}
+	return graphFigures{Requests: after.HTTPRequests - before.HTTPRequests, Operations: ops, Writes: after.Writes - before.Writes,
+		Throttled: after.Throttled - before.Throttled, Batches: after.Batches - before.Batches}
 }
 
 func summarize(r runs.Run) syncSummary {
@@ -216,21 +250,35 @@ func (s syncSummary) print(w io.Writer) {
 
 var errNoTenant = errors.New("no simulated tenant in the state folder")
 
-// runTenant implements "rostersync tenant export --state DIR".
+// runTenant implements "rostersync tenant export": the simulated tenant of
+// a sync's --state folder (its write log replayed, so a killed sync's
+// tenant too), or every tenant (or --tenant's) of a running simulator, in
+// the seed format either way.
 func runTenant(ctx context.Context, args []string, env environment) error {
+	const usage = "usage: rostersync tenant export (--state DIR | --from URL [--tenant ID])"
 	if len(args) == 0 || args[0] != "export" {
-		return usageError{"usage: rostersync tenant export --state DIR"}
+		return usageError{usage}
 	}
 	fs := flag.NewFlagSet("tenant export", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	dir := fs.String("state", "", "the folder given to rostersync sync")
+	from := fs.String("from", "", "a running simulator's `URL`, e.g. http://127.0.0.1:8990")
+	tenantID := fs.String("tenant", "", "with --from, the tenant `id` to export (default every tenant)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err.Error()}
 	}
-	if *dir == "" {
-		return usageError{"--state is required"}
+	if (*dir == "") == (*from == "") || (*tenantID != "" && *from == "") || fs.NArg() > 0 {
+		return usageError{usage}
 	}
-	st, err := graphsim.ReadStateFile(filepath.Join(*dir, simTenantFile))
+	if *from != "" {
+		return graphsim.ExportCommand(ctx, []string{"--from", *from, "--tenant", *tenantID}, env.stdout, env.stderr)
+	}
+	st, found, err := graphsim.ReadDurableState(filepath.Join(*dir, simTenantFile), func(msg string) {
+		fmt.Fprintln(env.stderr, "rostersync tenant export: warning:", msg)
+	})
+	if err == nil && !found {
+		err = os.ErrNotExist
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNoTenant, err)
 	}

@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/rostersync/rostersync/internal/clock"
@@ -27,14 +27,16 @@ import (
 
 // world is rostersync running locally against a simulated tenant, all
 // persisted in one folder: the store (store/), the simulated tenant
-// (tenant.json) and the key that seals initial credentials.
+// (tenant.json and its write log tenant.json.log, durable per write as
+// Microsoft 365 is) and the key that seals initial credentials. With
+// graphURL the tenant lives in a standalone simulator instead.
 type world struct {
 	dir      string
 	feedDir  string // the one folder feeds are read from
 	tenantID string
-	sim      *graphsim.Server
+	sim      *graphsim.Server // the in-process simulator, nil with a remote one
+	remote   *graphsim.Remote // the standalone simulator (--graph-url), or nil
 	simURL   string
-	requests atomic.Int64 // HTTP requests that reached the simulator
 	stack    *localstack.Stack
 	vault    *credentials.Vault
 	closers  []func() error
@@ -47,6 +49,7 @@ type worldOptions struct {
 	timeScale float64
 	root      string // holds host.json and functions/
 	feedDir   string // the folder syncOnce may read feeds from
+	graphURL  string // a running simulator to use instead of an in-process one
 	log       *slog.Logger
 }
 
@@ -70,7 +73,7 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 			_ = w.close()
 		}
 	}()
-	if err := w.startSimulator(o); err != nil {
+	if err := w.startSimulator(ctx, o); err != nil {
 		return nil, err
 	}
 	backend, err := embedded.Open(filepath.Join(o.dir, "store"))
@@ -119,31 +122,74 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 	return w, nil
 }
 
-func (w *world) startSimulator(o worldOptions) error {
-	st, err := graphsim.ReadStateFile(filepath.Join(o.dir, simTenantFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		st = graphsim.State{FormatVersion: graphsim.StateFormatVersion, Tenants: []graphsim.TenantState{newSimTenant(o.tenantID, o.domain)}}
-	case err != nil:
+func (w *world) startSimulator(ctx context.Context, o worldOptions) error {
+	if o.graphURL != "" {
+		return w.useRemoteSimulator(ctx, o)
+	}
+	path := filepath.Join(o.dir, simTenantFile)
+	st, found, err := graphsim.ReadDurableState(path, func(msg string) { o.log.Warn("simulated tenant", "warning", msg) })
+	if err != nil {
 		return err
+	}
+	if !found {
+		st = graphsim.State{FormatVersion: graphsim.StateFormatVersion, Tenants: []graphsim.TenantState{newSimTenant(o.tenantID, o.domain)}}
 	}
 	sim := graphsim.New(graphsim.Options{TimeScale: o.timeScale})
 	if err := sim.Load(st); err != nil {
 		return fmt.Errorf("load the simulated tenant: %w", err)
 	}
+	// Every write the tenant accepts is on disk before it is answered, so
+	// a killed sync leaves the tenant as Microsoft 365 would: changed.
+	if err := sim.Persist(path, graphsim.PersistOptions{}); err != nil {
+		return fmt.Errorf("persist the simulated tenant: %w", err)
+	}
 	w.sim = sim
+	w.closers = append(w.closers, sim.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		w.requests.Add(1)
-		sim.ServeHTTP(rw, r)
-	}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	w.simURL = "http://" + ln.Addr().String()
 	w.closers = append(w.closers, srv.Close)
 	return nil
+}
+
+// useRemoteSimulator points the world at a running "rostersync graphsim",
+// adding the tenant there if the simulator does not have it.
+func (w *world) useRemoteSimulator(ctx context.Context, o worldOptions) error {
+	u, err := url.Parse(o.graphURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--graph-url %q: want the simulator's http://HOST:PORT", o.graphURL)
+	}
+	w.remote = &graphsim.Remote{BaseURL: o.graphURL}
+	w.simURL = strings.TrimSuffix(strings.TrimRight(o.graphURL, "/"), "/v1.0")
+	_, found, err := w.remote.ExportTenant(ctx, o.tenantID)
+	if err != nil || found {
+		return err
+	}
+	return w.remote.Load(ctx, graphsim.State{FormatVersion: graphsim.StateFormatVersion,
+		Tenants: []graphsim.TenantState{newSimTenant(o.tenantID, o.domain)}})
+}
+
+// simTenant is the simulated tenant as the simulator exports it.
+func (w *world) simTenant(ctx context.Context) (graphsim.TenantState, bool, error) {
+	if w.remote != nil {
+		return w.remote.ExportTenant(ctx, w.tenantID)
+	}
+	ts, found := w.sim.ExportTenant(w.tenantID)
+	return ts, found, nil
+}
+
+// simStats are the simulated tenant's request counters.
+func (w *world) simStats(ctx context.Context) (graphsim.Stats, error) {
+	if w.remote != nil {
+		st, _, err := w.remote.Stats(ctx, w.tenantID)
+		return st, err
+	}
+	st, _ := w.sim.Stats(w.tenantID)
+	return st, nil
 }
 
 func newSimTenant(id, domain string) graphsim.TenantState {
@@ -152,23 +198,14 @@ func newSimTenant(id, domain string) graphsim.TenantState {
 		Domains: []graphsim.Domain{{ID: domain, IsVerified: true, IsDefault: true}, {ID: initial, IsVerified: true, IsInitial: true}}}
 }
 
-// saveTenant writes the simulated tenant next to the store, atomically.
+// saveTenant folds the simulated tenant's write log into tenant.json. The
+// tenant is durable without it (every write is logged as it is accepted);
+// this only keeps the log short.
 func (w *world) saveTenant() error {
-	path := filepath.Join(w.dir, simTenantFile)
-	tmp, err := os.CreateTemp(w.dir, simTenantFile+".*")
-	if err != nil {
-		return err
+	if w.sim == nil {
+		return nil
 	}
-	if err := graphsim.WriteState(tmp, w.sim.Export()); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return w.sim.Compact()
 }
 
 func (w *world) close() error {
