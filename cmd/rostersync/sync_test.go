@@ -209,3 +209,24 @@ func TestSyncJSONExitsNonZeroOnFailure(t *testing.T) {
 		t.Errorf("sync without --roster: exit %d, want %d", got, exitUsage)
 	}
 }
+
+// TestSyncHeldExits3: a feed that suspends more than the deletion guard
+// allows ends held, and sync says so with exit status 3.
+func TestSyncHeldExits3(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	full := sampleFeed(t, "40")
+	if err := run(context.Background(), []string{"sync", "--roster", full, "--state", dir, "--root", "../.."}, testEnv(&out, &errOut)); err != nil {
+		t.Fatalf("first sync: %v", err)
+	}
+	out.Reset()
+	shrunk := sampleFeed(t, "10")
+	err := run(context.Background(), []string{"sync", "--roster", shrunk, "--state", dir, "--root", "../..", "--json"}, testEnv(&out, &errOut))
+	var sum syncSummary
+	if jerr := json.Unmarshal(out.Bytes(), &sum); jerr != nil {
+		t.Fatalf("stdout is not the JSON result: %v\n%s", jerr, out.String())
+	}
+	if got := exitStatusOf(err); got != exitHeld || !sum.Held {
+		t.Errorf("sync of a shrunk feed: exit %d (%v), held %v status %s; want exit %d", got, err, sum.Held, sum.Status, exitHeld)
+	}
+}
