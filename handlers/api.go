@@ -1,17 +1,21 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/egress"
@@ -61,6 +65,14 @@ type CredentialExporter interface {
 	Acknowledge(ctx context.Context, customerID, runID, exportID string) (int, error)
 }
 
+// ObjectChecker says whether an object exists in a customer's tenant, so
+// a manual link cannot point at an account that is not there (or is in
+// another tenant). cmd/rostersync implements it over the per-tenant Graph
+// client.
+type ObjectChecker interface {
+	UserExists(ctx context.Context, customer tenant.Customer, objectID string) (bool, error)
+}
+
 // maxAPIBody bounds request bodies of the API.
 const maxAPIBody = 1 << 20
 
@@ -72,6 +84,7 @@ type API struct {
 	store   APIStore
 	starter RunStarter
 	creds   CredentialExporter
+	objects ObjectChecker
 	sources egress.Policy
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -124,6 +137,11 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *s
 // it before serving.
 func (a *API) SetSourcePolicy(p egress.Policy) { a.sources = p }
 
+// SetObjectChecker sets how manual links are checked against the
+// customer's tenant; without one, PUT .../links answers 503. Call it before
+// serving.
+func (a *API) SetObjectChecker(c ObjectChecker) { a.objects = c }
+
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
 	a.mux.ServeHTTP(w, r)
@@ -152,6 +170,21 @@ func (a *API) putCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.ID != r.PathValue("customer") {
 		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("body id %q does not match the path's customer %q", c.ID, r.PathValue("customer")))
+		return
+	}
+	// The tenant binding decides whose accounts a sync writes: once set it
+	// is not changed or removed by a PUT (onboarding records it at admin
+	// consent). An empty tenantId keeps the bound one.
+	old, err := a.store.GetCustomer(r.Context(), c.ID)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+	case err != nil:
+		a.fail(w, r, err)
+		return
+	case old.TenantID != "" && c.TenantID == "":
+		c.TenantID, c.ConsentedAt = old.TenantID, old.ConsentedAt
+	case old.TenantID != "" && !strings.EqualFold(old.TenantID, c.TenantID):
+		writeError(w, http.StatusConflict, "Conflict", fmt.Sprintf("customer %s is bound to tenant %s; the tenant id cannot be changed by PUT", c.ID, old.TenantID))
 		return
 	}
 	if err := a.store.PutCustomer(r.Context(), c); err != nil {
@@ -503,6 +536,28 @@ func (a *API) putLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadRequest", "targetId (the account's object id) is required")
 		return
 	}
+	if a.objects == nil {
+		writeError(w, http.StatusServiceUnavailable, "Unavailable", "links cannot be checked: Graph is not configured")
+		return
+	}
+	c, err := a.store.GetCustomer(r.Context(), customer)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if c.TenantID == "" {
+		writeError(w, http.StatusConflict, "Conflict", fmt.Sprintf("customer %s has no tenant yet: a link can only point at an account in it", customer))
+		return
+	}
+	exists, err := a.objects.UserExists(r.Context(), c, body.TargetID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if !exists {
+		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("targetId %s: no user with that object id in the customer's tenant", body.TargetID))
+		return
+	}
 	ms, err := a.store.ListMappings(r.Context(), customer, "user")
 	if err != nil {
 		a.fail(w, r, err)
@@ -575,6 +630,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
 	case errors.Is(err, state.ErrOverlap), errors.Is(err, state.ErrConflict), errors.Is(err, pipeline.ErrNotRunnable):
 		writeError(w, http.StatusConflict, "Conflict", err.Error())
+	case errors.Is(err, pipeline.ErrRunActive):
+		writeError(w, http.StatusConflict, "RunInProgress", err.Error())
 	case errors.Is(err, credentials.ErrAcknowledged):
 		writeError(w, http.StatusGone, "Gone", err.Error())
 	default:
@@ -583,10 +640,16 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// decodeBody reads a request body strictly, since whatever it drops
+// silently is a setting the caller believes was saved: the media type must
+// be application/json, the body exactly one JSON object (not null, nothing
+// after it), and every field known to v.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("body of type %q: want application/json", r.Header.Get("Content-Type")))
+		return false
+	}
+	bad := func(err error) bool {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeError(w, http.StatusRequestEntityTooLarge, "TooLarge", fmt.Sprintf("body over %d bytes", tooBig.Limit))
@@ -594,6 +657,25 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		}
 		writeError(w, http.StatusBadRequest, "BadRequest", "body: "+err.Error())
 		return false
+	}
+	dec := json.NewDecoder(r.Body)
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return bad(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err == nil {
+			err = errors.New("more than one JSON value")
+		}
+		return bad(err)
+	}
+	if first := strings.TrimLeftFunc(string(raw), unicode.IsSpace); !strings.HasPrefix(first, "{") {
+		return bad(fmt.Errorf("want a JSON object, not %.20s", first))
+	}
+	strict := json.NewDecoder(bytes.NewReader(raw))
+	strict.DisallowUnknownFields()
+	if err := strict.Decode(v); err != nil {
+		return bad(err)
 	}
 	return true
 }

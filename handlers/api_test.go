@@ -19,6 +19,7 @@ import (
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/state/embedded"
@@ -44,6 +45,25 @@ func (f *fakeStarter) Resume(ctx context.Context, customerID, runID, entity, cur
 	return runs.Run{ID: runID, CustomerID: customerID, Status: runs.StatusRunning}, nil
 }
 
+// fakeObjects is the tenants' users by tenant id, for ObjectChecker.
+type fakeObjects map[string][]string
+
+func (f fakeObjects) UserExists(ctx context.Context, c tenant.Customer, objectID string) (bool, error) {
+	for _, id := range f[c.TenantID] {
+		if strings.EqualFold(id, objectID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Tenants of the fixture's customers: oak's holds acc-1 and acc-2; elm's
+// holds elm-1.
+const (
+	tenantOak = "0a0a0a0a-0000-4000-8000-00000000000a"
+	tenantElm = "0e0e0e0e-0000-4000-8000-00000000000e"
+)
+
 type apiFixture struct {
 	api     http.Handler
 	store   *state.Store
@@ -61,8 +81,13 @@ func newAPIFixture(t *testing.T) apiFixture {
 	key, _ := credentials.ParseKey(credentials.NewKey())
 	vault, _ := credentials.NewVault(b, key)
 	ctx := context.Background()
-	if err := store.PutCustomer(ctx, tenant.Customer{ID: "oak"}); err != nil {
-		t.Fatal(err)
+	for _, c := range []tenant.Customer{
+		{ID: "oak", TenantID: tenantOak, Domains: []string{"oak.example"}, Features: tenant.Features{Users: true}},
+		{ID: "elm", TenantID: tenantElm},
+	} {
+		if err := store.PutCustomer(ctx, c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	held := runs.New("r1", "oak", "nightly", runs.TriggerManual, runs.ModeApply, "r1", []string{"users"}, time.Now())
 	held.Entities[0].Status, held.Entities[0].Held = runs.StatusHeld, "1 change awaits confirmation"
@@ -78,14 +103,33 @@ func newAPIFixture(t *testing.T) apiFixture {
 		t.Fatal(err)
 	}
 	starter := &fakeStarter{}
-	return apiFixture{api: NewAPI(store, starter, vault, nil), store: store, starter: starter, vault: vault}
+	api := NewAPI(store, starter, vault, nil)
+	api.SetObjectChecker(fakeObjects{tenantOak: {"acc-1", "acc-2"}, tenantElm: {"elm-1"}})
+	return apiFixture{api: api, store: store, starter: starter, vault: vault}
 }
 
+// do sends body as application/json (when there is one).
 func (f apiFixture) do(t *testing.T, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
+	contentType := ""
+	if body != "" {
+		contentType = "application/json"
+	}
+	return f.doType(t, method, path, contentType, body)
+}
+
+func (f apiFixture) doType(t *testing.T, method, path, contentType, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	return serve(f.api, method, path, contentType, body)
+}
+
+func serve(h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	f.api.ServeHTTP(rec, req)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -235,6 +279,104 @@ func TestAPILinksAndExclusions(t *testing.T) {
 	rec = f.do(t, "GET", "/api/customers/oak/links", "")
 	if !strings.Contains(rec.Body.String(), `"how": "manual"`) {
 		t.Errorf("links = %s", rec.Body)
+	}
+}
+
+// Bodies are read strictly, since what the API drops silently is a setting
+// the caller believes was saved; the tenant binding cannot be moved by a
+// PUT; a manual link must point at a user of the customer's own tenant.
+func TestAPIStrictInput(t *testing.T) {
+	f := newAPIFixture(t)
+	if err := f.store.PutCustomer(context.Background(), tenant.Customer{ID: "birch"}); err != nil {
+		t.Fatal(err)
+	}
+	const profile = `{"name":"Nightly","enabled":true,"runAt":"02:00","timeZone":"Europe/London","entities":["noop"]}`
+	tests := []struct {
+		name, method, path, contentType, body string
+		want                                  int
+		wantMsg                               string
+	}{
+		{"text/plain body", "PUT", "/api/customers/oak", "text/plain", `{"name":"Oak"}`, 415, "application/json"},
+		{"form body", "PUT", "/api/customers/oak/profiles/nightly", "application/x-www-form-urlencoded", profile, 415, "application/json"},
+		{"no content type", "PUT", "/api/customers/oak/links/s5", "", `{"targetId":"acc-2"}`, 415, "application/json"},
+		{"text/plain run request", "POST", "/api/customers/oak/profiles/nightly/runs", "text/plain", `{"entities":["users"]}`, 415, "application/json"},
+		{"json with charset", "PUT", "/api/customers/oak/exclusions/s6", "application/json; charset=utf-8", `{"reason":"left"}`, 200, "left"},
+		{"trailing JSON", "PUT", "/api/customers/oak", "application/json", `{"tenantId":"` + tenantOak + `"}{"tenantId":"x"}`, 400, "more than one JSON value"},
+		{"trailing garbage", "PUT", "/api/customers/oak/profiles/nightly", "application/json", profile + ` ]`, 400, "body"},
+		{"unknown field in customer", "PUT", "/api/customers/oak", "application/json", `{"tenantId":"` + tenantOak + `","featurs":{"users":true}}`, 400, "unknown field"},
+		{"unknown field in profile", "PUT", "/api/customers/oak/profiles/nightly", "application/json", `{"runAtt":"02:00","timeZone":"Europe/London","entities":["noop"]}`, 400, "unknown field"},
+		{"unknown field in link", "PUT", "/api/customers/oak/links/s5", "application/json", `{"targetId":"acc-2","userTyp":"student"}`, 400, "unknown field"},
+		{"unknown field in exclusion", "PUT", "/api/customers/oak/exclusions/s5", "application/json", `{"reasn":"x"}`, 400, "unknown field"},
+		{"null customer", "PUT", "/api/customers/oak", "application/json", `null`, 400, "JSON object"},
+		{"null profile", "PUT", "/api/customers/oak/profiles/nightly", "application/json", ` null `, 400, "JSON object"},
+		{"null link", "PUT", "/api/customers/oak/links/s5", "application/json", `null`, 400, "JSON object"},
+		{"array for an object", "PUT", "/api/customers/oak", "application/json", `[]`, 400, "JSON object"},
+		{"tenant id changed", "PUT", "/api/customers/oak", "application/json", `{"tenantId":"0b0b0b0b-0000-4000-8000-00000000000b"}`, 409, "cannot be changed"},
+		{"tenant id of another customer", "PUT", "/api/customers/ash", "application/json", `{"tenantId":"` + tenantElm + `"}`, 409, "bound to customer elm"},
+		{"tenant id of another customer, other case", "PUT", "/api/customers/ash", "application/json", `{"tenantId":"` + strings.ToUpper(tenantElm) + `"}`, 409, "bound to customer elm"},
+		{"link to a user that does not exist", "PUT", "/api/customers/oak/links/s5", "application/json", `{"targetId":"acc-404"}`, 400, "no user"},
+		{"link to a user of another customer's tenant", "PUT", "/api/customers/oak/links/s5", "application/json", `{"targetId":"elm-1"}`, 400, "no user"},
+		{"link for an unknown customer", "PUT", "/api/customers/ash/links/s5", "application/json", `{"targetId":"acc-2"}`, 404, ""},
+		{"link for a customer with no tenant yet", "PUT", "/api/customers/birch/links/s5", "application/json", `{"targetId":"acc-2"}`, 409, "no tenant"},
+		{"link to a user of the tenant", "PUT", "/api/customers/oak/links/s5", "application/json", `{"targetId":"acc-2"}`, 200, "manual"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := f.doType(t, tt.method, tt.path, tt.contentType, tt.body)
+			if rec.Code != tt.want || !strings.Contains(rec.Body.String(), tt.wantMsg) {
+				t.Errorf("%s %s (%s) %s = %d %s; want %d with %q", tt.method, tt.path, tt.contentType, tt.body, rec.Code, rec.Body, tt.want, tt.wantMsg)
+			}
+			if tt.want >= 400 && !strings.Contains(rec.Body.String(), `"error"`) {
+				t.Errorf("error answer not in the API's error shape: %s", rec.Body)
+			}
+		})
+	}
+	// Nothing above moved or wiped oak; a PUT without tenantId keeps it.
+	c, err := f.store.GetCustomer(context.Background(), "oak")
+	if err != nil || c.TenantID != tenantOak || len(c.Domains) != 1 || !c.Features.Users {
+		t.Fatalf("oak after the refused PUTs = %+v, %v", c, err)
+	}
+	if rec := f.do(t, "PUT", "/api/customers/oak", `{"name":"Oak Academy","domains":["oak.example"]}`); rec.Code != 200 {
+		t.Fatalf("PUT without tenantId = %d %s", rec.Code, rec.Body)
+	}
+	if c, _ := f.store.GetCustomer(context.Background(), "oak"); c.TenantID != tenantOak || c.Name != "Oak Academy" {
+		t.Errorf("PUT without tenantId: %+v, want the tenant kept", c)
+	}
+	if _, err := f.store.GetCustomer(context.Background(), "ash"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("customer ash was created with another customer's tenant: %v", err)
+	}
+}
+
+func TestAPILinksNeedAnObjectChecker(t *testing.T) {
+	f := newAPIFixture(t)
+	api := NewAPI(f.store, f.starter, nil, nil)
+	if rec := serve(api, "PUT", "/api/customers/oak/links/s5", "application/json", `{"targetId":"acc-2"}`); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("link without an object checker = %d %s, want 503", rec.Code, rec.Body)
+	}
+}
+
+// A second "sync now" while the first is running answers 409 naming it.
+func TestAPISecondSyncNowConflicts(t *testing.T) {
+	f := newAPIFixture(t)
+	ctx := context.Background()
+	prof := tenant.Profile{CustomerID: "oak", ID: "nightly", Name: "Nightly", Enabled: true, RunAt: "02:00", TimeZone: "Europe/London", Entities: []string{"noop"}}
+	if err := f.store.SaveProfile(ctx, prof); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	p := pipeline.New(f.store, queue.SenderFunc(func(ctx context.Context, msgs ...queue.Message) error { sent += len(msgs); return nil }), nil, nil, nil, pipeline.Options{})
+	api := NewAPI(f.store, p, nil, nil)
+	first := serve(api, "POST", "/api/customers/oak/profiles/nightly/runs", "", "")
+	var run runs.Run
+	if err := json.Unmarshal(first.Body.Bytes(), &run); first.Code != http.StatusAccepted || err != nil {
+		t.Fatalf("first sync now = %d %s", first.Code, first.Body)
+	}
+	second := serve(api, "POST", "/api/customers/oak/profiles/nightly/runs", "", "")
+	if second.Code != http.StatusConflict || !strings.Contains(second.Body.String(), run.ID) {
+		t.Errorf("second sync now = %d %s; want 409 naming run %s", second.Code, second.Body, run.ID)
+	}
+	if sent != 1 {
+		t.Errorf("%d jobs sent, want only the first run's", sent)
 	}
 }
 

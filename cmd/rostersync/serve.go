@@ -88,6 +88,10 @@ func runServe(ctx context.Context, args []string, env environment) error {
 	ticker := exportPurger{Pipeline: p, vault: vault, log: log}
 	api := handlers.NewAPI(store, p, vault, log)
 	api.SetSourcePolicy(sourcePolicy)
+	// Manual links are checked against the customer's tenant through Graph.
+	if objects, ok := users.Tenants.(handlers.ObjectChecker); ok {
+		api.SetObjectChecker(objects)
+	}
 	srv := &http.Server{
 		Handler:           handlers.NewServer(ticker, api, clock.Real{}, log),
 		ReadHeaderTimeout: 30 * time.Second,

@@ -252,6 +252,9 @@ func TestManualRunThroughTheAPI(t *testing.T) {
 	base := stack.Host.URL()
 	do := func(method, path, key, body string) *http.Response {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		if key != "" {
 			req.Header.Set("x-functions-key", key)
 		}

@@ -180,6 +180,9 @@ func (p *Pipeline) StartRun(ctx context.Context, req RunRequest) (runs.Run, erro
 	}
 	now := p.clock.Now()
 	id := runs.ManualID(now)
+	if err := p.claimRun(ctx, req.CustomerID, req.ProfileID, id); err != nil {
+		return runs.Run{}, err
+	}
 	run := runs.New(id, req.CustomerID, req.ProfileID, runs.TriggerManual, req.Mode, id, entities, now)
 	run.Only = slices.Clone(req.Only)
 	if run, err = p.store.CreateRun(ctx, run); err != nil {

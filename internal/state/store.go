@@ -31,7 +31,7 @@ const (
 	// person; a large school's plan does not fit one entity.
 	TablePlans = "plans"
 	// TableCredentials holds new accounts' initial credentials, sealed by
-	// internal/credentials, until they are exported once.
+	// internal/credentials, until an export of them is acknowledged or expires.
 	TableCredentials = "credentials"
 )
 
@@ -93,7 +93,8 @@ func decodeData(e Entity, v any) error {
 
 // --- customers
 
-// PutCustomer creates or replaces a customer.
+// PutCustomer creates or replaces a customer. A tenant id bound to another
+// customer is refused (ErrTenantTaken, wrapped with ErrConflict).
 func (s *Store) PutCustomer(ctx context.Context, c tenant.Customer) error {
 	if err := c.Validate(); err != nil {
 		return err
@@ -102,12 +103,22 @@ func (s *Store) PutCustomer(ctx context.Context, c tenant.Customer) error {
 	if err != nil {
 		return err
 	}
+	old, err := s.GetCustomer(ctx, c.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := s.bindTenant(ctx, t, c); err != nil {
+		return err
+	}
 	e, err := encodeData(customersPK, EncodeKey(c.ID), c, nil)
 	if err != nil {
 		return err
 	}
 	if _, err := t.Upsert(ctx, e); err != nil {
 		return fmt.Errorf("put customer %s: %w", c.ID, err)
+	}
+	if old.TenantID != "" && !strings.EqualFold(old.TenantID, c.TenantID) {
+		return s.releaseTenant(ctx, t, c.ID, old.TenantID)
 	}
 	return nil
 }
