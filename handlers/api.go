@@ -43,7 +43,7 @@ type APIStore interface {
 	ListExclusions(ctx context.Context, customerID, kind string) ([]state.Exclusion, error)
 	AddExclusion(ctx context.Context, x state.Exclusion) error
 	RemoveExclusion(ctx context.Context, customerID, kind, sourceID string) error
-	LoadPlan(ctx context.Context, customerID, runID string) (*plan.Plan, []state.Entry, error)
+	LoadPlan(ctx context.Context, customerID, runID, entity string) (*plan.Plan, []state.Entry, error)
 	SaveConfirmation(ctx context.Context, c state.Confirmation) error
 	DeleteConfirmation(ctx context.Context, customerID, runID, entity string) error
 }
@@ -362,7 +362,7 @@ type planView struct {
 }
 
 func (a *API) runPlan(w http.ResponseWriter, r *http.Request) {
-	p, entries, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"))
+	p, entries, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"), tenant.EntityUsers)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -379,7 +379,7 @@ func (a *API) runPlan(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) runUnsynced(w http.ResponseWriter, r *http.Request) {
-	p, _, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"))
+	p, _, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"), tenant.EntityUsers)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -95,11 +95,11 @@ func newAPIFixture(t *testing.T) apiFixture {
 	if _, err := store.CreateRun(ctx, held); err != nil {
 		t.Fatal(err)
 	}
-	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "oak", RunID: "r1",
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "oak", RunID: "r1", Entity: "users",
 		Changes:  []plan.Change{{Kind: plan.KindUser, Key: "s1", Action: plan.Suspend, Reason: plan.SuspendBecauseLeftMIS, TargetID: "a1"}},
 		Unsynced: []plan.Unsynced{{Key: "s9", Reason: plan.UnsyncedBecauseExcluded, Detail: "excluded"}},
 		Guard:    plan.Guard{Suspends: 1, Limit: 0, Held: true, Detail: "1 suspension exceeds the limit of 0"}}
-	if err := store.SavePlan(ctx, "oak", p); err != nil {
+	if err := store.SavePlan(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	starter := &fakeStarter{}
@@ -166,7 +166,7 @@ func TestAPIPlanAndConfirm(t *testing.T) {
 	if c, err := f.store.GetConfirmation(context.Background(), "oak", "r1", "users"); err != nil || c.RunID != "r1" {
 		t.Fatalf("confirmation record = %+v, %v", c, err)
 	}
-	if p, _, _ := f.store.LoadPlan(context.Background(), "oak", "r1"); !p.Guard.Held {
+	if p, _, _ := f.store.LoadPlan(context.Background(), "oak", "r1", "users"); !p.Guard.Held {
 		t.Error("confirm rewrote the stored plan; it must stay as it was saved")
 	}
 	run, _ := f.store.GetRun(context.Background(), "oak", "r1")

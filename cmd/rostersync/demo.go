@@ -18,6 +18,7 @@ import (
 	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/roster"
 	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/tenant"
 )
 
 // runDemo is the main job on the embedded default: a generated school is
@@ -165,7 +166,7 @@ func (d *demo) report(sum syncSummary) {
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		d.printf("   %s\n", line)
 	}
-	p, entries, err := d.w.stack.Store.LoadPlan(d.ctx, syncCustomer, sum.RunID)
+	p, entries, err := d.w.stack.Store.LoadPlan(d.ctx, syncCustomer, sum.RunID, tenant.EntityUsers)
 	if err != nil {
 		d.printf("   (no plan: %v)\n\n", err)
 		return

@@ -22,6 +22,7 @@ var tables = [
   'deadletters'
   'plans'
   'credentials'
+  'blobs'
 ]
 
 var roles = {

@@ -18,7 +18,7 @@ import (
 // Journal stores apply progress, the links it makes and the intents of
 // the creates it sends; *state.Store has it.
 type Journal interface {
-	SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error
+	SaveEntries(ctx context.Context, customerID, runID, entity string, entries []state.Entry) error
 	PutMappings(ctx context.Context, ms ...state.Mapping) error
 	PutIntents(ctx context.Context, in ...state.Intent) error
 	DeleteIntents(ctx context.Context, customerID, kind string, sourceIDs ...string) error
@@ -353,7 +353,7 @@ func (r *round) journal(ctx context.Context) error {
 	for _, i := range idx {
 		changed = append(changed, r.entries[i])
 	}
-	if err := r.a.journal.SaveEntries(ctx, r.p.CustomerID, r.p.RunID, changed); err != nil {
+	if err := r.a.journal.SaveEntries(ctx, r.p.CustomerID, r.p.RunID, r.p.Entity, changed); err != nil {
 		return fmt.Errorf("journal apply progress: %w", err)
 	}
 	clear(r.unsaved)

@@ -89,7 +89,7 @@ type memJournal struct {
 	intents map[string]state.Intent
 }
 
-func (j *memJournal) SaveEntries(ctx context.Context, customerID, runID string, entries []state.Entry) error {
+func (j *memJournal) SaveEntries(ctx context.Context, customerID, runID, entity string, entries []state.Entry) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.fail != nil {

@@ -42,6 +42,10 @@ type env struct {
 	runs     int
 	// wrap, when set, wraps each step's directory (fault injection).
 	wrap func(reconcile.Directory) reconcile.Directory
+	// roundSize is the applier's RoundSize (0: its default).
+	roundSize int
+	// wrapBackend, when set, wraps the store's backend at the next open.
+	wrapBackend func(state.Backend) state.Backend
 }
 
 func newEnv(t testing.TB, scale float64, limits *graphsim.Limits, seed ...func(*graphsim.TenantState)) *env {
@@ -76,8 +80,12 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.backend, e.store = b, state.NewStore(b, nil)
-	e.vault, _ = credentials.NewVault(b, e.key)
+	var sb state.Backend = b
+	if e.wrapBackend != nil {
+		sb = e.wrapBackend(b)
+	}
+	e.backend, e.store = b, state.NewStore(sb, nil)
+	e.vault, _ = credentials.NewVault(sb, e.key)
 }
 
 func (e *env) Directory(ctx context.Context, c tenant.Customer) (reconcile.Directory, error) {
@@ -113,7 +121,7 @@ func school(students, staff int) *roster.Roster {
 
 func (e *env) users(r *roster.Roster) *reconcile.Users {
 	return &reconcile.Users{Source: source{r}, Tenants: e, Store: e.store, Credentials: e.vault, Passwords: credentials.Generate,
-		Apply: apply.Options{MaxWait: time.Second, Budget: 10 * time.Second}}
+		Apply: apply.Options{MaxWait: time.Second, Budget: 10 * time.Second, RoundSize: e.roundSize}, IntentWindow: 2 * time.Second}
 }
 
 var customer = tenant.Customer{ID: "oak", TenantID: tenantID, Domains: []string{"oak.example"}, Features: tenant.Features{Users: true}}

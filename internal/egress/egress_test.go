@@ -101,7 +101,7 @@ func TestDialChecksResolvedAddress(t *testing.T) {
 		t.Errorf("production DialContext(localhost) = %v, want ErrRefused", err)
 	}
 	// The whole client: https, so only the dial can refuse it.
-	resp, err := (Policy{}).Client(5*time.Second).Get("https://localhost:" + port + "/token")
+	resp, err := (Policy{}).Client(5 * time.Second).Get("https://localhost:" + port + "/token")
 	if err == nil {
 		resp.Body.Close()
 	}

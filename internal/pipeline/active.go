@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/state"
 )
@@ -16,6 +17,10 @@ var ErrRunActive = errors.New("a run of this profile is in progress")
 // profile's latest manual run. Saving it with its ETag is what keeps two
 // concurrent "sync now" calls from both starting.
 const activeEntity = "_active"
+
+// claimGrace is how long a claimed run may take to appear before its claim
+// counts as abandoned.
+const claimGrace = time.Minute
 
 // claimRun makes runID the profile's running manual run, unless the latest
 // manual run or the latest scheduled run (the scheduler's marker) is still
@@ -35,7 +40,13 @@ func (p *Pipeline) claimRun(ctx context.Context, customerID, profileID, runID st
 		}
 		run, err := p.store.GetRun(ctx, customerID, id)
 		if errors.Is(err, state.ErrNotFound) {
-			continue // claimed, then never created
+			// Claimed a moment ago and being created now, or claimed and
+			// then never created (its starter failed): only the first
+			// holds the profile.
+			if id == marker.LastRunID && p.clock.Now().Sub(marker.ClaimedAt) < claimGrace {
+				return fmt.Errorf("%w: run %s of profile %s is being started", ErrRunActive, id, profileID)
+			}
+			continue
 		}
 		if err != nil {
 			return err
@@ -44,7 +55,7 @@ func (p *Pipeline) claimRun(ctx context.Context, customerID, profileID, runID st
 			return fmt.Errorf("%w: run %s of profile %s is %s", ErrRunActive, run.ID, profileID, run.Status)
 		}
 	}
-	marker.LastRunID = runID
+	marker.LastRunID, marker.ClaimedAt = runID, p.clock.Now().UTC()
 	if _, err := p.store.SaveSyncState(ctx, marker); err != nil {
 		if errors.Is(err, state.ErrConflict) {
 			return fmt.Errorf("%w: another run of profile %s was started at the same moment", ErrRunActive, profileID)

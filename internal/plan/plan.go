@@ -130,6 +130,17 @@ type Unsynced struct {
 	Detail   string `json:"detail"`
 }
 
+// Quarantined is one problem of a feed row left out of the plan. Value is
+// empty for personal columns.
+type Quarantined struct {
+	File      string `json:"file"`
+	Line      int    `json:"line,omitempty"`
+	Column    string `json:"column,omitempty"`
+	Value     string `json:"value,omitempty"`
+	SourcedID string `json:"sourcedId,omitempty"`
+	Reason    string `json:"reason"`
+}
+
 // Guard is the accidental-deletion verdict: a plan that suspends more than
 // the limit is held until someone confirms it.
 type Guard struct {
@@ -144,18 +155,24 @@ type Guard struct {
 
 // Plan is the whole computed change set of one run of one profile.
 type Plan struct {
-	FormatVersion string    `json:"formatVersion"`
-	CustomerID    string    `json:"customerId"`
-	TenantID      string    `json:"tenantId"`
-	ProfileID     string    `json:"profileId"`
-	RunID         string    `json:"runId"`
-	CreatedAt     time.Time `json:"createdAt"`
+	FormatVersion string `json:"formatVersion"`
+	CustomerID    string `json:"customerId"`
+	TenantID      string `json:"tenantId"`
+	ProfileID     string `json:"profileId"`
+	RunID         string `json:"runId"`
+	// Entity is the entity kind whose plan this is (users, groups, …).
+	Entity    string    `json:"entity"`
+	CreatedAt time.Time `json:"createdAt"`
 	// Matched counts people already linked or matched to an account whose
 	// state needs no change.
 	Matched  int        `json:"matched"`
 	Changes  []Change   `json:"changes"`
 	Unsynced []Unsynced `json:"unsynced,omitempty"`
-	Guard    Guard      `json:"guard"`
+	// Quarantined are the feed's rows left out before planning, each with
+	// where it was and why (a contradictory enrolment, a person with no
+	// school); the rest of the feed was planned.
+	Quarantined []Quarantined `json:"quarantined,omitempty"`
+	Guard       Guard         `json:"guard"`
 	// Errors are problems that stop the plan being applied at all.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -181,6 +198,36 @@ func (p *Plan) Sort() {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Action, b.Action))
 	})
 	slices.SortStableFunc(p.Unsynced, func(a, b Unsynced) int { return cmp.Compare(a.Key, b.Key) })
+}
+
+// AllUnsyncedForOneReason reports a plan that syncs nobody: no person of
+// the feed matched, created, linked, updated or reactivated, and every
+// person left unsynced for one and the same reason. Such a run is a wrong
+// session, a wrong date or a misread feed far more often than a real
+// school, and must fail with that reason rather than succeed having done
+// nothing. Suspensions do not count as syncing anyone (they are people
+// who left). Reasons that are the profile's own choice for everyone
+// (exclusions, a sync start date after everyone's enrolment) do not trip.
+func (p *Plan) AllUnsyncedForOneReason() (Reason, bool) {
+	if p.Matched > 0 || len(p.Unsynced) == 0 {
+		return "", false
+	}
+	for _, c := range p.Changes {
+		if c.Action != Suspend {
+			return "", false
+		}
+	}
+	r := p.Unsynced[0].Reason
+	for _, u := range p.Unsynced[1:] {
+		if u.Reason != r {
+			return "", false
+		}
+	}
+	switch r {
+	case UnsyncedBecauseExcluded, UnsyncedBecauseBeforeStart:
+		return "", false
+	}
+	return r, true
 }
 
 // Summary counts changes by action, and unsynced people by reason.

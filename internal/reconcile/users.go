@@ -13,6 +13,7 @@ import (
 
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/oneroster"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/queue"
@@ -27,6 +28,9 @@ import (
 type Feed struct {
 	Roster  *roster.Roster
 	Session string
+	// Quarantined are the rows left out of Roster, each with its location
+	// and reason; the plan records them.
+	Quarantined []oneroster.Quarantined
 }
 
 // ErrBadFeed marks a feed that failed to read or validate: the run stops
@@ -56,8 +60,8 @@ type UsersStore interface {
 	ListMappings(ctx context.Context, customerID, kind string) ([]state.Mapping, error)
 	PutMappings(ctx context.Context, ms ...state.Mapping) error
 	ListExclusions(ctx context.Context, customerID, kind string) ([]state.Exclusion, error)
-	SavePlan(ctx context.Context, customerID string, p *plan.Plan) error
-	LoadPlan(ctx context.Context, customerID, runID string) (*plan.Plan, []state.Entry, error)
+	SavePlan(ctx context.Context, p *plan.Plan) error
+	LoadPlan(ctx context.Context, customerID, runID, entity string) (*plan.Plan, []state.Entry, error)
 	apply.Journal
 	apply.IntentStore
 	GetConfirmation(ctx context.Context, customerID, runID, entity string) (state.Confirmation, error)
@@ -149,7 +153,7 @@ func (u *Users) plan(ctx context.Context, in pipeline.EntityInput) (pipeline.Ent
 
 // existingPlan returns the plan an earlier delivery of this step saved.
 func (u *Users) existingPlan(ctx context.Context, in pipeline.EntityInput) (*plan.Plan, error) {
-	p, _, err := u.Store.LoadPlan(ctx, in.Customer.ID, in.Run.ID)
+	p, _, err := u.Store.LoadPlan(ctx, in.Customer.ID, in.Run.ID, in.Job.Entity)
 	if errors.Is(err, state.ErrNotFound) {
 		return nil, nil
 	}
@@ -209,7 +213,12 @@ func (u *Users) computePlan(ctx context.Context, in pipeline.EntityInput) (*plan
 	p := userplan.Compute(userplan.Input{View: view, Dir: snap, Links: links, Excluded: excluded, Rules: rules,
 		Domains: in.Customer.Domains, RosterShrank: shrank, Only: only, Now: u.clock().Now()})
 	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Now.UTC()
-	if err := u.Store.SavePlan(ctx, in.Customer.ID, p); err != nil {
+	p.Quarantined = feed.PlanQuarantined()
+	if reason, ok := p.AllUnsyncedForOneReason(); ok && only == nil {
+		return nil, queue.Terminal(fmt.Errorf("%w: all %d people in session %s would be left unsynced, every one %s (is it the right session and date?)", ErrBadFeed, len(p.Unsynced), feed.Session, reason))
+	}
+	p.Entity = in.Job.Entity
+	if err := u.Store.SavePlan(ctx, p); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -273,7 +282,7 @@ func (u *Users) shrinkGuard(ctx context.Context, in pipeline.EntityInput, v *ros
 }
 
 func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.EntityOutcome, error) {
-	p, entries, err := u.Store.LoadPlan(ctx, in.Customer.ID, in.Run.ID)
+	p, entries, err := u.Store.LoadPlan(ctx, in.Customer.ID, in.Run.ID, in.Job.Entity)
 	if err != nil {
 		return pipeline.EntityOutcome{}, fmt.Errorf("load plan: %w", err)
 	}
@@ -357,6 +366,9 @@ func planCounts(p *plan.Plan) map[string]int {
 	if unsynced > 0 {
 		out["unsynced"] = unsynced
 	}
+	if n := len(p.Quarantined); n > 0 {
+		out["quarantined"] = n
+	}
 	return out
 }
 
@@ -365,6 +377,9 @@ func planLog(p *plan.Plan) []string {
 	line := fmt.Sprintf("plan: %d matched, %d create, %d update, %d link, %d suspend, %d reactivate, %d unsynced; about %d writes",
 		s.Matched, s.Actions[plan.Create], s.Actions[plan.Update], s.Actions[plan.Link], s.Actions[plan.Suspend], s.Actions[plan.Reactivate], len(p.Unsynced), s.Writes)
 	out := []string{line}
+	if n := len(p.Quarantined); n > 0 {
+		out = append(out, fmt.Sprintf("feed: %d problem(s) in quarantined rows left out, first %s:%d (see the plan's quarantined list)", n, p.Quarantined[0].File, p.Quarantined[0].Line))
+	}
 	if p.Guard.Detail != "" {
 		out = append(out, p.Guard.Detail)
 	}

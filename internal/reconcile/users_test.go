@@ -175,7 +175,7 @@ func TestUsersDayOneDayTwo(t *testing.T) {
 	if counts["plan.create"] != 3 || h.tenant.writes != 0 {
 		t.Fatalf("simulation: counts %v, writes %d; want 3 planned creates and no writes", counts, h.tenant.writes)
 	}
-	if _, entries, err := h.store.LoadPlan(context.Background(), "oak", run.ID); err != nil || len(entries) != 3 {
+	if _, entries, err := h.store.LoadPlan(context.Background(), "oak", run.ID, tenant.EntityUsers); err != nil || len(entries) != 3 {
 		t.Fatalf("stored simulation plan: %d entries, %v", len(entries), err)
 	}
 

@@ -20,9 +20,8 @@ type Confirmation struct {
 	Actor string `json:"actor,omitempty"`
 }
 
-const confirmationPfx = "_confirmation|"
-
-func confirmationRK(entity string) string { return confirmationPfx + EncodeKey(entity) }
+// confirmationRow sits in the partition of the plan it confirms.
+const confirmationRow = "_confirmation"
 
 // SaveConfirmation records a confirmation; confirming twice keeps the first.
 func (s *Store) SaveConfirmation(ctx context.Context, c Confirmation) error {
@@ -33,7 +32,7 @@ func (s *Store) SaveConfirmation(ctx context.Context, c Confirmation) error {
 	if c.At.IsZero() {
 		c.At = s.now().UTC()
 	}
-	e, err := encodeData(planPK(c.CustomerID, c.RunID), confirmationRK(c.Entity), c, nil)
+	e, err := encodeData(planPK(c.CustomerID, c.RunID, c.Entity), confirmationRow, c, nil)
 	if err != nil {
 		return err
 	}
@@ -51,7 +50,7 @@ func (s *Store) GetConfirmation(ctx context.Context, customerID, runID, entity s
 	if err != nil {
 		return c, err
 	}
-	e, err := t.Get(ctx, planPK(customerID, runID), confirmationRK(entity))
+	e, err := t.Get(ctx, planPK(customerID, runID, entity), confirmationRow)
 	if err != nil {
 		return c, fmt.Errorf("confirmation of %s in run %s: %w", entity, runID, err)
 	}
@@ -65,7 +64,7 @@ func (s *Store) DeleteConfirmation(ctx context.Context, customerID, runID, entit
 	if err != nil {
 		return err
 	}
-	if err := t.Delete(ctx, planPK(customerID, runID), confirmationRK(entity), ETagAny); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := t.Delete(ctx, planPK(customerID, runID, entity), confirmationRow, ETagAny); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("withdraw confirmation of %s in run %s: %w", entity, runID, err)
 	}
 	return nil

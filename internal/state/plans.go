@@ -1,8 +1,15 @@
 package state
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/rostersync/rostersync/internal/plan"
@@ -39,70 +46,128 @@ type Entry struct {
 	ETag string `json:"-"`
 }
 
+// A stored plan is two things: its body (the whole plan, gzipped JSON) as
+// a content-addressed blob, written first, and a header row naming the
+// body's digest and counts, written last. A plan without its header does
+// not exist — the step that was saving it plans again — so a crash while
+// saving never leaves half a plan that reads as a whole one. The journal
+// rows (one per change that has made progress) sit beside the header.
 const (
 	planHeaderRow = "_header"
 	changeRowPfx  = "c|"
-	unsyncedPfx   = "u|"
+	planBlobPfx   = "plan/"
 )
 
-func planPK(customerID, runID string) string { return EncodeKey(customerID, runID) }
+// planHeader is the header row: enough to find and check the body.
+type planHeader struct {
+	FormatVersion string `json:"formatVersion"`
+	Digest        string `json:"digest"`
+	Changes       int    `json:"changes"`
+	Unsynced      int    `json:"unsynced"`
+}
+
+func planPK(customerID, runID, entity string) string { return EncodeKey(customerID, runID, entity) }
 
 func changeRK(c plan.Change) string {
 	return changeRowPfx + EncodeKey(string(c.Kind), c.Key, string(c.Action))
 }
 
-// SavePlan stores a new plan: header, changes (pending) and unsynced rows.
-// It refuses to overwrite a stored plan, which may hold apply progress.
-func (s *Store) SavePlan(ctx context.Context, customerID string, p *plan.Plan) error {
+// ErrIncompletePlan: a plan's header names a body that is missing or does
+// not match it.
+var ErrIncompletePlan = errors.New("stored plan is incomplete")
+
+// SavePlan stores an entity's plan of a run: body first, header last. A
+// second save of the same run and entity keeps the first (an earlier
+// delivery finished saving it; it may already hold apply progress).
+func (s *Store) SavePlan(ctx context.Context, p *plan.Plan) error {
+	if p.CustomerID == "" || p.RunID == "" || p.Entity == "" {
+		return fmt.Errorf("save plan: customer %q, run %q and entity %q are all needed", p.CustomerID, p.RunID, p.Entity)
+	}
+	body, digest, err := encodePlanBody(p)
+	if err != nil {
+		return err
+	}
+	if err := s.blobs.PutBlob(ctx, planBlobPfx+digest, body); err != nil {
+		return fmt.Errorf("save plan body of run %s %s: %w", p.RunID, p.Entity, err)
+	}
 	t, err := s.table(ctx, TablePlans)
 	if err != nil {
 		return err
 	}
-	pk := planPK(customerID, p.RunID)
-	header := *p
-	header.Changes, header.Unsynced = nil, nil
-	h, err := encodeData(pk, planHeaderRow, header, nil)
+	h := planHeader{FormatVersion: plan.FormatVersion, Digest: digest, Changes: len(p.Changes), Unsynced: len(p.Unsynced)}
+	e, err := encodeData(planPK(p.CustomerID, p.RunID, p.Entity), planHeaderRow, h, nil)
 	if err != nil {
 		return err
 	}
-	if _, err := t.Insert(ctx, h); err != nil {
-		return fmt.Errorf("save plan of run %s: %w", p.RunID, err)
+	if _, err := t.Insert(ctx, e); err != nil && !errors.Is(err, ErrExists) {
+		return fmt.Errorf("save plan header of run %s %s: %w", p.RunID, p.Entity, err)
 	}
-	ops := make([]Op, 0, len(p.Changes)+len(p.Unsynced))
-	for _, c := range p.Changes {
-		e, err := encodeData(pk, changeRK(c), Entry{Change: c, Status: EntryPending}, map[string]string{propStatus: EntryPending})
-		if err != nil {
-			return err
-		}
-		ops = append(ops, Op{Kind: OpInsert, Entity: e})
-	}
-	for _, u := range p.Unsynced {
-		e, err := encodeData(pk, unsyncedPfx+EncodeKey(u.Key), u, nil)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, Op{Kind: OpUpsert, Entity: e})
-	}
-	return transactAll(ctx, t, ops, "save plan of run "+p.RunID)
+	return nil
 }
 
-// LoadPlan returns a stored plan with its journal entries, in plan order.
-func (s *Store) LoadPlan(ctx context.Context, customerID, runID string) (*plan.Plan, []Entry, error) {
+// encodePlanBody is the plan as gzipped JSON and the SHA-256 of that JSON.
+// The digest is of the plain JSON, so it names the plan whatever the
+// compressor does.
+func encodePlanBody(p *plan.Plan) ([]byte, string, error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode plan of run %s: %w", p.RunID, err)
+	}
+	sum := sha256.Sum256(raw)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		return nil, "", err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), hex.EncodeToString(sum[:]), nil
+}
+
+func decodePlanBody(body []byte, h planHeader) (*plan.Plan, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != h.Digest {
+		return nil, fmt.Errorf("%w: body digest does not match its header", ErrIncompletePlan)
+	}
+	p, err := plan.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Changes) != h.Changes || len(p.Unsynced) != h.Unsynced {
+		return nil, fmt.Errorf("%w: body has %d changes and %d unsynced, header says %d and %d", ErrIncompletePlan, len(p.Changes), len(p.Unsynced), h.Changes, h.Unsynced)
+	}
+	return p, nil
+}
+
+// LoadPlan returns an entity's stored plan of a run with one journal entry
+// per change, in plan order: the journalled progress where there is some,
+// pending otherwise. ErrNotFound when no complete plan was saved.
+func (s *Store) LoadPlan(ctx context.Context, customerID, runID, entity string) (*plan.Plan, []Entry, error) {
 	t, err := s.table(ctx, TablePlans)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := t.List(ctx, Query{PartitionKey: planPK(customerID, runID)})
+	rows, err := t.List(ctx, Query{PartitionKey: planPK(customerID, runID, entity)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("load plan of run %s: %w", runID, err)
+		return nil, nil, fmt.Errorf("load plan of run %s %s: %w", runID, entity, err)
 	}
-	var p *plan.Plan
-	var entries []Entry
+	var (
+		h         *planHeader
+		journaled = map[string]Entry{}
+	)
 	for _, r := range rows {
 		switch {
 		case r.RowKey == planHeaderRow:
-			p = &plan.Plan{}
-			if err := decodeData(r, p); err != nil {
+			h = &planHeader{}
+			if err := decodeData(r, h); err != nil {
 				return nil, nil, err
 			}
 		case strings.HasPrefix(r.RowKey, changeRowPfx):
@@ -111,30 +176,41 @@ func (s *Store) LoadPlan(ctx context.Context, customerID, runID string) (*plan.P
 				return nil, nil, err
 			}
 			e.ETag = r.ETag
-			entries = append(entries, e)
-		case strings.HasPrefix(r.RowKey, unsyncedPfx):
-			var u plan.Unsynced
-			if err := decodeData(r, &u); err != nil {
-				return nil, nil, err
-			}
-			if p != nil {
-				p.Unsynced = append(p.Unsynced, u)
-			}
+			journaled[r.RowKey] = e
 		}
 	}
-	if p == nil {
-		return nil, nil, fmt.Errorf("load plan of run %s: %w", runID, ErrNotFound)
+	if h == nil {
+		return nil, nil, fmt.Errorf("load plan of run %s %s: %w", runID, entity, ErrNotFound)
 	}
-	for _, e := range entries {
-		p.Changes = append(p.Changes, e.Change)
+	body, err := s.blobs.GetBlob(ctx, planBlobPfx+h.Digest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load plan body of run %s %s: %w: %w", runID, entity, ErrIncompletePlan, err)
+	}
+	p, err := decodePlanBody(body, *h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load plan of run %s %s: %w", runID, entity, err)
 	}
 	p.Sort()
+	entries := make([]Entry, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		e, ok := journaled[changeRK(c)]
+		if !ok {
+			e = Entry{Change: c, Status: EntryPending}
+		}
+		delete(journaled, changeRK(c))
+		entries = append(entries, e)
+	}
+	for rk := range journaled {
+		// Apply checks entries against the plan too; here a stray row
+		// means the journal belongs to another plan.
+		return nil, nil, fmt.Errorf("%w: journal row %s of run %s %s matches no change of the plan", ErrIncompletePlan, rk, runID, entity)
+	}
 	return p, entries, nil
 }
 
 // SaveEntries records apply progress; entries are written whole (the
 // change is part of the row), one transaction per hundred.
-func (s *Store) SaveEntries(ctx context.Context, customerID, runID string, entries []Entry) error {
+func (s *Store) SaveEntries(ctx context.Context, customerID, runID, entity string, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -142,7 +218,7 @@ func (s *Store) SaveEntries(ctx context.Context, customerID, runID string, entri
 	if err != nil {
 		return err
 	}
-	pk := planPK(customerID, runID)
+	pk := planPK(customerID, runID, entity)
 	ops := make([]Op, 0, len(entries))
 	for _, en := range entries {
 		e, err := encodeData(pk, changeRK(en.Change), en, map[string]string{propStatus: en.Status})
@@ -151,5 +227,5 @@ func (s *Store) SaveEntries(ctx context.Context, customerID, runID string, entri
 		}
 		ops = append(ops, Op{Kind: OpUpsert, Entity: e})
 	}
-	return transactAll(ctx, t, ops, "save apply progress of run "+runID)
+	return transactAll(ctx, t, ops, "save apply progress of run "+runID+" "+entity)
 }

@@ -26,18 +26,21 @@ const (
 	TableRunLog      = "runlog"
 	TableSyncState   = "syncstate"
 	TableDeadLetters = "deadletters"
-	// TablePlans holds each run's plan: a header row, one row per change
-	// (which is also the change's apply journal) and one per unsynced
-	// person; a large school's plan does not fit one entity.
+	// TablePlans holds each run's entity plans: a header row naming the
+	// plan's body (a blob) and one journal row per change that made
+	// progress, and confirmations of held plans.
 	TablePlans = "plans"
 	// TableCredentials holds new accounts' initial credentials, sealed by
 	// internal/credentials, until an export of them is acknowledged or expires.
 	TableCredentials = "credentials"
+	// TableBlobs holds large write-once values (plan bodies) cut into rows,
+	// for backends that keep no blobs of their own.
+	TableBlobs = "blobs"
 )
 
 // Tables lists every table the Store uses; infra and tests check against it.
 var Tables = []string{TableCustomers, TableProfiles, TableMappings, TableExclusions,
-	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans, TableCredentials}
+	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans, TableCredentials, TableBlobs}
 
 const (
 	propData    = "Data"
@@ -48,6 +51,7 @@ const (
 // Store is the typed state API over a Backend. It is safe for concurrent use.
 type Store struct {
 	backend Backend
+	blobs   Blobs
 	now     func() time.Time
 
 	// logMu guards lastLogBase, the time part of the last run-log row key
@@ -61,7 +65,12 @@ func NewStore(b Backend, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{backend: b, now: now}
+	s := &Store{backend: b, now: now}
+	s.blobs = tableBlobs{s}
+	if bb, ok := b.(Blobs); ok {
+		s.blobs = bb
+	}
+	return s
 }
 
 func (s *Store) table(ctx context.Context, name string) (Table, error) {
@@ -254,6 +263,9 @@ type SyncState struct {
 	LastStatus string    `json:"lastStatus,omitempty"`
 	// Cursor is entity-specific (a delta link, say).
 	Cursor string `json:"cursor,omitempty"`
+	// ClaimedAt is when a marker last named LastRunID, before that run's
+	// record exists.
+	ClaimedAt time.Time `json:"claimedAt,omitzero"`
 	// ETag is empty for a state never saved.
 	ETag string `json:"-"`
 }

@@ -55,6 +55,7 @@ type Backend struct {
 	tables map[string]*table // by lower-cased name: Azure names are case-insensitive
 	unlock func() error      // releases the folder lock; nil in memory
 	closed bool
+	blobs  map[string][]byte // in memory only; a folder keeps blobs as files
 }
 
 var _ state.Backend = (*Backend)(nil)
