@@ -393,7 +393,7 @@ func TestClientBadData(t *testing.T) {
 			r := readSample(t)
 			tt.change(r)
 			p := newProvider(t, r, onerostertest.Options{}, ClientOptions{})
-			f, err := p.client.Read(context.Background(), nil)
+			f, err := p.client.Read(context.Background(), &FetchOptions{ReadOptions: ReadOptions{ValidateOptions: ValidateOptions{MaxQuarantine: -1}}})
 			if f != nil {
 				t.Error("Read returned a roster with an error")
 			}

@@ -149,7 +149,7 @@ func TestControlCharactersAndLength(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := loadDir(t, sampleDir)
 			tt.edit(t, m)
-			feed, err := Read(context.Background(), m, nil)
+			feed, err := Read(context.Background(), m, &ReadOptions{ValidateOptions: ValidateOptions{MaxQuarantine: -1}})
 			var list *ErrorList
 			if feed != nil || !errors.As(err, &list) {
 				t.Fatalf("Read = %v, %v; want no roster and an *ErrorList", feed, err)

@@ -15,11 +15,20 @@ type parser struct {
 	strict bool
 	rec    *record
 	bad    bool
+	// holding keeps the row's problems in held rather than reporting
+	// them, so that the sink can quarantine the row instead.
+	holding bool
+	held    []*ParseError
 }
 
 func (p *parser) fail(col int, value, want string, err error) {
 	p.bad = true
-	p.c.add(&ParseError{File: p.rec.file, Line: p.rec.line, Column: p.rec.names[col].name, Value: value, Want: want, Err: err})
+	e := &ParseError{File: p.rec.file, Line: p.rec.line, Column: p.rec.names[col].name, Value: value, Want: want, Err: err}
+	if p.holding {
+		p.held = append(p.held, e)
+		return
+	}
+	p.c.add(e)
 }
 
 // MaxFieldLength is the most characters one value may hold. Graph's

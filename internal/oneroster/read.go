@@ -40,6 +40,10 @@ type Feed struct {
 	Guard Guard
 	// Files says how each kind was read, with counts that are safe to log.
 	Files []FileStats
+	// Quarantined lists the problems of the rows left out of the roster:
+	// each confined to its row (a contradictory enrolment, a person with
+	// no school), and fewer than the cap allows. Empty for a clean feed.
+	Quarantined []Quarantined
 }
 
 // FileStats describes how one kind of record was read.
@@ -69,7 +73,7 @@ func Open(ctx context.Context, path string, opts *ReadOptions) (*Feed, error) {
 		return nil, fmt.Errorf("open roster feed: %w", err)
 	}
 	if info.IsDir() {
-		return Read(ctx, os.DirFS(path), opts)
+		return read(ctx, os.DirFS(path), path, opts)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -82,13 +86,21 @@ func Open(ctx context.Context, path string, opts *ReadOptions) (*Feed, error) {
 // ReadZip reads a feed from a zip archive of size bytes; name labels errors.
 // A truncated or corrupt archive gives a located error like any bad file.
 func ReadZip(ctx context.Context, r io.ReaderAt, size int64, name string, opts *ReadOptions) (*Feed, error) {
+	zr, err := zipReader(r, size, name)
+	if err != nil {
+		return nil, err
+	}
+	return read(ctx, zr, name, opts)
+}
+
+func zipReader(r io.ReaderAt, size int64, name string) (*zip.Reader, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		c := newCollector(0)
 		c.add(&ParseError{File: name, Want: "a complete zip archive (the upload may be truncated)", Err: fmt.Errorf("%w: %w", ErrArchive, err)})
 		return nil, c.err()
 	}
-	return Read(ctx, zr, opts)
+	return zr, nil
 }
 
 // Read reads and validates a OneRoster 1.1 CSV feed held in fsys. It
@@ -96,14 +108,27 @@ func ReadZip(ctx context.Context, r io.ReaderAt, size int64, name string, opts *
 // (or the context's error), never both: a feed with any problem is refused
 // whole, so nothing partial reaches a tenant.
 func Read(ctx context.Context, fsys fs.FS, opts *ReadOptions) (*Feed, error) {
+	return read(ctx, fsys, ".", opts)
+}
+
+// read is Read with a name for the feed as a whole, for errors about it.
+func read(ctx context.Context, fsys fs.FS, name string, opts *ReadOptions) (*Feed, error) {
 	var o ReadOptions
 	if opts != nil {
 		o = *opts
 	}
 	c := newCollector(o.MaxErrors)
+	c.q = newQuarantine(o.MaxQuarantine, o.Strict)
 	src, err := newSource(fsys, o.Strict)
 	if err != nil {
 		c.add(&ParseError{File: ".", Want: "a folder or archive of OneRoster CSV files", Err: fmt.Errorf("%w: %w", ErrArchive, err)})
+		return nil, c.err()
+	}
+	if f := src.detect(); f != FormatOneRoster || !src.hasAny() {
+		// Read as OneRoster, another format's files would be missing
+		// columns and files by the dozen, or an empty feed whose only
+		// complaint is a missing session: say what was found instead.
+		c.add(notOneRoster(name, f))
 		return nil, c.err()
 	}
 	m, err := readManifest(ctx, src, o.Strict, c)
@@ -157,11 +182,23 @@ func Read(ctx context.Context, fsys fs.FS, opts *ReadOptions) (*Feed, error) {
 	if c.total > 0 {
 		return nil, c.err()
 	}
+	c.q.size = sizes(files)
 	guard, session := validate(r, loc, &o.ValidateOptions, c)
+	q := c.q.enforce(loc, c)
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	return &Feed{Roster: r, Session: session, Guard: guard, Files: files}, nil
+	return &Feed{Roster: r, Session: session, Guard: guard, Files: files, Quarantined: q}, nil
+}
+
+// sizes is the number of rows of each kind the quarantine cap is a share
+// of: the rows read, or the records held when more (a delta).
+func sizes(files []FileStats) [numKinds]int {
+	var out [numKinds]int
+	for i := range files {
+		out[i] = max(files[i].Rows, files[i].Records)
+	}
+	return out
 }
 
 // refersTo lists, per kind, the kinds its records must point into.
@@ -318,7 +355,19 @@ func (s *sink[T]) reserve(n int) {
 // the read as a whole will fail.
 func (s *sink[T]) add(rec *record) {
 	s.st.Rows++
-	p := parser{c: s.c, strict: s.strict, rec: rec}
+	p := parser{c: s.c, strict: s.strict, rec: rec, holding: s.c.q.hold(s.ops.kind, s.st.Rows, s.c)}
+	defer func() {
+		if !p.bad || !p.holding {
+			return
+		}
+		if s.c.q.canAll(s.ops.kind, p.held) {
+			s.c.q.add(s.ops.kind, strings.TrimSpace(rec.get(cSourcedID)), p.held)
+			return
+		}
+		for _, e := range p.held {
+			s.c.add(e)
+		}
+	}()
 	if p.checkText(); p.bad {
 		return
 	}
@@ -455,10 +504,26 @@ func merge[T any](prev, delta []T, lines []int32, deleted []bool, ops kindOps[T]
 type locations struct {
 	names [numKinds]string
 	lines [numKinds][]int32
+	// files, when set for a kind, names each record's file (a kind read
+	// from several files, as SDS people are); aligned with lines.
+	files [numKinds][]string
+	// columns, when set, renames a kind's columns in errors (SDS headers).
+	columns [numKinds]map[int]string
+}
+
+// column names column col of kind k as the feed's header does.
+func (l *locations) column(k Kind, col int) string {
+	if n, ok := l.columns[k][col]; ok {
+		return n
+	}
+	return tables[k].columns[col].name
 }
 
 func (l *locations) at(k Kind, i int) (string, int) {
 	name := l.names[k]
+	if f := l.files[k]; i < len(f) {
+		name = f[i]
+	}
 	if lines := l.lines[k]; i < len(lines) {
 		if lines[i] == 0 {
 			return "previous snapshot (" + name + ")", 0

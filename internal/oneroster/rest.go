@@ -48,6 +48,7 @@ func (c *Client) Read(ctx context.Context, opts *FetchOptions) (*Feed, error) {
 		mode, filter = ModeDelta, "dateLastModified>'"+o.Since.UTC().Format(time.RFC3339)+"'"
 	}
 	col := newCollector(o.MaxErrors)
+	col.q = newQuarantine(o.MaxQuarantine, o.Strict)
 	loc := &locations{}
 	for _, k := range Kinds {
 		loc.names[k] = k.String()
@@ -88,13 +89,15 @@ func (c *Client) Read(ctx context.Context, opts *FetchOptions) (*Feed, error) {
 	if col.total > 0 {
 		return nil, col.err()
 	}
+	col.q.size = sizes(files)
 	guard, session := validate(r, loc, &o.ValidateOptions, col)
+	quarantined := col.q.enforce(loc, col)
 	if err := col.err(); err != nil {
 		return nil, err
 	}
 	counts := r.Counts()
 	c.log.Info("oneroster read", "mode", string(mode), "people", counts.People, "classes", counts.Classes, "enrollments", counts.Enrollments)
-	return &Feed{Roster: r, Session: session, Guard: guard, Files: files}, nil
+	return &Feed{Roster: r, Session: session, Guard: guard, Files: files, Quarantined: quarantined}, nil
 }
 
 type restReader struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/roster"
 )
@@ -35,6 +36,13 @@ type ValidateOptions struct {
 	MaxShrink float64
 	// MaxErrors caps the problems collected. Zero means DefaultMaxErrors.
 	MaxErrors int
+	// MaxQuarantine is the share of a file's rows (classes, users,
+	// enrolments, demographics) that may be quarantined: left out with a
+	// located reason while the rest of the feed is accepted. More refuses
+	// the feed. Zero means DefaultMaxQuarantine; negative quarantines
+	// nothing, so any problem refuses the feed. Strict reads quarantine
+	// nothing.
+	MaxQuarantine float64
 }
 
 // Guard is the shrink guard's verdict: a feed that lost too many records
@@ -88,12 +96,15 @@ func Validate(r *roster.Roster, opts *ValidateOptions) (*Feed, error) {
 		loc.names[k] = k.File()
 	}
 	c := newCollector(o.MaxErrors)
+	c.q = newQuarantine(o.MaxQuarantine, false)
+	c.q.size = [numKinds]int{KindClasses: len(r.Classes), KindUsers: len(r.People), KindEnrollments: len(r.Enrollments), KindDemographics: len(r.Demographics)}
 	checkDuplicates(r, loc, c)
 	guard, session := validate(r, loc, &o, c)
+	q := c.q.enforce(loc, c)
 	if err := c.err(); err != nil {
 		return nil, err
 	}
-	return &Feed{Roster: r, Session: session, Guard: guard}, nil
+	return &Feed{Roster: r, Session: session, Guard: guard, Quarantined: q}, nil
 }
 
 // checkDuplicates reports SourcedIDs used twice; Read finds these while
@@ -123,13 +134,29 @@ type checker struct {
 	c   *collector
 }
 
+// fail reports a problem with row i of kind k; a problem confined to the
+// row quarantines it instead, when the read allows.
 func (v *checker) fail(k Kind, i, col int, value, want string, err error) {
 	file, line := v.loc.at(k, i)
-	v.c.add(&ParseError{File: file, Line: line, Column: tables[k].columns[col].name, Value: value, Want: want, Err: err})
+	e := &ParseError{File: file, Line: line, Column: v.loc.column(k, col), Value: value, Want: want, Err: err}
+	if v.c.q.can(k, err) {
+		v.c.q.mark(k, i, e)
+		return
+	}
+	v.c.add(e)
 }
 
 // ref is the Want text for a reference into kind k.
 func (v *checker) ref(k Kind) string { return "the sourcedId of a record in " + v.loc.names[k] }
+
+// refTo is the Want text for a dangling reference to id of kind k: when
+// that record was quarantined, it says so and where.
+func (v *checker) refTo(k Kind, id string) string {
+	if at := v.c.q.where(k, id); at != "" {
+		return fmt.Sprintf("%s (%s was quarantined at %s)", v.ref(k), id, at)
+	}
+	return v.ref(k)
+}
 
 // lineOf names where a record is, for Want texts that point at it.
 func (v *checker) lineOf(k Kind, i int) string {
@@ -153,7 +180,28 @@ func index[T any](s []T, id func(*T) string) map[string]int32 {
 
 // validate runs the cross-record checks on a sorted roster and returns the
 // shrink guard and the active session. Problems go to c.
+//
+// Rows with problems confined to them are quarantined (c.q) and removed
+// from r, and the checks run again, so that what pointed to them is
+// quarantined in turn, saying why: an enrolment of a quarantined pupil.
 func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector) (Guard, string) {
+	for pass := 0; pass < 8; pass++ {
+		before := c.total
+		check(r, loc, c)
+		if c.total > before || !c.q.hasPending() {
+			break
+		}
+		c.q.settlePass(r, loc)
+	}
+	if c.q != nil {
+		c.q.pending = [numKinds]map[int][]*ParseError{}
+	}
+	v := &checker{r: r, loc: loc, c: c}
+	return shrinkGuard(r, o), activeSession(v, o)
+}
+
+// check runs the cross-record checks once.
+func check(r *roster.Roster, loc *locations, c *collector) {
 	v := &checker{r: r, loc: loc, c: c}
 	orgs := index(r.Orgs, func(x *roster.Org) string { return x.SourcedID })
 	sessions := index(r.Sessions, func(x *roster.Session) string { return x.SourcedID })
@@ -238,6 +286,16 @@ func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector
 				hasSchool = true
 			case roster.OrgDistrict:
 				hasTrust = true
+			case roster.OrgDepartment:
+				// Membership through a department is membership of the
+				// school above it, which the person is given so that
+				// school-based views see them.
+				if s := schoolAbove(r, orgs, j); s != "" {
+					hasSchool = true
+					if !slices.Contains(x.Orgs, s) {
+						x.Orgs = append(x.Orgs, s)
+					}
+				}
 			}
 		}
 		// Central trust staff belong to the trust alone; a pupil is always
@@ -249,6 +307,9 @@ func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector
 			}
 			v.fail(KindUsers, i, usrOrgs, strings.Join(x.Orgs, ","), want, ErrNoSchool)
 		}
+		// A relation to a quarantined person is dropped with that
+		// person; a pupil is not quarantined for a guardian's bad row.
+		x.Agents = slices.DeleteFunc(x.Agents, func(a string) bool { _, ok := people[a]; return !ok && v.c.q.where(KindUsers, a) != "" })
 		for _, a := range x.Agents {
 			if _, ok := people[a]; !ok {
 				v.fail(KindUsers, i, usrAgents, a, v.ref(KindUsers), ErrUnknownRef)
@@ -270,11 +331,11 @@ func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector
 		x := &r.Enrollments[i]
 		ci, classOK := classes[x.Class]
 		if !classOK {
-			v.fail(KindEnrollments, i, enrClass, x.Class, v.ref(KindClasses), ErrUnknownRef)
+			v.fail(KindEnrollments, i, enrClass, x.Class, v.refTo(KindClasses, x.Class), ErrUnknownRef)
 		}
 		pi, personOK := people[x.Person]
 		if !personOK {
-			v.fail(KindEnrollments, i, enrUser, x.Person, v.ref(KindUsers), ErrUnknownRef)
+			v.fail(KindEnrollments, i, enrUser, x.Person, v.refTo(KindUsers, x.Person), ErrUnknownRef)
 		}
 		// The class's own school must be valid before a mismatch means
 		// anything; otherwise every enrolment repeats the class's error.
@@ -309,12 +370,11 @@ func validate(r *roster.Roster, loc *locations, o *ValidateOptions, c *collector
 	for i := range r.Demographics {
 		if id := r.Demographics[i].SourcedID; id != "" {
 			if _, ok := people[id]; !ok {
-				v.fail(KindDemographics, i, cSourcedID, id, v.ref(KindUsers), ErrUnknownRef)
+				v.fail(KindDemographics, i, cSourcedID, id, v.refTo(KindUsers, id), ErrUnknownRef)
 			}
 		}
 	}
 
-	return shrinkGuard(r, o), activeSession(v, o)
 }
 
 // enrolmentRoleFits reports whether a person's role allows an enrolment
@@ -404,11 +464,26 @@ func activeSession(v *checker, o *ValidateOptions) string {
 		return o.Session
 	case o.On != 0:
 		var found []string
+		years := false
 		for i := range r.Sessions {
 			s := &r.Sessions[i]
-			if s.Type == roster.SessionSchoolYear && o.On.Within(s.Start, s.End) {
-				found = append(found, s.SourcedID)
+			if s.Type == roster.SessionSchoolYear {
+				years = true
+				if o.On.Within(s.Start, s.End) {
+					found = append(found, s.SourcedID)
+				}
 			}
+		}
+		if !years {
+			// A feed of terms alone: the term running on the date is the
+			// session, as a person would read it. Of overlapping ones the
+			// widest wins, and the view takes in those lying within it.
+			if id := widestOn(r, o.On); id != "" {
+				return id
+			}
+			v.c.add(&ParseError{File: v.loc.names[KindSessions], Column: "startDate",
+				Want: "a session whose dates include " + o.On.String() + " (the feed has no schoolYear session, so the term running on that date is synced)", Err: ErrNoActiveSession})
+			return ""
 		}
 		switch len(found) {
 		case 1:
@@ -420,6 +495,44 @@ func activeSession(v *checker, o *ValidateOptions) string {
 			v.c.add(&ParseError{File: v.loc.names[KindSessions], Column: "type", Value: strings.Join(found, ","),
 				Want: "exactly one schoolYear session whose dates include " + o.On.String() + " (name one in the profile)", Err: ErrNoActiveSession})
 		}
+	}
+	return ""
+}
+
+// widestOn returns the session running on date with the longest span,
+// the smallest sourcedId among equals, or "".
+func widestOn(r *roster.Roster, on roster.Date) string {
+	best, span := "", -1
+	for i := range r.Sessions {
+		s := &r.Sessions[i]
+		if s.Start == 0 || s.End == 0 || !on.Within(s.Start, s.End) {
+			continue
+		}
+		if d := days(s.Start, s.End); d > span {
+			best, span = s.SourcedID, d
+		}
+	}
+	return best
+}
+
+func days(a, b roster.Date) int {
+	ta := time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, time.UTC)
+	tb := time.Date(b.Year(), b.Month(), b.Day(), 0, 0, 0, 0, time.UTC)
+	return int(tb.Sub(ta).Hours() / 24)
+}
+
+// schoolAbove returns the school an org (a department) sits under, or "".
+// The walk is bounded, since cycles are reported but not yet removed.
+func schoolAbove(r *roster.Roster, orgs map[string]int32, j int32) string {
+	for range len(r.Orgs) {
+		p, ok := orgs[r.Orgs[j].Parent]
+		if !ok {
+			return ""
+		}
+		if r.Orgs[p].Type == roster.OrgSchool {
+			return r.Orgs[p].SourcedID
+		}
+		j = p
 	}
 	return ""
 }

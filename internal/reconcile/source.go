@@ -10,6 +10,7 @@ import (
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/oneroster"
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/roster"
 	"github.com/rostersync/rostersync/internal/tenant"
 )
@@ -40,7 +41,7 @@ var ErrNoLocalFeeds = errors.New("this deployment reads no feeds from the host's
 // Load reads and validates the profile's feed. Any read or validation
 // problem is ErrBadFeed with every located error the reader collected.
 func (s FileSource) Load(ctx context.Context, c tenant.Customer, p tenant.Profile) (Feed, error) {
-	if p.Source.Kind != "" && p.Source.Kind != tenant.SourceCSV {
+	if k := p.Source.Kind; k != "" && k != tenant.SourceCSV && k != tenant.SourceSDSv1 && k != tenant.SourceSDSv21 {
 		return Feed{}, fmt.Errorf("%w: profile %s: this source reads csv feeds, not %q", ErrBadFeed, p.ID, p.Source.Kind)
 	}
 	if p.Source.Path == "" {
@@ -82,21 +83,44 @@ func (s FileSource) Load(ctx context.Context, c tenant.Customer, p tenant.Profil
 	if err != nil {
 		return Feed{}, err
 	}
-	opts := &oneroster.ReadOptions{ValidateOptions: oneroster.ValidateOptions{Session: p.AcademicSession}}
-	if p.AcademicSession == "" {
-		opts.On = today
-	}
-	f, err := openConfined(ctx, folder, rel, opts)
+	opts := readOptions(p, today)
+	f, err := openConfined(ctx, folder, rel, p.Source.FeedFormat(), opts)
 	if err != nil {
 		return Feed{}, fmt.Errorf("%w: profile %s: %w", ErrBadFeed, p.ID, err)
 	}
-	return Feed{Roster: f.Roster, Session: f.Session}, nil
+	return feedOf(f), nil
+}
+
+// readOptions are the read options a profile asks for: its session, or the
+// one running today, and its quarantine cap.
+func readOptions(p tenant.Profile, today roster.Date) *oneroster.ReadOptions {
+	opts := &oneroster.ReadOptions{ValidateOptions: oneroster.ValidateOptions{Session: p.AcademicSession, MaxQuarantine: p.Source.MaxQuarantinePercent / 100}}
+	if p.AcademicSession == "" {
+		opts.On = today
+	}
+	return opts
+}
+
+func feedOf(f *oneroster.Feed) Feed {
+	return Feed{Roster: f.Roster, Session: f.Session, Quarantined: f.Quarantined}
+}
+
+// PlanQuarantined is the feed's quarantine list as a plan records it.
+func (f Feed) PlanQuarantined() []plan.Quarantined {
+	if len(f.Quarantined) == 0 {
+		return nil
+	}
+	out := make([]plan.Quarantined, len(f.Quarantined))
+	for i, q := range f.Quarantined {
+		out[i] = plan.Quarantined{File: q.File, Line: q.Line, Column: q.Column, Value: q.Value, SourcedID: q.SourcedID, Reason: q.Reason}
+	}
+	return out
 }
 
 // openConfined reads the feed at rel (a folder or a zip) inside folder
 // through os.Root, which refuses any step, symlinks included, that leaves
 // folder.
-func openConfined(ctx context.Context, folder, rel string, opts *oneroster.ReadOptions) (*oneroster.Feed, error) {
+func openConfined(ctx context.Context, folder, rel, format string, opts *oneroster.ReadOptions) (*oneroster.Feed, error) {
 	root, err := os.OpenRoot(folder)
 	if err != nil {
 		return nil, fmt.Errorf("open the customer's feed folder: %w", err)
@@ -112,14 +136,14 @@ func openConfined(ctx context.Context, folder, rel string, opts *oneroster.ReadO
 			return nil, fmt.Errorf("open roster feed: %w", err)
 		}
 		defer sub.Close()
-		return oneroster.Read(ctx, sub.FS(), opts)
+		return oneroster.ReadFormat(ctx, sub.FS(), oneroster.Format(format), opts)
 	}
 	f, err := root.Open(rel)
 	if err != nil {
 		return nil, fmt.Errorf("open roster feed: %w", err)
 	}
 	defer f.Close()
-	return oneroster.ReadZip(ctx, f, info.Size(), filepath.Base(rel), opts)
+	return oneroster.ReadZipFormat(ctx, f, info.Size(), filepath.Base(rel), oneroster.Format(format), opts)
 }
 
 // RESTSource reads a OneRoster 1.1 REST endpoint with OAuth 2 client
@@ -152,7 +176,7 @@ func (s RESTSource) Load(ctx context.Context, c tenant.Customer, p tenant.Profil
 	}
 	secrets := customerSecrets{inner: s.Secrets, customerID: c.ID}
 	client, err := oneroster.NewClient(oneroster.ClientOptions{BaseURL: src.BaseURL, Secrets: secrets, Egress: s.Egress, Clock: s.Clock,
-		OAuth2: &oneroster.OAuth2{TokenURL: src.TokenURL, ClientID: src.ClientID, SecretName: src.ClientSecretName}})
+		OAuth2: &oneroster.OAuth2{TokenURL: src.TokenURL, ClientID: src.ClientID, SecretName: src.ClientSecretName, Scope: src.Scope}})
 	if err != nil {
 		return Feed{}, fmt.Errorf("%w: profile %s: %w", ErrBadFeed, p.ID, err)
 	}
@@ -164,10 +188,7 @@ func (s RESTSource) Load(ctx context.Context, c tenant.Customer, p tenant.Profil
 	if err != nil {
 		return Feed{}, err
 	}
-	opts := &oneroster.FetchOptions{ReadOptions: oneroster.ReadOptions{ValidateOptions: oneroster.ValidateOptions{Session: p.AcademicSession}}}
-	if p.AcademicSession == "" {
-		opts.On = today
-	}
+	opts := &oneroster.FetchOptions{ReadOptions: *readOptions(p, today)}
 	f, err := client.Read(ctx, opts)
 	var list *oneroster.ErrorList
 	var perr *oneroster.ParseError
@@ -178,7 +199,7 @@ func (s RESTSource) Load(ctx context.Context, c tenant.Customer, p tenant.Profil
 	if err != nil {
 		return Feed{}, fmt.Errorf("read roster from %s: %w", src.BaseURL, err)
 	}
-	return Feed{Roster: f.Roster, Session: f.Session}, nil
+	return feedOf(f), nil
 }
 
 // customerSecrets hands out only the customer's own secrets: whatever asks
@@ -209,7 +230,7 @@ var _ Source = Sources{}
 // Load dispatches on p.Source.Kind (csv when empty).
 func (s Sources) Load(ctx context.Context, c tenant.Customer, p tenant.Profile) (Feed, error) {
 	switch p.Source.Kind {
-	case "", tenant.SourceCSV:
+	case "", tenant.SourceCSV, tenant.SourceSDSv1, tenant.SourceSDSv21:
 		return s.Files.Load(ctx, c, p)
 	case tenant.SourceREST:
 		return s.REST.Load(ctx, c, p)

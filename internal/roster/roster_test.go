@@ -311,3 +311,56 @@ func TestRoleKinds(t *testing.T) {
 		t.Error("role kinds wrong")
 	}
 }
+
+// TestViewParentlessTerms: parentSourcedId is optional in OneRoster 1.1, so
+// a term without a parent belongs to the school year its dates lie in, as a
+// person reading the feed would place it; a term outside those dates, or
+// tied to another year, does not.
+func TestViewParentlessTerms(t *testing.T) {
+	tests := []struct {
+		name    string
+		edit    func(r *Roster)
+		session string
+		want    []string
+	}{
+		{"terms with parents", func(*Roster) {}, "y26", []string{"c-7A", "c-7Ma1", "c-8A", "c-t2only"}},
+		{"terms' parents blanked", func(r *Roster) {
+			r.Session("y26-t1").Parent = ""
+			r.Session("y26-t2").Parent = ""
+		}, "y26", []string{"c-7A", "c-7Ma1", "c-8A", "c-t2only"}},
+		{"a parentless term outside the year's dates", func(r *Roster) {
+			s := r.Session("y26-t2")
+			s.Parent, s.End = "", NewDate(2026, 8, 31)
+		}, "y26", []string{"c-7A", "c-7Ma1", "c-8A"}},
+		{"a parentless term of another year", func(r *Roster) {
+			r.Session("y26-t1").Parent = ""
+			r.Session("y26-t2").Parent = ""
+		}, "y25", []string{"c-old"}},
+		{"a term whose parent is another year stays there", func(r *Roster) {
+			r.Session("y26-t2").Parent = "y25"
+		}, "y26", []string{"c-7A", "c-7Ma1", "c-8A"}},
+		{"a parentless term's child grading period", func(r *Roster) {
+			r.Session("y26-t2").Parent = ""
+			r.Sessions = append(r.Sessions, Session{SourcedID: "y26-t2-gp", Type: SessionGradingPeriod, Start: NewDate(2026, 1, 5), End: NewDate(2026, 2, 1), Parent: "y26-t2"})
+			r.Classes = append(r.Classes, Class{SourcedID: "c-gp", Type: ClassScheduled, School: "s1", Terms: []string{"y26-t2-gp"}})
+			r.Sort()
+		}, "y26", []string{"c-7A", "c-7Ma1", "c-8A", "c-gp", "c-t2only"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := school()
+			tt.edit(r)
+			v, err := NewView(r, tt.session, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range v.Classes() {
+				got = append(got, c.SourcedID)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Classes() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

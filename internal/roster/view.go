@@ -32,8 +32,11 @@ type View struct {
 // every enrolment regardless of its dates. The roster must be sorted.
 //
 // A class belongs to the session when one of its terms is the session, a
-// session inside it (a term of the school year) or a session enclosing it
-// (the school year of a term the profile names).
+// session inside it (a term of the school year), a session enclosing it
+// (the school year of a term the profile names), or a term with no parent
+// whose dates lie within the session's: parentSourcedId is optional in
+// OneRoster 1.1, and a person reading such a feed places an autumn term
+// inside the school year its dates fall in.
 func NewView(r *Roster, session string, on Date) (*View, error) {
 	s := r.Session(session)
 	if s == nil {
@@ -66,15 +69,21 @@ func NewView(r *Roster, session string, on Date) (*View, error) {
 	return v, nil
 }
 
-// relatedSessions returns s, every session below it and every session
-// above it. Parent cycles (which validation rejects) cannot loop forever:
-// each walk stops at a session already seen.
+// relatedSessions returns s, every session below it, every session above
+// it, and every parentless session lying within s's dates with the
+// sessions below those. Parent cycles (which validation rejects) cannot
+// loop forever: each walk stops at a session already seen.
 func relatedSessions(r *Roster, s *Session) map[string]bool {
 	rel := map[string]bool{s.SourcedID: true}
 	for p := r.Session(s.Parent); p != nil && !rel[p.SourcedID]; p = r.Session(p.Parent) {
 		rel[p.SourcedID] = true
 	}
 	below := map[string]bool{s.SourcedID: true}
+	for i := range r.Sessions {
+		if t := &r.Sessions[i]; t.Parent == "" && lies(t, s) {
+			below[t.SourcedID] = true
+		}
+	}
 	for changed := true; changed; {
 		changed = false
 		for i := range r.Sessions {
@@ -89,6 +98,15 @@ func relatedSessions(r *Roster, s *Session) map[string]bool {
 		rel[id] = true
 	}
 	return rel
+}
+
+// lies reports whether session t lies within session s's dates. A session
+// without both dates lies nowhere: the rule is only as good as the dates.
+func lies(t, s *Session) bool {
+	if t.Start == 0 || t.End == 0 || s.Start == 0 || s.End == 0 {
+		return false
+	}
+	return t.Start >= s.Start && t.End <= s.End
 }
 
 // Roster returns the roster the view reads.

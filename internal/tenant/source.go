@@ -65,8 +65,16 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 // that hold in every deployment, and the URLs against pol. Errors wrap
 // ErrInvalid and name the field (source.tokenUrl, …).
 func (s RosterSource) Validate(customerID string, pol egress.Policy) error {
+	switch s.Format {
+	case FormatAuto, FormatOneRoster, FormatSDSv1, FormatSDSv21:
+	default:
+		return fmt.Errorf("%w source.format %q: want oneroster, sds-v1 or sds-v2.1", ErrInvalid, s.Format)
+	}
+	if s.MaxQuarantinePercent > 100 {
+		return fmt.Errorf("%w source.maxQuarantinePercent %v: want at most 100", ErrInvalid, s.MaxQuarantinePercent)
+	}
 	switch s.Kind {
-	case "", SourceCSV:
+	case "", SourceCSV, SourceSDSv1, SourceSDSv21:
 		if s.Path == "" {
 			return nil
 		}
@@ -74,9 +82,11 @@ func (s RosterSource) Validate(customerID string, pol egress.Policy) error {
 			return fmt.Errorf("%w source.path %q: want a path inside the customer's feed folder, relative, without '..'", ErrInvalid, s.Path)
 		}
 		return nil
+	case SourceBlob:
+		return s.validateBlob()
 	case SourceREST:
 	default:
-		return fmt.Errorf("%w source.kind %q: want csv or rest", ErrInvalid, s.Kind)
+		return fmt.Errorf("%w source.kind %q: want csv, rest, blob, sds-v1 or sds-v2.1", ErrInvalid, s.Kind)
 	}
 	for _, f := range []struct{ name, v string }{{"baseUrl", s.BaseURL}, {"tokenUrl", s.TokenURL}, {"clientId", s.ClientID}, {"clientSecretName", s.ClientSecretName}} {
 		if f.v == "" {
@@ -104,6 +114,26 @@ var anyDeployment = egress.Policy{Local: true}
 func (p Profile) ValidateSource(pol egress.Policy) error {
 	if err := p.Source.Validate(p.CustomerID, pol); err != nil {
 		return fmt.Errorf("profile %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// blobContainer is what a container name may be (Azure's rule).
+var blobContainer = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
+
+// validateBlob checks a blob source's names. The prefix is a relative
+// path: the reader puts it under the customer's own folder, so '..', a
+// leading '/' or a backslash could only be an attempt to leave it.
+func (s RosterSource) validateBlob() error {
+	if s.Container != "" && !blobContainer.MatchString(s.Container) {
+		return fmt.Errorf("%w source.container %q: want a storage container name (3-63 lower-case letters, digits and single hyphens)", ErrInvalid, s.Container)
+	}
+	bad := strings.Contains(s.Prefix, "\\") || strings.HasPrefix(s.Prefix, "/")
+	for seg := range strings.SplitSeq(strings.TrimSuffix(s.Prefix, "/"), "/") {
+		bad = bad || s.Prefix != "" && (seg == "" || seg == "." || seg == "..")
+	}
+	if bad {
+		return fmt.Errorf("%w source.prefix %q: want a relative path inside the customer's folder of the drop container, without '..'", ErrInvalid, s.Prefix)
 	}
 	return nil
 }

@@ -210,6 +210,24 @@ func datesOverlap(aStart, aEnd, bStart, bEnd string) bool {
 const (
 	SourceCSV  = "csv"  // a OneRoster 1.1 CSV folder or zip
 	SourceREST = "rest" // a OneRoster 1.1 REST endpoint
+	// SourceBlob is a drop of CSV files (a zip, or a folder completed by
+	// its manifest.csv) in the deployment's roster drop container, under
+	// the customer's own prefix.
+	SourceBlob = "blob"
+	// SourceSDSv1 and SourceSDSv21 are a csv path holding Microsoft School
+	// Data Sync CSV files: the classic six files (v1, or its UK variant)
+	// or the v2.1 format. Shorthand for kind csv with that format.
+	SourceSDSv1  = "sds-v1"
+	SourceSDSv21 = "sds-v2.1"
+)
+
+// Feed formats of CSV sources (csv and blob).
+const (
+	// FormatAuto reads OneRoster 1.1, or SDS when the headers say so.
+	FormatAuto      = ""
+	FormatOneRoster = "oneroster"
+	FormatSDSv1     = "sds-v1"
+	FormatSDSv21    = "sds-v2.1"
 )
 
 // RosterSource locates a profile's MIS feed. A profile is customer input:
@@ -234,9 +252,35 @@ type RosterSource struct {
 	// and digits only (CheckSecretName): the product's secrets and other
 	// customers' are never readable through a profile.
 	ClientSecretName string `json:"clientSecretName,omitempty"`
+	// Scope is the OAuth 2 scope a rest source asks for, space-separated,
+	// for providers that require one; empty sends none.
+	Scope string `json:"scope,omitempty"`
+	// Container and Prefix locate a blob source's drops: Container is the
+	// deployment's roster drop container (empty means it), and Prefix a
+	// relative path under the customer's own folder in it,
+	// {customerId}/{prefix}/. No profile reaches another customer's drops.
+	Container string `json:"container,omitempty"`
+	Prefix    string `json:"prefix,omitempty"`
+	// Format is the CSV format of a csv or blob source: oneroster, sds-v1
+	// or sds-v2.1; empty reads OneRoster, or SDS when its headers say so.
+	Format string `json:"format,omitempty"`
 	// MaxShrinkPercent is how much smaller than the last accepted feed a
 	// feed may be before no one is suspended. Default 20.
 	MaxShrinkPercent float64 `json:"maxShrinkPercent,omitempty"`
+	// MaxQuarantinePercent is the share of a file's rows that may be left
+	// out, each with its located reason, while the rest is synced; more
+	// refuses the feed. Default 5; negative quarantines nothing.
+	MaxQuarantinePercent float64 `json:"maxQuarantinePercent,omitempty"`
+}
+
+// FeedFormat is the CSV format the source names, kinds sds-v1 and
+// sds-v2.1 included.
+func (s RosterSource) FeedFormat() string {
+	switch s.Kind {
+	case SourceSDSv1, SourceSDSv21:
+		return s.Kind
+	}
+	return s.Format
 }
 
 // Window is one scheduled occurrence of a profile's nightly run.
