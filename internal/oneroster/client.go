@@ -107,10 +107,51 @@ type HTTPError struct {
 	Method     string
 	URL        string
 	StatusCode int
+	// Provider is what the provider said, from an OAuth 2 or OneRoster
+	// error body ("invalid_scope: scope is required"), clipped; "" when
+	// it said nothing readable.
+	Provider string
 }
 
 func (e *HTTPError) Error() string {
-	return fmt.Sprintf("oneroster: %s %s: HTTP %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	msg := fmt.Sprintf("oneroster: %s %s: HTTP %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	if e.Provider != "" {
+		msg += ": the provider says " + strconv.Quote(e.Provider)
+	}
+	return msg
+}
+
+// providerSays reads an error body: OAuth 2's error and error_description
+// (RFC 6749 §5.2), or OneRoster's imsx_description. Only those fields are
+// kept, clipped, so nothing else a provider sends reaches an error.
+func providerSays(body []byte) string {
+	var b struct {
+		Error       any    `json:"error"`
+		Description string `json:"error_description"`
+		Imsx        string `json:"imsx_description"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return ""
+	}
+	var parts []string
+	if s, ok := b.Error.(string); ok && s != "" {
+		parts = append(parts, s)
+	}
+	for _, s := range []string{b.Description, b.Imsx} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	out := strings.Join(parts, ": ")
+	if len(out) > 200 {
+		out = out[:200] + "…"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7F {
+			return ' '
+		}
+		return r
+	}, out)
 }
 
 // Unwrap returns ErrUnauthorized for 401 and 403.
@@ -337,6 +378,7 @@ func (c *Client) do(ctx context.Context, what string, build func() (*http.Reques
 			c.log.Info("oneroster token refused, refreshing", "what", what)
 			continue
 		case !retryable(status):
+			herr.Provider = providerSays(body)
 			return nil, herr
 		}
 		if attempt >= c.o.MaxRetries {

@@ -166,7 +166,7 @@ func readHeader(file string, header []string, t *table, strict bool, idx []int, 
 		}
 	}
 	for j, col := range t.columns {
-		if col.required && idx[j] < 0 {
+		if col.required && idx[j] < 0 && (strict || !col.derivable) {
 			c.add(&ParseError{File: file, Line: 1, Column: col.name, Want: "a " + col.name + " column in the header", Err: ErrMissingColumn})
 			ok = false
 		}

@@ -206,15 +206,20 @@ func (p *parser) boolean(col int, required bool) bool {
 }
 
 // parseModified reads dateLastModified: an ISO 8601 UTC date-time. Outside
-// strict mode a bare date is accepted as midnight UTC, which some MIS
-// exports write.
+// strict mode a bare date is accepted as midnight UTC, and a date-time
+// without a zone as UTC, which some MIS exports write.
 func parseModified(v string, strict bool) (time.Time, bool) {
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t.UTC(), true
 	}
 	if !strict {
-		if t, err := time.Parse(time.DateOnly, v); err == nil {
-			return t, true
+		// A bare date, and the date-times databases write without a
+		// zone ("2025-09-01 07:30:00", with or without the T), read as
+		// UTC.
+		for _, layout := range []string{time.DateOnly, time.DateTime, "2006-01-02T15:04:05", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999"} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t, true
+			}
 		}
 	}
 	return time.Time{}, false
@@ -289,7 +294,13 @@ func parseSession(p *parser) roster.Session {
 		Start:      p.date(sesStart, true),
 		End:        p.date(sesEnd, true),
 		Parent:     p.str(sesParent),
-		SchoolYear: p.required(sesSchoolYear),
+	}
+	if p.rec.idx[sesSchoolYear] < 0 && !p.strict && s.End != 0 {
+		// OneRoster 1.0 had no schoolYear column: the year a session
+		// ends in is what 1.1 writes there.
+		s.SchoolYear = fmt.Sprint(s.End.Year())
+	} else {
+		s.SchoolYear = p.required(sesSchoolYear)
 	}
 	if y := s.SchoolYear; y != "" && !isYear(y) {
 		p.fail(sesSchoolYear, y, "a four-digit year, the one the school year ends in", ErrBadValue)

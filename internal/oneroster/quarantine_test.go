@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 )
 
 // TestQuarantine: a problem confined to one row drops that row with a
@@ -152,5 +154,63 @@ func TestDepartmentMembership(t *testing.T) {
 	}
 	if p := feed.Roster.Person("tch-0002"); p == nil || !slices.Equal(p.Orgs, []string{"dept-kb-sci", "sch-kb"}) {
 		t.Errorf("tch-0002 = %+v, want orgs dept-kb-sci and its school sch-kb", p)
+	}
+}
+
+// TestTolerance: harmless deviations of real exports read as meant.
+func TestTolerance(t *testing.T) {
+	tests := []struct {
+		name  string
+		edits []edit
+		check func(t *testing.T, f *Feed)
+	}{
+		{"OneRoster 1.0 userSourcedId in demographics", []edit{replace("demographics.csv", "sourcedId,", "userSourcedId,")},
+			func(t *testing.T, f *Feed) {
+				if len(f.Roster.Demographics) == 0 {
+					t.Error("no demographics read")
+				}
+			}},
+		{"dateLastModified with a space and no zone", []edit{replace("users.csv", "stu-0002,,,", "stu-0002,,2025-09-01 07:30:00,")},
+			func(t *testing.T, f *Feed) {
+				if got := f.Roster.Person("stu-0002").Modified.Format(time.RFC3339); got != "2025-09-01T07:30:00Z" {
+					t.Errorf("Modified = %s", got)
+				}
+			}},
+		{"OneRoster 1.0 sessions without schoolYear", []edit{func(t *testing.T, m fstest.MapFS) {
+			var b strings.Builder
+			for line := range strings.SplitSeq(strings.TrimSpace(string(m["academicSessions.csv"].Data)), "\n") {
+				b.WriteString(line[:strings.LastIndexByte(line, ',')] + "\n")
+			}
+			m["academicSessions.csv"] = &fstest.MapFile{Data: []byte(b.String())}
+		}}, func(t *testing.T, f *Feed) {
+			if y := f.Roster.Session("ay-2025").SchoolYear; y != "2026" {
+				t.Errorf("schoolYear = %q, want 2026 from the end date", y)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := loadDir(t, sampleDir)
+			for _, e := range tt.edits {
+				e(t, m)
+			}
+			f, err := Read(context.Background(), m, &ReadOptions{ValidateOptions: ValidateOptions{Session: "ay-2025", MaxQuarantine: -1}})
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			tt.check(t, f)
+		})
+		t.Run(tt.name+", strict", func(t *testing.T) {
+			if strings.Contains(tt.name, "userSourcedId") {
+				t.Skip("header aliases hold in strict reads too, as termSourcedId always has")
+			}
+			m := loadDir(t, sampleDir)
+			for _, e := range tt.edits {
+				e(t, m)
+			}
+			if _, err := Read(context.Background(), m, &ReadOptions{Strict: true, ValidateOptions: ValidateOptions{Session: "ay-2025"}}); err == nil {
+				t.Error("strict read accepted the deviation")
+			}
+		})
 	}
 }

@@ -64,6 +64,9 @@ type FileStats struct {
 	Kept     int `json:"kept,omitempty"`
 	// Records is how many records of the kind the result holds.
 	Records int `json:"records"`
+	// Note says why an optional kind was skipped (a REST provider that
+	// refuses demographics), for the run's report.
+	Note string `json:"note,omitempty"`
 }
 
 // Open reads the OneRoster 1.1 CSV feed at path: a folder, or a .zip file.

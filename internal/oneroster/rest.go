@@ -149,8 +149,12 @@ func fetchKind[T any](ctx context.Context, rd *restReader, ops kindOps[T], prev 
 		return !rd.col.full()
 	})
 	var he *HTTPError
-	if k == KindDemographics && errors.As(err, &he) && he.StatusCode == http.StatusNotFound {
+	if k == KindDemographics && errors.As(err, &he) && (he.StatusCode == http.StatusNotFound || he.StatusCode == http.StatusForbidden) {
+		// Users never need demographics, and keys limited to rostering
+		// scopes are common: the collection is skipped, and says why.
 		st.Mode = ModeAbsent
+		st.Note = fmt.Sprintf("skipped: %s answered HTTP %d (no demographics from this provider or key)", he.URL, he.StatusCode)
+		rd.c.log.Info("oneroster demographics skipped", "status", he.StatusCode)
 		return keep(prev, ops, st, rd.loc), nil
 	}
 	if err != nil {

@@ -50,6 +50,9 @@ type column struct {
 	// unread columns are never parsed (users.csv's password), so their
 	// content is not checked either.
 	unread bool
+	// derivable required columns may be missing from the header outside
+	// strict mode (1.0 feeds): the parser works the value out.
+	derivable bool
 }
 
 type table struct {
@@ -168,7 +171,7 @@ var tables = [numKinds]table{
 	KindOrgs: {name: "orgs", columns: cols(
 		req("name"), req("type"), opt("identifier"), opt("parentSourcedId"))},
 	KindSessions: {name: "academicSessions", columns: cols(
-		req("title"), req("type"), req("startDate"), req("endDate"), opt("parentSourcedId"), req("schoolYear"))},
+		req("title"), req("type"), req("startDate"), req("endDate"), opt("parentSourcedId"), column{name: "schoolYear", required: true, derivable: true})},
 	KindCourses: {name: "courses", columns: cols(
 		opt("schoolYearSourcedId"), req("title"), opt("courseCode"), lst("grades"), req("orgSourcedId"),
 		lst("subjects"), lst("subjectCodes"))},
@@ -183,9 +186,11 @@ var tables = [numKinds]table{
 	KindEnrollments: {name: "enrollments", columns: cols(
 		req("classSourcedId"), req("schoolSourcedId"), req("userSourcedId"), req("role"), opt("primary"),
 		opt("beginDate"), opt("endDate"))},
-	KindDemographics: {name: "demographics", optional: true, columns: cols(
+	KindDemographics: {name: "demographics", optional: true, columns: append([]column{
+		// OneRoster 1.0 named the person userSourcedId.
+		{name: "sourcedId", required: true, alias: "userSourcedId"}}, cols(
 		opt("birthDate"), opt("sex"), opt(raceColumns[0]), opt(raceColumns[1]), opt(raceColumns[2]),
 		opt(raceColumns[3]), opt(raceColumns[4]), opt(raceColumns[5]), opt("hispanicOrLatinoEthnicity"),
 		opt("countryOfBirthCode"), opt("stateOfBirthAbbreviation"), opt("cityOfBirth"),
-		opt("publicSchoolResidenceStatus"))},
+		opt("publicSchoolResidenceStatus"))[1:]...)},
 }
