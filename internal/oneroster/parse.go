@@ -289,11 +289,11 @@ func parseOrg(p *parser) roster.Org {
 
 func parseSession(p *parser) roster.Session {
 	s := roster.Session{
-		Title:      p.required(sesTitle),
-		Type:       enum(p, sesType, roster.SessionTypes, true),
-		Start:      p.date(sesStart, true),
-		End:        p.date(sesEnd, true),
-		Parent:     p.str(sesParent),
+		Title:  p.required(sesTitle),
+		Type:   enum(p, sesType, roster.SessionTypes, true),
+		Start:  p.date(sesStart, true),
+		End:    p.date(sesEnd, true),
+		Parent: p.str(sesParent),
 	}
 	if p.rec.idx[sesSchoolYear] < 0 && !p.strict && s.End != 0 {
 		// OneRoster 1.0 had no schoolYear column: the year a session
