@@ -77,20 +77,23 @@ type Applier struct {
 	journal     Journal
 	credentials Credentials
 	passwords   PasswordFunc
+	expand      ExpandFunc
 	links       LinkFunc
 	clock       clock.Clock
 	opts        Options
 }
 
-// New returns an applier. links may be nil for an entity that makes none.
-func New(exec Executor, journal Journal, links LinkFunc, creds Credentials, passwords PasswordFunc, clk clock.Clock, opts Options) *Applier {
+// New returns an applier for one entity kind: expand turns its changes
+// into operations, links says which links their progress makes (nil for a
+// kind that makes none).
+func New(exec Executor, journal Journal, expand ExpandFunc, links LinkFunc, creds Credentials, passwords PasswordFunc, clk clock.Clock, opts Options) *Applier {
 	if clk == nil {
 		clk = clock.Real{}
 	}
 	if links == nil {
 		links = func(state.Entry) (state.Mapping, bool) { return state.Mapping{}, false }
 	}
-	return &Applier{exec: exec, journal: journal, links: links, credentials: creds, passwords: passwords, clock: clk, opts: opts.withDefaults()}
+	return &Applier{exec: exec, journal: journal, expand: expand, links: links, credentials: creds, passwords: passwords, clock: clk, opts: opts.withDefaults()}
 }
 
 // Progress is where an apply stands after one call.
@@ -236,15 +239,15 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 		if e.Status != state.EntryPending || r.waitsForConfirmation(*e) {
 			continue
 		}
-		ops := Expand(e.Change, e.Created)
+		ops := r.a.expand(e.Change, e.Created)
 		remaining := 0
 		for _, op := range ops {
 			if slices.Contains(e.OpsDone, op.ID) {
 				continue
 			}
 			remaining++
-			if op.Kind != OpCreateUser && op.TargetID == "" {
-				continue // waits for the create
+			if op.Key == "" && op.TargetID == "" {
+				continue // waits for its change's create
 			}
 			if nb, ok := r.notBefore[op.ID]; ok && nb.After(now) {
 				if d := nb.Sub(now); wait < 0 || d < wait {
@@ -273,14 +276,14 @@ func (r *round) send(ctx context.Context, batch []readyOp) error {
 	var creds []credentials.Credential
 	for _, ro := range batch {
 		op := ro.op
-		if op.Kind == OpCreateUser {
+		if op.SecretKind != "" {
 			e := r.entries[ro.entry]
-			pw, err := r.a.passwords(e.Password)
+			pw, err := r.a.passwords(op.SecretKind)
 			if err != nil {
-				return fmt.Errorf("password for %s: %w", e.Key, err)
+				return fmt.Errorf("initial secret for %s: %w", e.Key, err)
 			}
 			op.Password = pw
-			creds = append(creds, credentials.Credential{Key: e.Key, UPN: e.After["userPrincipalName"], Password: pw})
+			creds = append(creds, credentials.Credential{Key: e.Key, UPN: op.Key, Password: pw})
 		}
 		ops = append(ops, op)
 		byID[op.ID] = ro.entry
@@ -405,7 +408,7 @@ func (r *round) record(i int, res Result, now time.Time) {
 			e.Created, e.Existing = res.TargetID, res.Existing
 		}
 		delete(r.notBefore, res.ID)
-		if allDone(*e) {
+		if r.allDone(*e) {
 			e.Status = state.EntryDone
 		}
 	case Failed:
@@ -451,50 +454,11 @@ func (r *round) progress() Progress {
 	return pr
 }
 
-func allDone(e state.Entry) bool {
-	for _, op := range Expand(e.Change, e.Created) {
+func (r *round) allDone(e state.Entry) bool {
+	for _, op := range r.a.expand(e.Change, e.Created) {
 		if !slices.Contains(e.OpsDone, op.ID) {
 			return false
 		}
 	}
 	return true
-}
-
-// Expand turns a change into its operations. created is the account id a
-// create produced; ops on a new account carry it once known.
-func Expand(c plan.Change, created string) []Op {
-	target := c.TargetID
-	if c.Action == plan.Create {
-		target = created
-	}
-	id := func(suffix string) string { return string(c.Kind) + ":" + c.Key + "#" + suffix }
-	var ops []Op
-	switch c.Action {
-	case plan.Create:
-		ops = append(ops, Op{ID: id("create"), Kind: OpCreateUser, Key: c.After["userPrincipalName"], Props: c.After, TargetID: target})
-		for _, sku := range c.Licenses {
-			ops = append(ops, Op{ID: id("license:" + sku), Kind: OpAssignLicense, SKU: sku, TargetID: target})
-		}
-		for _, g := range c.Groups {
-			ops = append(ops, Op{ID: id("group:" + g), Kind: OpAddMember, GroupID: g, TargetID: target})
-		}
-	case plan.Update, plan.Link:
-		if len(c.After) > 0 {
-			ops = append(ops, Op{ID: id("patch"), Kind: OpPatchUser, Props: c.After, TargetID: target})
-		}
-	case plan.Suspend:
-		off := false
-		ops = append(ops, Op{ID: id("disable"), Kind: OpPatchUser, AccountEnabled: &off, TargetID: target},
-			Op{ID: id("revoke"), Kind: OpRevokeSessions, TargetID: target})
-	case plan.Reactivate:
-		on := true
-		props := map[string]string{}
-		for k, v := range c.After {
-			if k != "accountEnabled" {
-				props[k] = v
-			}
-		}
-		ops = append(ops, Op{ID: id("enable"), Kind: OpPatchUser, AccountEnabled: &on, Props: props, TargetID: target})
-	}
-	return ops
 }

@@ -184,7 +184,7 @@ func passwords(kind string) (string, error) { return "pw-" + kind, nil }
 func TestApplyCompletesAndJournals(t *testing.T) {
 	p, entries := testPlan()
 	ft, j, creds := newFakeTenant(), &memJournal{}, &memCreds{}
-	a := New(ft, j, testLink, creds, passwords, nil, Options{})
+	a := New(ft, j, testExpand, testLink, creds, passwords, nil, Options{})
 	pr, err := a.Apply(context.Background(), p, "T1", entries, false)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 	p, entries := testPlan()
 	ft, j := newFakeTenant(), &memJournal{}
 	ft.throttle["user:s3#patch"] = 1
-	a := New(ft, j, testLink, &memCreds{}, passwords, nil, Options{MaxWait: time.Microsecond}) // every wait is handed back
+	a := New(ft, j, testExpand, testLink, &memCreds{}, passwords, nil, Options{MaxWait: time.Microsecond}) // every wait is handed back
 	pr, err := a.Apply(context.Background(), p, "t1", entries, false)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func TestApplyResumesWithoutRepeating(t *testing.T) {
 		resumed = append(resumed, e)
 	}
 	time.Sleep(10 * time.Millisecond)
-	pr, err = New(ft, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed, false)
+	pr, err = New(ft, j, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", resumed, false)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("resumed = %+v, %v", pr, err)
 	}
@@ -247,7 +247,7 @@ func TestLostCreateResponseLinksInsteadOfDuplicating(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.lose["user:s2#create"] = 1 // created, but the answer never arrived
-	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
+	pr, err := New(ft, &memJournal{}, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -265,7 +265,7 @@ func TestFailuresAreRecordedPerChange(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
 	ft.fail["user:s3#patch"] = "Invalid value specified for property 'surname'"
-	pr, err := New(ft, &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
+	pr, err := New(ft, &memJournal{}, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if err != nil || pr.Failed != 1 || pr.Done != 4 || !pr.Complete() {
 		t.Fatalf("progress = %+v, %v", pr, err)
 	}
@@ -291,7 +291,7 @@ func TestApplyRefuses(t *testing.T) {
 			p, entries := testPlan()
 			tt.mutate(p)
 			ft := newFakeTenant()
-			if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, tt.tenant, entries, false); !errors.Is(err, tt.want) {
+			if _, err := New(ft, &memJournal{}, testExpand, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, tt.tenant, entries, false); !errors.Is(err, tt.want) {
 				t.Errorf("Apply = %v, want %v", err, tt.want)
 			}
 			if ft.calls != 0 {
@@ -304,7 +304,7 @@ func TestApplyRefuses(t *testing.T) {
 func TestNoCredentialStoreNoCreates(t *testing.T) {
 	p, entries := testPlan()
 	ft := newFakeTenant()
-	if _, err := New(ft, &memJournal{}, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); !errors.Is(err, ErrNoCredentialStore) {
+	if _, err := New(ft, &memJournal{}, testExpand, testLink, nil, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); !errors.Is(err, ErrNoCredentialStore) {
 		t.Errorf("Apply without a credential store = %v, want ErrNoCredentialStore", err)
 	}
 	if len(ft.byUPN) != 0 {
@@ -315,7 +315,44 @@ func TestNoCredentialStoreNoCreates(t *testing.T) {
 func TestJournalFailureStopsApply(t *testing.T) {
 	p, entries := testPlan()
 	j := &memJournal{fail: errors.New("table storage down")}
-	if _, err := New(newFakeTenant(), j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err == nil {
+	if _, err := New(newFakeTenant(), j, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err == nil {
 		t.Error("Apply went on without a journal")
 	}
+}
+
+// testExpand is a users-like expander for these tests (the real ones
+// live with their entity kinds, which import this package).
+func testExpand(c plan.Change, created string) []Op {
+	target := c.TargetID
+	if c.Action == plan.Create {
+		target = created
+	}
+	id := func(suffix string) string { return string(c.Kind) + ":" + c.Key + "#" + suffix }
+	var ops []Op
+	switch c.Action {
+	case plan.Create:
+		ops = append(ops, Op{ID: id("create"), Kind: OpCreateUser, Key: c.After["userPrincipalName"], Props: c.After, TargetID: target, SecretKind: c.Password})
+		for _, sku := range c.Licenses {
+			ops = append(ops, Op{ID: id("license:" + sku), Kind: OpAssignLicense, Props: map[string]string{"skuId": sku}, TargetID: target})
+		}
+		for _, g := range c.Groups {
+			ops = append(ops, Op{ID: id("group:" + g), Kind: OpAddMember, Ref: g, TargetID: target})
+		}
+	case plan.Update, plan.Link:
+		if len(c.After) > 0 {
+			ops = append(ops, Op{ID: id("patch"), Kind: OpPatchUser, Props: c.After, TargetID: target})
+		}
+	case plan.Suspend:
+		ops = append(ops, Op{ID: id("disable"), Kind: OpPatchUser, Props: map[string]string{"accountEnabled": "false"}, TargetID: target},
+			Op{ID: id("revoke"), Kind: OpRevokeSessions, TargetID: target})
+	case plan.Reactivate:
+		props := map[string]string{"accountEnabled": "true"}
+		for k, v := range c.After {
+			if k != "accountEnabled" {
+				props[k] = v
+			}
+		}
+		ops = append(ops, Op{ID: id("enable"), Kind: OpPatchUser, Props: props, TargetID: target})
+	}
+	return ops
 }

@@ -26,7 +26,7 @@ func TestApplyRelinksDoneEntriesFirst(t *testing.T) {
 		}
 		return ft.Execute(ctx, ops)
 	})
-	if _, err := New(exec, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err != nil {
+	if _, err := New(exec, j, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err != nil {
 		t.Fatal(err)
 	}
 	if !linkedBeforeSend {
@@ -59,7 +59,7 @@ func TestApplyJournalsIntentBeforeCreate(t *testing.T) {
 		}
 		return ft.Execute(ctx, ops)
 	})
-	if _, err := New(exec, j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err != nil {
+	if _, err := New(exec, j, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false); err != nil {
 		t.Fatal(err)
 	}
 	if len(missing) > 0 {
@@ -80,7 +80,7 @@ func TestApplyJournalsIntentBeforeCreate(t *testing.T) {
 func TestApplyNeverJournalsDoneWithoutLink(t *testing.T) {
 	p, entries := testPlan()
 	j := &failingLinks{memJournal: &memJournal{}}
-	_, err := New(newFakeTenant(), j, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
+	_, err := New(newFakeTenant(), j, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if err == nil {
 		t.Fatal("apply succeeded although links could not be stored")
 	}
@@ -104,7 +104,7 @@ func TestApplyCapsAttemptsAcrossCalls(t *testing.T) {
 	ft := newFakeTenant()
 	ft.throttle["user:s3#patch"] = 1 << 30
 	j := &memJournal{}
-	a := New(ft, j, testLink, &memCreds{}, passwords, nil, Options{MaxAttempts: 4, MaxWait: time.Microsecond})
+	a := New(ft, j, testExpand, testLink, &memCreds{}, passwords, nil, Options{MaxAttempts: 4, MaxWait: time.Microsecond})
 	var pr Progress
 	for call := 0; call < 10; call++ {
 		var err error
@@ -134,7 +134,7 @@ func TestApplyCapsAttemptsAcrossCalls(t *testing.T) {
 func TestApplyRefusesJournalOutsidePlan(t *testing.T) {
 	p, entries := testPlan()
 	entries = append(entries, state.Entry{Change: plan.Change{Kind: plan.KindUser, Key: "ghost", Action: plan.Create}, Status: state.EntryPending})
-	_, err := New(newFakeTenant(), &memJournal{}, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
+	_, err := New(newFakeTenant(), &memJournal{}, testExpand, testLink, &memCreds{}, passwords, nil, Options{}).Apply(context.Background(), p, "t1", entries, false)
 	if !errors.Is(err, ErrNotApplyable) || !strings.Contains(err.Error(), "ghost") {
 		t.Fatalf("err = %v, want ErrNotApplyable naming the stray entry", err)
 	}
@@ -152,7 +152,7 @@ func TestApplyLeavesHeldChangesUntilConfirmed(t *testing.T) {
 	}
 	ft := newFakeTenant()
 	j := &memJournal{}
-	a := New(ft, j, testLink, &memCreds{}, passwords, nil, Options{})
+	a := New(ft, j, testExpand, testLink, &memCreds{}, passwords, nil, Options{})
 	pr, err := a.Apply(context.Background(), p, "t1", entries, false)
 	if err != nil {
 		t.Fatal(err)

@@ -7,26 +7,35 @@ package apply
 import (
 	"context"
 	"time"
+
+	"github.com/rostersync/rostersync/internal/plan"
 )
 
-// OpKind is one Graph write.
+// OpKind is one kind of Graph write. Expanders (one per entity kind)
+// produce ops; internal/graph registers, per OpKind, how an op becomes a
+// request and how its answer is read. The applier knows kinds only by name.
 type OpKind string
 
+// The op kinds of today's entities; internal/graph has a request builder
+// and answer reader for each.
 const (
-	// OpCreateUser is POST /users. Props hold the user's properties
-	// (userPrincipalName, mailNickname, displayName, usageLocation, …).
+	// OpCreateUser is POST /users with Props (userPrincipalName,
+	// mailNickname, displayName, usageLocation, …) and an initial password.
 	OpCreateUser OpKind = "createUser"
-	// OpPatchUser is PATCH /users/{id} with Props (and AccountEnabled).
+	// OpPatchUser is PATCH /users/{TargetID} with Props (accountEnabled
+	// "true"/"false" included).
 	OpPatchUser OpKind = "patchUser"
-	// OpRevokeSessions is POST /users/{id}/revokeSignInSessions.
+	// OpRevokeSessions is POST /users/{TargetID}/revokeSignInSessions.
 	OpRevokeSessions OpKind = "revokeSignInSessions"
-	// OpAssignLicense is POST /users/{id}/assignLicense adding SKU.
+	// OpAssignLicense is POST /users/{TargetID}/assignLicense adding the
+	// SKU in Props["skuId"].
 	OpAssignLicense OpKind = "assignLicense"
-	// OpAddMember is POST /groups/{GroupID}/members/$ref of the user.
+	// OpAddMember adds TargetID to the group Ref. The executor packs the
+	// adds of one group into PATCH members@odata.bind requests of up to 20.
 	OpAddMember OpKind = "addGroupMember"
 )
 
-// Op is one operation. ID is unique within a run (change key + index) and
+// Op is one operation. ID is unique within a run (change key + suffix) and
 // is what results are matched back by, never position.
 type Op struct {
 	ID   string `json:"id"`
@@ -35,18 +44,28 @@ type Op struct {
 	// userPrincipalName, a group's mailNickname): its intent is journalled
 	// under it before the create is sent, so the object can be found again
 	// whatever happens to the answer. Empty for every other op.
-	Key      string            `json:"key,omitempty"`
-	TargetID string            `json:"targetId,omitempty"`
-	Props    map[string]string `json:"props,omitempty"`
-	// AccountEnabled is set by suspend (false) and reactivate (true).
-	AccountEnabled *bool  `json:"accountEnabled,omitempty"`
-	SKU            string `json:"sku,omitempty"`
-	GroupID        string `json:"groupId,omitempty"`
-	// Password is the initial password of a create. It exists only in
-	// memory between generation and the request: never journalled,
-	// logged or stored in a plan.
+	Key string `json:"key,omitempty"`
+	// TargetID is the object the op writes to; empty on a create, and on
+	// an op that waits for its change's create to give it one.
+	TargetID string `json:"targetId,omitempty"`
+	// Props are the properties the op writes.
+	Props map[string]string `json:"props,omitempty"`
+	// Ref is the other object of a reference op (the group a member joins).
+	Ref string `json:"ref,omitempty"`
+	// SecretKind asks the applier for an initial secret of that kind
+	// (strong or words) before the op is sent; it is handed over through
+	// the credential store, keyed by Key.
+	SecretKind string `json:"secretKind,omitempty"`
+	// Password is the secret itself. It exists only in memory between
+	// generation and the request: never journalled, logged or stored in a
+	// plan.
 	Password string `json:"-"`
 }
+
+// ExpandFunc turns one change of an entity kind into its operations.
+// created is the object id the change's create produced, once known; ops
+// on a new object carry it then.
+type ExpandFunc func(c plan.Change, created string) []Op
 
 // ResultStatus says what became of an op.
 type ResultStatus string

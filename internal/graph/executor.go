@@ -224,7 +224,7 @@ func (e *Executor) Execute(ctx context.Context, ops []apply.Op) []apply.Result {
 			x.fail(&item{op: op}, CodeInvalidOp, msg)
 			continue
 		}
-		if op.Kind == apply.OpPatchUser && len(op.Props) == 0 && op.AccountEnabled == nil {
+		if spec := opSpecs[op.Kind]; spec.noop != nil && spec.noop(op) {
 			x.done(&item{op: op}, apply.Result{ID: op.ID, Status: apply.Done}) // nothing to change
 			continue
 		}
@@ -236,31 +236,11 @@ func (e *Executor) Execute(ctx context.Context, ops []apply.Op) []apply.Result {
 
 // invalidOp says what makes op unsendable, or "".
 func invalidOp(op apply.Op) string {
-	switch op.Kind {
-	case apply.OpCreateUser:
-		switch {
-		case op.Password == "":
-			return "create without an initial password"
-		case op.Props["userPrincipalName"] == "":
-			return "create without a userPrincipalName"
-		}
-		return ""
-	case apply.OpPatchUser, apply.OpRevokeSessions:
-	case apply.OpAssignLicense:
-		if op.SKU == "" {
-			return "assignLicense without a SKU"
-		}
-	case apply.OpAddMember:
-		if op.GroupID == "" {
-			return "addGroupMember without a group"
-		}
-	default:
+	spec, ok := opSpecs[op.Kind]
+	if !ok {
 		return fmt.Sprintf("unknown op kind %q", op.Kind)
 	}
-	if op.TargetID == "" {
-		return string(op.Kind) + " without a target account"
-	}
-	return ""
+	return spec.invalid(op)
 }
 
 // execution is the state of one Execute call. Only run's goroutine
@@ -519,7 +499,7 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 		}
 		x.e.count(func(s *ExecutorStats) { s.Writes++ })
 		res := apply.Result{ID: it.op.ID, Status: apply.Done}
-		if it.op.Kind == apply.OpCreateUser {
+		if opSpecs[it.op.Kind].create != nil {
 			var u struct {
 				ID string `json:"id"`
 			}
@@ -560,18 +540,18 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 
 // refused handles a 4xx other than 429.
 func (x *execution) refused(it *item, status int, ge graphError, now time.Time) {
-	op := it.op
+	op, spec := it.op, opSpecs[it.op.Kind]
 	switch {
 	case it.lookup:
 		x.fail(it, codeOr(ge.Code, status), ge.Message)
-	case op.Kind == apply.OpCreateUser && isConflict(ge):
+	case spec.create != nil && isConflict(ge):
 		// Most likely this create already happened (an answer lost, a
-		// crash before the journal): find the account instead of failing.
+		// crash before the journal): find the object instead of failing.
 		it.lookup, it.conflict, it.conflictAt = true, ge, now
 		x.requeue(it, now)
-	case op.Kind == apply.OpAddMember && alreadyMember(status, ge):
+	case spec.alreadyDone != nil && spec.alreadyDone(status, ge):
 		x.done(it, apply.Result{ID: op.ID, Status: apply.Done})
-	case notYetVisible(op, status, ge):
+	case notYetVisible(spec, status, ge):
 		if d, ok := x.retryNotFoundRightAfterCreate(it, now); ok {
 			x.retry(it, now, d, false)
 			return
@@ -607,17 +587,14 @@ func alreadyMember(status int, ge graphError) bool {
 // but has not replicated yet (graph.md §6): 404 Request_ResourceNotFound
 // (or Directory_ObjectNotFound), and for a new member "Not a valid
 // reference update", which again has no code of its own.
-func notYetVisible(op apply.Op, status int, ge graphError) bool {
-	if op.Kind == apply.OpCreateUser {
-		return false
-	}
+func notYetVisible(spec opSpec, status int, ge graphError) bool {
 	switch {
+	case spec.create != nil:
+		return false
 	case status == http.StatusNotFound:
 		return ge.Code == CodeResourceNotFound || ge.Code == "Directory_ObjectNotFound" || ge.Code == ""
-	case status == http.StatusBadRequest && op.Kind == apply.OpAddMember:
-		return strings.Contains(ge.Message, "Not a valid reference update")
 	}
-	return false
+	return spec.notVisible != nil && spec.notVisible(status, ge)
 }
 
 // retryNotFoundRightAfterCreate decides whether a "not found" on the op's
@@ -629,7 +606,7 @@ func notYetVisible(op apply.Op, status int, ge graphError) bool {
 func (x *execution) retryNotFoundRightAfterCreate(it *item, now time.Time) (time.Duration, bool) {
 	window := x.e.graphTime(x.e.opts.ConsistencyWindow)
 	since, ok := x.e.c.fresh.since(it.op.TargetID)
-	if !ok && (it.op.Kind == apply.OpAssignLicense || it.op.Kind == apply.OpAddMember) {
+	if !ok && opSpecs[it.op.Kind].followsCreate {
 		since, ok = x.e.c.fresh.note(it.op.TargetID, now, window), true
 	}
 	if !ok || now.Sub(since) >= window {
@@ -718,7 +695,7 @@ func (x *execution) found(it *item, rep *batchReply, now time.Time) {
 			x.fail(it, CodeObjectConflict, "the account holding this userPrincipalName has no id")
 			return
 		}
-		if !it.created && !sameAccount(it.op.Props, acct) {
+		if !it.created && !opSpecs[it.op.Kind].create.same(it.op, acct) {
 			// Someone else's account took the name after the plan was made;
 			// linking it would merge two people.
 			x.fail(it, CodeObjectConflict, "userPrincipalName is taken by an account whose names or employeeId differ from this create's; match it by hand if it is this person's")
@@ -756,37 +733,11 @@ func sameAccount(props map[string]string, acct map[string]any) bool {
 
 // request builds the $batch request for an item (without its id).
 func (e *Executor) request(it *item) batchItem {
-	op := it.op
-	jsonHdr := map[string]string{"Content-Type": "application/json"}
-	user := "/users/" + url.PathEscape(op.TargetID)
-	switch {
-	case it.lookup:
-		upn := strings.ReplaceAll(op.Props["userPrincipalName"], "'", "''")
-		q := "$filter=" + queryEscape("userPrincipalName eq '"+upn+"'") + "&$select=" + strings.Join(lookupSelect, ",")
-		return batchItem{Method: http.MethodGet, URL: "/users?" + q}
-	case op.Kind == apply.OpCreateUser:
-		body := userBody(op.Props, false)
-		body["accountEnabled"] = op.AccountEnabled == nil || *op.AccountEnabled
-		body["passwordProfile"] = map[string]any{"password": op.Password, "forceChangePasswordNextSignIn": true}
-		return batchItem{Method: http.MethodPost, URL: "/users", Headers: jsonHdr, Body: body}
-	case op.Kind == apply.OpPatchUser:
-		body := userBody(op.Props, true)
-		if op.AccountEnabled != nil {
-			body["accountEnabled"] = *op.AccountEnabled
-		}
-		return batchItem{Method: http.MethodPatch, URL: user, Headers: jsonHdr, Body: body}
-	case op.Kind == apply.OpRevokeSessions:
-		return batchItem{Method: http.MethodPost, URL: user + "/revokeSignInSessions"}
-	case op.Kind == apply.OpAssignLicense:
-		body := map[string]any{
-			"addLicenses":    []any{map[string]any{"skuId": op.SKU, "disabledPlans": []string{}}},
-			"removeLicenses": []string{},
-		}
-		return batchItem{Method: http.MethodPost, URL: user + "/assignLicense", Headers: jsonHdr, Body: body}
-	default: // apply.OpAddMember; invalidOp admits nothing else
-		body := map[string]any{"@odata.id": e.c.adapter.GetBaseUrl() + "/directoryObjects/" + url.PathEscape(op.TargetID)}
-		return batchItem{Method: http.MethodPost, URL: "/groups/" + url.PathEscape(op.GroupID) + "/members/$ref", Headers: jsonHdr, Body: body}
+	spec := opSpecs[it.op.Kind]
+	if it.lookup {
+		return spec.create.lookup(it.op)
 	}
+	return spec.request(e, it.op)
 }
 
 // userBody turns Props into a user body. In a patch an empty value clears

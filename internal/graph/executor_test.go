@@ -17,7 +17,6 @@ import (
 	"github.com/rostersync/rostersync/internal/graphsim"
 )
 
-func ptr[T any](v T) *T { return &v }
 
 func TestExecuteEveryKind(t *testing.T) {
 	env := newSimEnv(t, graphsim.Options{}, simTenant(), nil)
@@ -26,11 +25,11 @@ func TestExecuteEveryKind(t *testing.T) {
 	ops := []apply.Op{
 		create,
 		{ID: "u:ada#patch", Kind: apply.OpPatchUser, TargetID: simExisting,
-			Props: map[string]string{"jobTitle": "Student", "department": ""}, AccountEnabled: ptr(false)},
+			Props: map[string]string{"jobTitle": "Student", "department": "", "accountEnabled": "false"}},
 		{ID: "u:ada#revoke", Kind: apply.OpRevokeSessions, TargetID: simExisting},
-		{ID: "u:ada#license", Kind: apply.OpAssignLicense, TargetID: simExisting, SKU: simSKU},
-		{ID: "u:ada#group", Kind: apply.OpAddMember, TargetID: simExisting, GroupID: simGroup},
-		{ID: "u:sam#group", Kind: apply.OpAddMember, TargetID: simMember, GroupID: simGroup}, // already a member
+		{ID: "u:ada#license", Kind: apply.OpAssignLicense, TargetID: simExisting, Props: map[string]string{"skuId": simSKU}},
+		{ID: "u:ada#group", Kind: apply.OpAddMember, TargetID: simExisting, Ref: simGroup},
+		{ID: "u:sam#group", Kind: apply.OpAddMember, TargetID: simMember, Ref: simGroup}, // already a member
 		{ID: "u:sam#noop", Kind: apply.OpPatchUser, TargetID: simMember},                     // nothing to change
 	}
 	res := ex.Execute(context.Background(), ops)
@@ -89,15 +88,15 @@ func TestRequestShapes(t *testing.T) {
 	}{
 		{"create", item{op: apply.Op{Kind: apply.OpCreateUser, Password: "pw", Props: map[string]string{"userPrincipalName": "a@x", "department": ""}}},
 			"POST", "/users", `{"accountEnabled":true,"passwordProfile":{"forceChangePasswordNextSignIn":true,"password":"pw"},"userPrincipalName":"a@x"}`},
-		{"disabled create", item{op: apply.Op{Kind: apply.OpCreateUser, Password: "pw", AccountEnabled: ptr(false), Props: map[string]string{"userPrincipalName": "a@x"}}},
+		{"disabled create", item{op: apply.Op{Kind: apply.OpCreateUser, Password: "pw", Props: map[string]string{"userPrincipalName": "a@x", "accountEnabled": "false"}}},
 			"POST", "/users", `{"accountEnabled":false,"passwordProfile":{"forceChangePasswordNextSignIn":true,"password":"pw"},"userPrincipalName":"a@x"}`},
-		{"patch", item{op: apply.Op{Kind: apply.OpPatchUser, TargetID: "id1", AccountEnabled: ptr(true), Props: map[string]string{"surname": "B", "jobTitle": ""}}},
+		{"patch", item{op: apply.Op{Kind: apply.OpPatchUser, TargetID: "id1", Props: map[string]string{"surname": "B", "jobTitle": "", "accountEnabled": "true"}}},
 			"PATCH", "/users/id1", `{"accountEnabled":true,"jobTitle":null,"surname":"B"}`},
 		{"revoke", item{op: apply.Op{Kind: apply.OpRevokeSessions, TargetID: "id1"}},
 			"POST", "/users/id1/revokeSignInSessions", `null`},
-		{"license", item{op: apply.Op{Kind: apply.OpAssignLicense, TargetID: "id1", SKU: "sku"}},
+		{"license", item{op: apply.Op{Kind: apply.OpAssignLicense, TargetID: "id1", Props: map[string]string{"skuId": "sku"}}},
 			"POST", "/users/id1/assignLicense", `{"addLicenses":[{"disabledPlans":[],"skuId":"sku"}],"removeLicenses":[]}`},
-		{"member", item{op: apply.Op{Kind: apply.OpAddMember, TargetID: "id1", GroupID: "g1"}},
+		{"member", item{op: apply.Op{Kind: apply.OpAddMember, TargetID: "id1", Ref: "g1"}},
 			"POST", "/groups/g1/members/$ref", `{"@odata.id":"` + base + `/directoryObjects/id1"}`},
 		{"lookup", item{lookup: true, op: apply.Op{Kind: apply.OpCreateUser, Props: map[string]string{"userPrincipalName": "o'neil@x"}}},
 			"GET", "/users?$filter=userPrincipalName%20eq%20%27o%27%27neil%40x%27&$select=id,userPrincipalName,displayName,givenName,surname,employeeId", `null`},
@@ -162,8 +161,8 @@ func TestEventualConsistencyRetried(t *testing.T) {
 	}
 	// Straight after the create, as apply sends them.
 	follow := []apply.Op{
-		{ID: "user:fresh#license", Kind: apply.OpAssignLicense, TargetID: id, SKU: simSKU},
-		{ID: "user:fresh#group", Kind: apply.OpAddMember, TargetID: id, GroupID: simGroup},
+		{ID: "user:fresh#license", Kind: apply.OpAssignLicense, TargetID: id, Props: map[string]string{"skuId": simSKU}},
+		{ID: "user:fresh#group", Kind: apply.OpAddMember, TargetID: id, Ref: simGroup},
 		{ID: "user:fresh#patch", Kind: apply.OpPatchUser, TargetID: id, Props: map[string]string{"jobTitle": "Pupil"}},
 		// Never created, never fresh: really missing.
 		{ID: "user:gone#patch", Kind: apply.OpPatchUser, TargetID: "dddddddd-0000-4000-8000-000000000000", Props: map[string]string{"jobTitle": "X"}},
@@ -189,7 +188,7 @@ func TestFailuresCarryGraphCode(t *testing.T) {
 	noPassword.Password = ""
 	ops := []apply.Op{
 		{ID: "bad-location", Kind: apply.OpPatchUser, TargetID: simExisting, Props: map[string]string{"usageLocation": "gbr"}},
-		{ID: "bad-sku", Kind: apply.OpAssignLicense, TargetID: simExisting, SKU: "00000000-0000-0000-0000-000000000000"},
+		{ID: "bad-sku", Kind: apply.OpAssignLicense, TargetID: simExisting, Props: map[string]string{"skuId": "00000000-0000-0000-0000-000000000000"}},
 		{ID: "bad-domain", Kind: apply.OpCreateUser, Password: simPassword, Props: map[string]string{
 			"userPrincipalName": "x@pending.example", "mailNickname": "x", "displayName": "X"}},
 		noPassword,
@@ -307,8 +306,8 @@ func TestLostAnswersNeitherDuplicateNorLose(t *testing.T) {
 			existing++
 		}
 		follow = append(follow,
-			apply.Op{ID: op.ID + ":license", Kind: apply.OpAssignLicense, TargetID: r.TargetID, SKU: simSKU},
-			apply.Op{ID: op.ID + ":group", Kind: apply.OpAddMember, TargetID: r.TargetID, GroupID: simGroup})
+			apply.Op{ID: op.ID + ":license", Kind: apply.OpAssignLicense, TargetID: r.TargetID, Props: map[string]string{"skuId": simSKU}},
+			apply.Op{ID: op.ID + ":group", Kind: apply.OpAddMember, TargetID: r.TargetID, Ref: simGroup})
 	}
 	if existing == 0 {
 		t.Error("no create came back Existing: the test lost no create answers")
@@ -488,8 +487,8 @@ func TestThrottledRunLosesNothing(t *testing.T) {
 			t.Fatalf("%s = %+v, want done with an id", op.ID, r)
 		}
 		follow = append(follow,
-			apply.Op{ID: op.ID + ":license", Kind: apply.OpAssignLicense, TargetID: r.TargetID, SKU: simSKU},
-			apply.Op{ID: op.ID + ":group", Kind: apply.OpAddMember, TargetID: r.TargetID, GroupID: simGroup})
+			apply.Op{ID: op.ID + ":license", Kind: apply.OpAssignLicense, TargetID: r.TargetID, Props: map[string]string{"skuId": simSKU}},
+			apply.Op{ID: op.ID + ":group", Kind: apply.OpAddMember, TargetID: r.TargetID, Ref: simGroup})
 	}
 	for id, r := range executeAll(t, ex, follow) {
 		if r.Status != apply.Done {

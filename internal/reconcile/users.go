@@ -294,7 +294,7 @@ func (u *Users) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.En
 	if err != nil {
 		return pipeline.EntityOutcome{}, err
 	}
-	a := apply.New(dir, u.Store, userLink, u.Credentials, u.Passwords, u.clock(), u.Apply)
+	a := apply.New(dir, u.Store, userplan.Expand, userLink, u.Credentials, u.Passwords, u.clock(), u.Apply)
 	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries, confirmed)
 	if errors.Is(err, apply.ErrNotApplyable) || errors.Is(err, apply.ErrWrongTenant) {
 		return pipeline.EntityOutcome{}, queue.Terminal(err)

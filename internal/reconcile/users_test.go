@@ -81,10 +81,11 @@ func (m *memTenant) Execute(ctx context.Context, ops []apply.Op) []apply.Result 
 		case apply.OpPatchUser:
 			a := m.accounts[op.TargetID]
 			for k, v := range op.Props {
+				if k == "accountEnabled" {
+					a.AccountEnabled = v == "true"
+					continue
+				}
 				a.Props[k] = v
-			}
-			if op.AccountEnabled != nil {
-				a.AccountEnabled = *op.AccountEnabled
 			}
 			out = append(out, apply.Result{ID: op.ID, Status: apply.Done})
 		default:

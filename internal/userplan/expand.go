@@ -1,0 +1,44 @@
+package userplan
+
+import (
+	"github.com/rostersync/rostersync/internal/apply"
+	"github.com/rostersync/rostersync/internal/plan"
+)
+
+// Expand turns a users change into its operations. created is the account
+// id the change's create produced; the licence and group ops of a new
+// account carry it once known.
+func Expand(c plan.Change, created string) []apply.Op {
+	target := c.TargetID
+	if c.Action == plan.Create {
+		target = created
+	}
+	id := func(suffix string) string { return string(c.Kind) + ":" + c.Key + "#" + suffix }
+	var ops []apply.Op
+	switch c.Action {
+	case plan.Create:
+		upn := c.After["userPrincipalName"]
+		ops = append(ops, apply.Op{ID: id("create"), Kind: apply.OpCreateUser, Key: upn, Props: c.After, TargetID: target, SecretKind: c.Password})
+		for _, sku := range c.Licenses {
+			ops = append(ops, apply.Op{ID: id("license:" + sku), Kind: apply.OpAssignLicense, Props: map[string]string{"skuId": sku}, TargetID: target})
+		}
+		for _, g := range c.Groups {
+			ops = append(ops, apply.Op{ID: id("group:" + g), Kind: apply.OpAddMember, Ref: g, TargetID: target})
+		}
+	case plan.Update, plan.Link:
+		if len(c.After) > 0 {
+			ops = append(ops, apply.Op{ID: id("patch"), Kind: apply.OpPatchUser, Props: c.After, TargetID: target})
+		}
+	case plan.Suspend:
+		ops = append(ops, apply.Op{ID: id("disable"), Kind: apply.OpPatchUser, Props: map[string]string{"accountEnabled": "false"}, TargetID: target},
+			apply.Op{ID: id("revoke"), Kind: apply.OpRevokeSessions, TargetID: target})
+	case plan.Reactivate:
+		props := map[string]string{}
+		for k, v := range c.After {
+			props[k] = v
+		}
+		props["accountEnabled"] = "true"
+		ops = append(ops, apply.Op{ID: id("enable"), Kind: apply.OpPatchUser, Props: props, TargetID: target})
+	}
+	return ops
+}
