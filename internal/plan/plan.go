@@ -161,7 +161,7 @@ type Plan struct {
 	ProfileID     string `json:"profileId"`
 	RunID         string `json:"runId"`
 	// Entity is the entity kind whose plan this is (users, groups, …).
-	Entity    string    `json:"entity"`
+	Entity    string    `json:"entity,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 	// Matched counts people already linked or matched to an account whose
 	// state needs no change.
