@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/oneroster/sample"
 	"github.com/rostersync/rostersync/internal/roster"
@@ -22,6 +23,19 @@ import (
 // It prints counts only, never names. args excludes the command name. A
 // usage error wraps flag.ErrHelp when help was asked for.
 func SampleCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return sampleCommand(ctx, args, stdout, stderr, time.Now())
+}
+
+// AcademicYear is the calendar year the school year running on date
+// starts in, school years running 1 September to 31 August.
+func AcademicYear(date time.Time) int {
+	if date.Month() >= time.September {
+		return date.Year()
+	}
+	return date.Year() - 1
+}
+
+func sampleCommand(ctx context.Context, args []string, stdout, stderr io.Writer, now time.Time) error {
 	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -29,7 +43,7 @@ func SampleCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		staff    = fs.Int("staff", sample.DefaultStaff, "staff per school (three quarters teachers)")
 		schools  = fs.Int("schools", 1, "schools in the trust")
 		seed     = fs.Uint64("seed", 1, "random seed; the same seed writes the same files")
-		year     = fs.Int("year", 2025, "calendar year the academic year starts in")
+		year     = fs.Int("year", AcademicYear(now), "calendar year the academic year starts in (default: the current one, from 1 September)")
 		out      = fs.String("out", "", "folder to write the CSV files into")
 		zipPath  = fs.String("zip", "", "zip file to write instead of a folder")
 		noDemo   = fs.Bool("no-demographics", false, "leave out demographics.csv")

@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/roster"
 )
 
 func TestSampleCommand(t *testing.T) {
@@ -61,4 +65,27 @@ func TestSampleCommand(t *testing.T) {
 			t.Errorf("SampleCommand(-h) = %v, stderr %q", err, stderr.String())
 		}
 	})
+}
+
+// TestSampleAnyDate: with no --year, the sample is the school year running
+// on the day it is written, 1 September to 31 August, so reading it that
+// day finds its session whatever the date.
+func TestSampleAnyDate(t *testing.T) {
+	for _, day := range []string{"2026-08-31", "2026-09-01", "2027-02-14", "2031-07-31"} {
+		t.Run(day, func(t *testing.T) {
+			now, _ := time.Parse(time.DateOnly, day)
+			dir := t.TempDir()
+			var out, errOut bytes.Buffer
+			if err := sampleCommand(context.Background(), []string{"--students", "20", "--staff", "4", "--out", dir}, &out, &errOut, now); err != nil {
+				t.Fatalf("sample: %v\n%s", err, errOut.String())
+			}
+			feed, err := Open(context.Background(), dir, &ReadOptions{ValidateOptions: ValidateOptions{On: roster.DateOf(now)}})
+			if err != nil {
+				t.Fatalf("reading the sample written on %s that day: %v", day, err)
+			}
+			if want := fmt.Sprintf("ay%d", AcademicYear(now)); feed.Session != want {
+				t.Errorf("session = %q, want %q", feed.Session, want)
+			}
+		})
+	}
 }
