@@ -8,7 +8,7 @@ RACE_PKGS := ./internal/queue/... ./internal/state/... ./internal/pipeline/... .
 FUZZTIME ?= 20s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build demo test test-go race fmt-check vet lint fuzz bench package clean
+.PHONY: all build demo test test-go race fmt-check vet lint fuzz bench soak package clean
 
 all: build
 
@@ -53,6 +53,11 @@ bench:
 	$(GO) test -run '^$$' -bench 'InitialUsersSync' -benchtime 1x -count 3 ./internal/e2e
 	$(GO) test -run '^$$' -bench 'ExecuteCreates' -benchtime 1x ./internal/graph
 	$(GO) test -run '^$$' -bench 'ReadDistrict' -benchtime 3x ./internal/oneroster
+
+## soak: the longer crash test: a users apply killed at every crash point
+## on a 1,650-person school (make test runs it on about 120 people)
+soak:
+	ROSTERSYNC_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'TestKilled' -v ./internal/e2e
 
 ## package: the deployable zip for a Flex Consumption app with runtime "custom"
 package:

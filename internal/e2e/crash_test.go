@@ -191,7 +191,7 @@ func crashCases() []crashCase {
 		point crashPoint
 		nths  []int
 	}{
-		{crashPlanSave, []int{1, 2, 3}},
+		{crashPlanSave, []int{1, 2}}, // before the body, between body and header
 		{crashAfterIntent, []int{1, 3}},
 		{crashAnswersLost, []int{1, 2}},
 		{crashMidBatch, []int{1}},
