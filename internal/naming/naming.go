@@ -1,7 +1,8 @@
 // Package naming turns people's names into Microsoft 365 usernames and
-// mail nicknames: templates per user type, casing, diacritic folding,
-// the characters Graph allows, length limits, and a suffix that keeps every
-// name unique against the tenant and within one plan. It does no I/O.
+// mail nicknames: templates per user type, transliteration of non-Latin
+// scripts, casing, diacritic folding, the characters Graph allows, length
+// limits, and a suffix that keeps every name unique against the tenant and
+// within one plan. It does no I/O.
 package naming
 
 import (
@@ -12,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mozillazg/go-unidecode"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -55,7 +57,8 @@ func (c Casing) Validate() error {
 }
 
 // ErrTemplate is wrapped by template errors; ErrEmpty when a name folds to
-// nothing usable (e.g. a name written only in a non-Latin script).
+// nothing usable, even transliterated (e.g. a name recorded as "?", or
+// made only of symbols no script reading covers).
 // ErrBadAlias when Allocate is given an alias or domain that cannot make a
 // userPrincipalName.
 var (
@@ -71,6 +74,9 @@ type Fields struct {
 	Identifier string
 	// Year is the year group or the intake year, as the school chooses.
 	Year string
+	// SourcedID is the roster's own id: the last resort for a username
+	// when nothing else yields one.
+	SourcedID string
 }
 
 // placeholders maps template names to their field; a "1" suffix takes the
@@ -82,6 +88,7 @@ var placeholders = map[string]func(Fields) string{
 	"preferred":  func(f Fields) string { return firstNonEmpty(f.Preferred, f.Given) },
 	"identifier": func(f Fields) string { return f.Identifier },
 	"year":       func(f Fields) string { return f.Year },
+	"sourcedId":  func(f Fields) string { return f.SourcedID },
 }
 
 func firstNonEmpty(a, b string) string {
@@ -135,7 +142,7 @@ func ParseTemplate(src string) (Template, error) {
 		initial := strings.HasSuffix(name, "1")
 		field, ok := placeholders[strings.TrimSuffix(name, "1")]
 		if !ok {
-			return Template{}, fmt.Errorf("%w %q: unknown placeholder {%s} (known: given, family, middle, preferred, identifier, year, each optionally with 1 for the initial)", ErrTemplate, src, name)
+			return Template{}, fmt.Errorf("%w %q: unknown placeholder {%s} (known: given, family, middle, preferred, identifier, year, sourcedId, each optionally with 1 for the initial)", ErrTemplate, src, name)
 		}
 		t.parts = append(t.parts, templatePart{field: field, initial: initial})
 		rest = rest[open+end+1:]
@@ -148,42 +155,55 @@ func ParseTemplate(src string) (Template, error) {
 
 func (t Template) String() string { return t.src }
 
-// Alias renders the template into a UPN local part: each value is folded to
-// ASCII and stripped of characters Graph rejects, the result is cased, dots
-// are tidied, and it is cut to maxLen.
+// Alias renders the template into a UPN local part: each value is
+// transliterated where it holds letters of a non-Latin script, folded to
+// ASCII and stripped of characters Graph rejects, the result is cased,
+// dots are tidied, and it is cut to maxLen.
 func (t Template) Alias(f Fields, casing Casing, maxLen int) (string, error) {
-	alias, _, err := t.Render(f, casing, maxLen)
-	return alias, err
+	r, err := t.Render(f, casing, maxLen)
+	return r.Alias, err
 }
 
-// Render is Alias that also reports whether the alias was cut to fit
-// maxLen (at most MaxAliasLength), so a plan can say so instead of
-// shortening a username silently.
-func (t Template) Render(f Fields, casing Casing, maxLen int) (alias string, shortened bool, err error) {
+// Rendered is an alias with what was done to make it, so a plan can say
+// so instead of changing a username silently.
+type Rendered struct {
+	Alias string
+	// Shortened: the alias was cut to fit maxLen (at most MaxAliasLength).
+	Shortened bool
+	// Transliterated: a value the alias uses had letters of a non-Latin
+	// script (Cyrillic, Greek, Chinese…), spelled in Latin letters.
+	Transliterated bool
+}
+
+// Render is Alias that also reports how the alias was made.
+func (t Template) Render(f Fields, casing Casing, maxLen int) (Rendered, error) {
 	var b strings.Builder
+	var out Rendered
 	for _, p := range t.parts {
 		if p.field == nil {
 			b.WriteString(p.literal)
 			continue
 		}
-		v := cleanAlias(Fold(p.field(f)), false)
+		folded, translit := fold(p.field(f))
+		v := cleanAlias(folded, false)
 		if p.initial && v != "" {
 			_, size := utf8.DecodeRuneInString(v)
 			v = v[:size]
 		}
+		out.Transliterated = out.Transliterated || translit && v != ""
 		b.WriteString(v)
 	}
-	alias = tidyDots(casing.Apply(b.String()))
+	out.Alias = tidyDots(casing.Apply(b.String()))
 	if maxLen <= 0 || maxLen > MaxAliasLength {
 		maxLen = MaxAliasLength
 	}
-	if len(alias) > maxLen {
-		alias, shortened = tidyDots(alias[:maxLen]), true
+	if len(out.Alias) > maxLen {
+		out.Alias, out.Shortened = tidyDots(out.Alias[:maxLen]), true
 	}
-	if strings.Trim(alias, ".-_'!^~") == "" {
-		return "", false, fmt.Errorf("%w: template %s", ErrEmpty, t.src)
+	if strings.Trim(out.Alias, ".-_'!^~") == "" {
+		return Rendered{}, fmt.Errorf("%w: template %s", ErrEmpty, t.src)
 	}
-	return alias, shortened, nil
+	return out, nil
 }
 
 // foldSpecial covers letters that Unicode decomposition leaves alone.
@@ -194,11 +214,42 @@ var foldSpecial = map[rune]string{
 }
 
 // Fold maps a name to ASCII where a Latin reading exists: "Zoë Ó Súilleabháin"
-// → "Zoe O Suilleabhain", "Weiß" → "Weiss". Other characters are kept, for
+// → "Zoe O Suilleabhain", "Weiß" → "Weiss", and letters of other scripts
+// are transliterated: "Иванова" → "Ivanova", "Παπαδοπούλου" →
+// "Papadopoulou", "王伟" → "Wang Wei". Other characters are kept, for
 // cleanAlias to drop.
 func Fold(s string) string {
+	folded, _ := fold(s)
+	return folded
+}
+
+// fold is Fold that also reports whether it transliterated anything.
+//
+// Transliteration is by unidecode's tables (Cyrillic by a BGN/PCGN-like
+// romanisation, Greek by its Latin reading, Chinese by Mandarin pinyin
+// without tones), letter by letter and only for letters and digits of
+// non-Latin scripts: Latin letters keep the diacritic folding below,
+// which already gives the spellings schools expect (ß → ss, Ø → O), and
+// punctuation, controls and format characters are left for cleanAlias to
+// judge. It runs on the composed (NFC) form, so a Greek vowel with its
+// accent or a Hangul syllable is read as one letter.
+func fold(s string) (string, bool) {
+	var translit strings.Builder
+	transliterated := false
+	for _, r := range norm.NFC.String(s) {
+		if r > unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsNumber(r)) && !unicode.Is(unicode.Latin, r) {
+			if latin := unidecode.Unidecode(string(r)); latin != "" {
+				// Han syllables come out as "Wang " ; the space keeps
+				// syllables apart for readers, cleanAlias drops it.
+				translit.WriteString(latin)
+				transliterated = true
+				continue
+			}
+		}
+		translit.WriteRune(r)
+	}
 	var b strings.Builder
-	for _, r := range norm.NFD.String(s) {
+	for _, r := range norm.NFD.String(translit.String()) {
 		if rep, ok := foldSpecial[r]; ok {
 			b.WriteString(rep)
 			continue
@@ -208,7 +259,7 @@ func Fold(s string) string {
 		}
 		b.WriteRune(r)
 	}
-	return norm.NFC.String(b.String())
+	return norm.NFC.String(b.String()), transliterated
 }
 
 // ValidAlias reports whether s can be a UPN local part as Graph takes it:

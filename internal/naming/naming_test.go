@@ -27,7 +27,19 @@ func TestAlias(t *testing.T) {
 		{"empty given leaves no stray dot", "{given}.{family}", Fields{Family: "Okafor"}, CaseLower, "okafor", nil},
 		{"preferred falls back to given", "{preferred}.{family}", Fields{Given: "William", Family: "Ng"}, CaseLower, "william.ng", nil},
 		{"preferred used", "{preferred}.{family}", Fields{Given: "William", Preferred: "Bill", Family: "Ng"}, CaseLower, "bill.ng", nil},
-		{"non-latin only", "{given}.{family}", Fields{Given: "李", Family: "王"}, CaseLower, "", ErrEmpty},
+		{"chinese by pinyin", "{given}.{family}", Fields{Given: "李", Family: "王"}, CaseLower, "li.wang", nil},
+		{"chinese two syllables", "{given}.{family}", Fields{Given: "静怡", Family: "欧阳"}, CaseLower, "jingyi.ouyang", nil},
+		{"cyrillic", "{given}.{family}", Fields{Given: "Юлия", Family: "Щукина"}, CaseLower, "iuliia.shchukina", nil},
+		{"cyrillic soft sign leaves no apostrophe", "{given}.{family}", Fields{Given: "Ольга", Family: "Иванова"}, CaseLower, "olga.ivanova", nil},
+		{"cyrillic kept cased", "{given}{family}", Fields{Given: "Жанна", Family: "Петрова"}, CaseNone, "ZhannaPetrova", nil},
+		{"cyrillic initial", "{given1}{family}", Fields{Given: "Щукин", Family: "Борис"}, CaseLower, "sboris", nil},
+		{"greek with accents", "{given}.{family}", Fields{Given: "Γιώργος", Family: "Παπαδόπουλος"}, CaseLower, "giorgos.papadopoulos", nil},
+		{"greek decomposed accent", "{given}", Fields{Given: "Ανδρε\u0301ας"}, CaseLower, "andreas", nil},
+		{"korean syllables", "{given}.{family}", Fields{Given: "민준", Family: "김"}, CaseLower, "minjun.gim", nil},
+		{"latin given, cyrillic family", "{given}.{family}", Fields{Given: "Zoë", Family: "Соколова"}, CaseLower, "zoe.sokolova", nil},
+		{"cyrillic look-alike in a latin name", "{given}", Fields{Given: "Аnna"}, CaseLower, "anna", nil},
+		{"nothing readable even transliterated", "{given}.{family}", Fields{Given: "?", Family: "😀"}, CaseLower, "", ErrEmpty},
+		{"sourcedId placeholder", "{sourcedId}", Fields{SourcedID: "c4a1-99/x"}, CaseLower, "c4a1-99x", nil},
 		{"NUL and C0 controls dropped", "{given}.{family}", Fields{Given: "Jo\x00hn", Family: "Sm\x1b[2Jith\t"}, CaseLower, "john.sm2jith", nil},
 		{"C1 control and DEL dropped", "{given}.{family}", Fields{Given: "Ann\u0085a\x7f", Family: "Lee"}, CaseLower, "anna.lee", nil},
 		{"bidi override dropped", "{given}.{family}", Fields{Given: "\u202eAmy\u202c", Family: "\u2066Pond\u2069"}, CaseLower, "amy.pond", nil},
@@ -105,12 +117,40 @@ func TestAllocatorRespectsLengthLimits(t *testing.T) {
 
 func TestRenderSaysWhenShortened(t *testing.T) {
 	tmpl, _ := ParseTemplate("{given}.{family}")
-	alias, shortened, err := tmpl.Render(Fields{Given: strings.Repeat("a", 40), Family: strings.Repeat("b", 40)}, CaseLower, 0)
-	if err != nil || !shortened || len(alias) != MaxAliasLength {
-		t.Errorf("Render = %q (%d), %t, %v; want %d characters, shortened", alias, len(alias), shortened, err, MaxAliasLength)
+	r, err := tmpl.Render(Fields{Given: strings.Repeat("a", 40), Family: strings.Repeat("b", 40)}, CaseLower, 0)
+	if err != nil || !r.Shortened || len(r.Alias) != MaxAliasLength {
+		t.Errorf("Render = %+v (%d), %v; want %d characters, shortened", r, len(r.Alias), err, MaxAliasLength)
 	}
-	if _, shortened, _ := tmpl.Render(Fields{Given: "Amy", Family: "Pond"}, CaseLower, 0); shortened {
+	if r, _ := tmpl.Render(Fields{Given: "Amy", Family: "Pond"}, CaseLower, 0); r.Shortened {
 		t.Error("a short alias reported as shortened")
+	}
+}
+
+// TestRenderSaysWhenTransliterated: a plan says when a username was
+// spelled from a name in another script, and only then.
+func TestRenderSaysWhenTransliterated(t *testing.T) {
+	tests := []struct {
+		template string
+		fields   Fields
+		want     Rendered
+	}{
+		{"{given}.{family}", Fields{Given: "Zoë", Family: "Ó Súilleabháin"}, Rendered{Alias: "zoe.osuilleabhain"}},
+		{"{given}.{family}", Fields{Given: "Иван", Family: "Петров"}, Rendered{Alias: "ivan.petrov", Transliterated: true}},
+		{"{given}.{family}", Fields{Given: "Amy", Family: "王"}, Rendered{Alias: "amy.wang", Transliterated: true}},
+		// The Greek middle name is not used: nothing was transliterated.
+		{"{given}.{family}", Fields{Given: "Amy", Family: "Pond", Middle: "Ελένη"}, Rendered{Alias: "amy.pond"}},
+		// Only the unreadable emoji is non-Latin: nothing transliterated.
+		{"{given}", Fields{Given: "Amy😀"}, Rendered{Alias: "amy"}},
+	}
+	for _, tt := range tests {
+		tmpl, err := ParseTemplate(tt.template)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := tmpl.Render(tt.fields, CaseLower, 0)
+		if err != nil || got != tt.want {
+			t.Errorf("Render(%+v) = %+v, %v; want %+v", tt.fields, got, err, tt.want)
+		}
 	}
 }
 
@@ -147,7 +187,8 @@ func TestMailNickname(t *testing.T) {
 
 func FuzzAlias(f *testing.F) {
 	tmpl, _ := ParseTemplate("{given}.{family}")
-	for _, s := range []string{"Zoë", "O'Brien", "..", "李", "Ærø", "a\u0301", "Jo\x00hn", "\u202eAmy\u202c", "Al\u200bice\ufeff", "Ann\u0085a\x7f", strings.Repeat("é", 100)} {
+	for _, s := range []string{"Zoë", "O'Brien", "..", "李", "Ærø", "a\u0301", "Jo\x00hn", "\u202eAmy\u202c", "Al\u200bice\ufeff", "Ann\u0085a\x7f", strings.Repeat("é", 100),
+		"Юлия", "Παπαδοπούλου", "欧阳静怡", "민준", "ь", "Ελε\u0301νη", strings.Repeat("Щ", 40)} {
 		f.Add(s, s)
 	}
 	f.Fuzz(func(t *testing.T, given, family string) {

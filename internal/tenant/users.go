@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/rostersync/rostersync/internal/naming"
 )
 
 // User types: how people are grouped for account rules.
@@ -60,7 +62,14 @@ type UserTypeConfig struct {
 	// without the other actions.
 	SSOLink bool `json:"ssoLink"`
 	// UsernameTemplate renders the UPN alias, e.g. "{given}.{family}".
+	// Names in other scripts are transliterated first.
 	UsernameTemplate string `json:"usernameTemplate"`
+	// FallbackTemplate renders the alias when UsernameTemplate yields
+	// nothing usable even transliterated (a name recorded as "?"), so
+	// nobody is left without an account; empty means
+	// DefaultFallbackTemplate. Should it yield nothing too (no
+	// identifier), the person's sourcedId is used.
+	FallbackTemplate string `json:"fallbackTemplate,omitempty"`
 	Casing           string `json:"casing,omitempty"`
 	// Domain must be one of the customer's verified domains; empty means
 	// the customer's first domain.
@@ -69,6 +78,19 @@ type UserTypeConfig struct {
 	Licenses []string          `json:"licenses,omitempty"`
 	Groups   []string          `json:"groups,omitempty"`
 	Password string            `json:"password,omitempty"`
+}
+
+// DefaultFallbackTemplate is the fallback username: the MIS identifier
+// (admission number, staff code), which every school already knows its
+// people by.
+const DefaultFallbackTemplate = "{identifier}"
+
+// Fallback is the type's fallback username template.
+func (t UserTypeConfig) Fallback() string {
+	if t.FallbackTemplate == "" {
+		return DefaultFallbackTemplate
+	}
+	return t.FallbackTemplate
 }
 
 // PropertyMapping fills one account property from a roster field or a
@@ -145,6 +167,16 @@ func (u UsersConfig) Validate() error {
 func (t UserTypeConfig) validate(name string) error {
 	if t.Create && t.UsernameTemplate == "" {
 		return fmt.Errorf("%w users type %s: create is on but usernameTemplate is empty", ErrInvalid, name)
+	}
+	// A template that cannot parse would leave every person of the type
+	// without an account at plan time; say so when the profile is saved.
+	for _, tmpl := range []struct{ field, src string }{{"usernameTemplate", t.UsernameTemplate}, {"fallbackTemplate", t.FallbackTemplate}} {
+		if tmpl.src == "" {
+			continue
+		}
+		if _, err := naming.ParseTemplate(tmpl.src); err != nil {
+			return fmt.Errorf("%w users type %s %s: %v", ErrInvalid, name, tmpl.field, err)
+		}
 	}
 	if t.Password != "" && t.Password != PasswordStrong && t.Password != PasswordWords {
 		return fmt.Errorf("%w users type %s password %q: want strong or words", ErrInvalid, name, t.Password)

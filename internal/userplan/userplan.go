@@ -6,6 +6,7 @@
 package userplan
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -387,16 +388,12 @@ func (c *computer) create(p *roster.Person, ut string, rules tenant.UserTypeConf
 		c.unsynced(p, ut, plan.UnsyncedBecauseNoDomain, err.Error())
 		return
 	}
-	tmpl, err := naming.ParseTemplate(rules.UsernameTemplate)
+	name, err := c.username(p, rules)
 	if err != nil {
 		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
 		return
 	}
-	alias, shortened, err := tmpl.Render(c.nameFields(p), naming.Casing(rules.Casing), 0)
-	if err != nil {
-		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
-		return
-	}
+	alias := name.Alias
 	got, err := c.alloc.Allocate(alias, domain)
 	if err != nil {
 		c.unsynced(p, ut, plan.UnsyncedBecauseNoUsername, err.Error())
@@ -409,8 +406,8 @@ func (c *computer) create(p *roster.Person, ut string, rules tenant.UserTypeConf
 	if after["displayName"] == "" {
 		after["displayName"] = notes.property("displayName", c.field(p, "displayName"))
 	}
-	detail := fmt.Sprintf("new %s, username from template %s", ut, rules.UsernameTemplate)
-	if shortened {
+	detail := "new " + ut + ", " + name.how
+	if name.Shortened {
 		detail += fmt.Sprintf(", shortened to %d characters (Graph's limit for a username)", naming.MaxAliasLength)
 	}
 	switch {
@@ -427,6 +424,47 @@ func (c *computer) create(p *roster.Person, ut string, rules tenant.UserTypeConf
 	c.add(plan.Change{Kind: plan.KindUser, Key: p.SourcedID, Action: plan.Create,
 		Reason: plan.CreateBecauseNew, Detail: detail, After: after, Licenses: slices.Clone(rules.Licenses),
 		Groups: slices.Clone(rules.Groups), UserType: ut, Password: password})
+}
+
+// username is a person's alias and how it was made.
+type username struct {
+	naming.Rendered
+	how string // for the change's detail
+}
+
+// username renders the type's username template. A name that yields
+// nothing usable even transliterated (recorded as "?", or in symbols no
+// script reading covers) falls back to the type's fallback template, then
+// to the sourcedId, so nobody is left without an account for their name;
+// the detail says which was used.
+func (c *computer) username(p *roster.Person, rules tenant.UserTypeConfig) (username, error) {
+	tmpl, err := naming.ParseTemplate(rules.UsernameTemplate)
+	if err != nil {
+		return username{}, err
+	}
+	fields, casing := c.nameFields(p), naming.Casing(rules.Casing)
+	r, err := tmpl.Render(fields, casing, 0)
+	switch {
+	case err == nil && r.Transliterated:
+		return username{r, "username from template " + tmpl.String() + ", transliterated from the name's own script (display names keep it)"}, nil
+	case err == nil:
+		return username{r, "username from template " + tmpl.String()}, nil
+	case !errors.Is(err, naming.ErrEmpty):
+		return username{}, err
+	}
+	fallback, err := naming.ParseTemplate(rules.Fallback())
+	if err != nil {
+		return username{}, fmt.Errorf("fallback template: %w", err)
+	}
+	if r, err := fallback.Render(fields, casing, 0); err == nil {
+		return username{r, fmt.Sprintf("username from fallback template %s: template %s finds nothing usable in a username in the name, even transliterated", fallback, tmpl)}, nil
+	}
+	last, _ := naming.ParseTemplate("{sourcedId}") // a constant that parses
+	r, err = last.Render(fields, casing, 0)
+	if err != nil {
+		return username{}, fmt.Errorf("neither template %s, fallback template %s nor the sourcedId finds anything usable in a username: %w", tmpl, fallback, err)
+	}
+	return username{r, fmt.Sprintf("username from the sourcedId: neither template %s nor fallback template %s finds anything usable in a username, even transliterated", tmpl, fallback)}, nil
 }
 
 func (c *computer) domainFor(rules tenant.UserTypeConfig) (string, error) {
@@ -465,7 +503,7 @@ func (c *computer) beforeSyncStart(p *roster.Person) bool {
 }
 
 func (c *computer) nameFields(p *roster.Person) naming.Fields {
-	return naming.Fields{Given: p.GivenName, Family: p.FamilyName, Middle: p.MiddleName, Identifier: p.Identifier, Year: firstGrade(p)}
+	return naming.Fields{Given: p.GivenName, Family: p.FamilyName, Middle: p.MiddleName, Identifier: p.Identifier, Year: firstGrade(p), SourcedID: p.SourcedID}
 }
 
 func firstGrade(p *roster.Person) string {
