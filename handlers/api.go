@@ -65,14 +65,6 @@ type CredentialExporter interface {
 	Acknowledge(ctx context.Context, customerID, runID, exportID string) (int, error)
 }
 
-// ObjectChecker says whether an object exists in a customer's tenant, so
-// a manual link cannot point at an account that is not there (or is in
-// another tenant). cmd/rostersync implements it over the per-tenant Graph
-// client.
-type ObjectChecker interface {
-	UserExists(ctx context.Context, customer tenant.Customer, objectID string) (bool, error)
-}
-
 // maxAPIBody bounds request bodies of the API.
 const maxAPIBody = 1 << 20
 
@@ -81,14 +73,15 @@ const maxAPIBody = 1 << 20
 // (or the local host, see internal/devhost) checks the function key before
 // the request is forwarded here.
 type API struct {
-	store   APIStore
-	starter RunStarter
-	creds   CredentialExporter
-	objects ObjectChecker
-	sources egress.Policy
-	log     *slog.Logger
-	mux     *http.ServeMux
-	routes  []string
+	store    APIStore
+	starter  RunStarter
+	creds    CredentialExporter
+	entities EntityCatalog
+	objects  ObjectLookup
+	sources  egress.Policy
+	log      *slog.Logger
+	mux      *http.ServeMux
+	routes   []string
 }
 
 func (a *API) handle(pattern string, h http.HandlerFunc) {
@@ -101,12 +94,17 @@ func (a *API) handle(pattern string, h http.HandlerFunc) {
 func (a *API) Routes() []string { return slices.Clone(a.routes) }
 
 // NewAPI builds the API; creds may be nil when no credential store is
-// configured (the export then answers 503).
-func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *slog.Logger) *API {
+// configured (the export then answers 503). entities says which entity
+// kinds the per-entity routes serve; nil serves none (DefaultCatalog is
+// today's).
+func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entities EntityCatalog, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &API{store: store, starter: starter, creds: creds, log: log, mux: http.NewServeMux()}
+	if entities == nil {
+		entities = StaticCatalog()
+	}
+	a := &API{store: store, starter: starter, creds: creds, entities: entities, log: log, mux: http.NewServeMux()}
 	a.handle("GET /api/health", a.health)
 	a.handle("GET /api/customers/{customer}", a.getCustomer)
 	a.handle("PUT /api/customers/{customer}", a.putCustomer)
@@ -117,18 +115,20 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *s
 	a.handle("GET /api/customers/{customer}/runs", a.listRuns)
 	a.handle("GET /api/customers/{customer}/runs/{run}", a.getRun)
 	a.handle("GET /api/customers/{customer}/runs/{run}/log", a.runLog)
-	a.handle("GET /api/customers/{customer}/runs/{run}/plan", a.runPlan)
-	a.handle("GET /api/customers/{customer}/runs/{run}/unsynced", a.runUnsynced)
-	a.handle("POST /api/customers/{customer}/runs/{run}/confirm", a.confirmRun)
 	a.handle("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
 	a.handle("GET /api/customers/{customer}/runs/{run}/credentials/exports/{export}", a.refetchExport)
 	a.handle("POST /api/customers/{customer}/runs/{run}/credentials/exports/{export}/acknowledge", a.acknowledgeExport)
-	a.handle("GET /api/customers/{customer}/links", a.listLinks)
-	a.handle("PUT /api/customers/{customer}/links/{source}", a.putLink)
-	a.handle("DELETE /api/customers/{customer}/links/{source}", a.deleteLink)
-	a.handle("GET /api/customers/{customer}/exclusions", a.listExclusions)
-	a.handle("PUT /api/customers/{customer}/exclusions/{source}", a.putExclusion)
-	a.handle("DELETE /api/customers/{customer}/exclusions/{source}", a.deleteExclusion)
+	// Per entity: what the catalog declares decides which exist.
+	a.handle("GET /api/customers/{customer}/runs/{run}/entities/{entity}/plan", a.entityPlan)
+	a.handle("GET /api/customers/{customer}/runs/{run}/entities/{entity}/unsynced", a.entityUnsynced)
+	a.handle("POST /api/customers/{customer}/runs/{run}/entities/{entity}/confirm", a.confirmEntity)
+	a.handle("GET /api/customers/{customer}/entities/{entity}/links", a.listLinks)
+	a.handle("PUT /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.putLink)
+	a.handle("DELETE /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.deleteLink)
+	a.handle("GET /api/customers/{customer}/entities/{entity}/exclusions", a.listExclusions)
+	a.handle("PUT /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.putExclusion)
+	a.handle("DELETE /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.deleteExclusion)
+	a.handle("POST /api/customers/{customer}/entities/{entity}/objects/{sourcedId}/{action}", a.objectAction)
 	return a
 }
 
@@ -137,14 +137,73 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, log *s
 // it before serving.
 func (a *API) SetSourcePolicy(p egress.Policy) { a.sources = p }
 
-// SetObjectChecker sets how manual links are checked against the
-// customer's tenant; without one, PUT .../links answers 503. Call it before
-// serving.
-func (a *API) SetObjectChecker(c ObjectChecker) { a.objects = c }
+// SetObjectLookup sets how manual links are checked against the
+// customer's tenant; without one, PUT .../links/{sourcedId} answers 503.
+// Call it before serving.
+func (a *API) SetObjectLookup(l ObjectLookup) { a.objects = l }
+
+// SetObjectChecker is SetObjectLookup(UserObjects(c)): links of users are
+// checked through c, links of other kinds answer 501.
+func (a *API) SetObjectChecker(c ObjectChecker) {
+	if c == nil {
+		a.objects = nil
+		return
+	}
+	a.objects = UserObjects(c)
+}
 
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBody)
+	if h, pattern := a.mux.Handler(r); pattern == "" {
+		// No route: the mux would answer in text/plain; every error of
+		// the API is a problem document.
+		unrouted(w, r, h)
+		return
+	}
 	a.mux.ServeHTTP(w, r)
+}
+
+// unrouted answers a request no route matched: the mux's own answer (404,
+// 405 with Allow, or a redirect to the clean path) becomes a problem
+// document, and anything else passes through.
+func unrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &headRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	switch rec.status {
+	case http.StatusNotFound:
+		writeProblem(w, r, ProblemNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.EscapedPath()))
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		writeProblem(w, r, ProblemMethodNotAllowed, fmt.Sprintf("%s is not allowed here; allowed: %s", r.Method, rec.header.Get("Allow")))
+	default:
+		for k, vs := range rec.header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+	}
+}
+
+// headRecorder records what the mux's fallback handler answers.
+type headRecorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *headRecorder) Header() http.Header { return h.header }
+
+func (h *headRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *headRecorder) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
 }
 
 func (a *API) health(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +228,7 @@ func (a *API) putCustomer(w http.ResponseWriter, r *http.Request) {
 		c.ID = r.PathValue("customer")
 	}
 	if c.ID != r.PathValue("customer") {
-		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("body id %q does not match the path's customer %q", c.ID, r.PathValue("customer")))
+		writeProblem(w, r, ProblemValidation, fmt.Sprintf("body id %q does not match the path's customer %q", c.ID, r.PathValue("customer")))
 		return
 	}
 	// The tenant binding decides whose accounts a sync writes: once set it
@@ -184,7 +243,7 @@ func (a *API) putCustomer(w http.ResponseWriter, r *http.Request) {
 	case old.TenantID != "" && c.TenantID == "":
 		c.TenantID, c.ConsentedAt = old.TenantID, old.ConsentedAt
 	case old.TenantID != "" && !strings.EqualFold(old.TenantID, c.TenantID):
-		writeError(w, http.StatusConflict, "Conflict", fmt.Sprintf("customer %s is bound to tenant %s; the tenant id cannot be changed by PUT", c.ID, old.TenantID))
+		writeProblem(w, r, ProblemConflict, fmt.Sprintf("customer %s is bound to tenant %s; the tenant id cannot be changed by PUT", c.ID, old.TenantID))
 		return
 	}
 	if err := a.store.PutCustomer(r.Context(), c); err != nil {
@@ -249,7 +308,7 @@ func (a *API) putProfile(w http.ResponseWriter, r *http.Request) {
 		p.ID = id
 	}
 	if p.CustomerID != customer || p.ID != id {
-		writeError(w, http.StatusBadRequest, "BadRequest", "body customerId/id do not match the path")
+		writeProblem(w, r, ProblemValidation, "body customerId/id do not match the path")
 		return
 	}
 	if _, err := a.store.GetCustomer(r.Context(), customer); err != nil {
@@ -287,7 +346,7 @@ func (a *API) startRun(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("simulate"); s != "" {
 		sim, err := strconv.ParseBool(s)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("simulate=%q: want true or false", s))
+			writeProblem(w, r, ProblemValidation, fmt.Sprintf("simulate=%q: want true or false", s))
 			return
 		}
 		if sim {
@@ -315,7 +374,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("limit=%q: want 1 to 1000", s))
+			writeProblem(w, r, ProblemValidation, fmt.Sprintf("limit=%q: want 1 to 1000", s))
 			return
 		}
 		limit = n
@@ -354,77 +413,6 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"value": entries})
 }
 
-// planView is a stored plan with each change's apply progress.
-type planView struct {
-	Plan    *plan.Plan    `json:"plan"`
-	Summary plan.Summary  `json:"summary"`
-	Entries []state.Entry `json:"entries"`
-}
-
-func (a *API) runPlan(w http.ResponseWriter, r *http.Request) {
-	p, entries, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"), tenant.EntityUsers)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if status := r.URL.Query().Get("status"); status != "" {
-		entries = slices.DeleteFunc(entries, func(e state.Entry) bool { return e.Status != status })
-	}
-	if entries == nil {
-		entries = []state.Entry{}
-	}
-	summary := p.Summarize()
-	p.Changes = nil // the entries carry them, with progress
-	writeJSON(w, http.StatusOK, planView{Plan: p, Summary: summary, Entries: entries})
-}
-
-func (a *API) runUnsynced(w http.ResponseWriter, r *http.Request) {
-	p, _, err := a.store.LoadPlan(r.Context(), r.PathValue("customer"), r.PathValue("run"), tenant.EntityUsers)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := p.Unsynced
-	if out == nil {
-		out = []plan.Unsynced{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
-}
-
-// confirmRun lifts the deletion guard of a held plan and applies it.
-func (a *API) confirmRun(w http.ResponseWriter, r *http.Request) {
-	const entity = "users"
-	customer, id := r.PathValue("customer"), r.PathValue("run")
-	run, err := a.store.GetRun(r.Context(), customer, id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if i := run.Entity(entity); i < 0 || run.Entities[i].Status != runs.StatusHeld {
-		writeError(w, http.StatusConflict, "Conflict", "nothing of run "+id+" is held")
-		return
-	}
-	// The plan stays as stored; the confirmation is a record of its own,
-	// which apply reads. It is withdrawn when the resume cannot start, so
-	// the run never reads confirmed while nothing applies it.
-	c := state.Confirmation{CustomerID: customer, RunID: id, Entity: entity, Actor: r.Header.Get("x-rostersync-actor")}
-	if err := a.store.SaveConfirmation(r.Context(), c); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	resumed, err := a.starter.Resume(r.Context(), customer, id, entity, "apply")
-	if err != nil {
-		if werr := a.store.DeleteConfirmation(r.Context(), customer, id, entity); werr != nil {
-			err = errors.Join(err, werr)
-		}
-		a.log.ErrorContext(r.Context(), "confirmed plan could not be resumed", "customer", customer, "run", id, "entity", entity, "error", err)
-		writeError(w, http.StatusServiceUnavailable, "Unavailable", "the run stays held: applying it could not be started; confirm again later")
-		return
-	}
-	a.log.InfoContext(r.Context(), "held plan confirmed", "customer", customer, "run", id, "entity", entity)
-	writeJSON(w, http.StatusAccepted, resumed)
-}
-
 // Headers of a credential export: its id, to acknowledge it with, and
 // when it expires unacknowledged.
 const (
@@ -438,7 +426,7 @@ const (
 // loses nothing; nothing is logged but counts.
 func (a *API) exportCredentials(w http.ResponseWriter, r *http.Request) {
 	if a.creds == nil {
-		writeError(w, http.StatusServiceUnavailable, "Unavailable", "no credential store is configured")
+		writeProblem(w, r, ProblemUnavailable, "no credential store is configured")
 		return
 	}
 	var keys []string
@@ -463,7 +451,7 @@ func (a *API) exportCredentials(w http.ResponseWriter, r *http.Request) {
 // first download was lost.
 func (a *API) refetchExport(w http.ResponseWriter, r *http.Request) {
 	if a.creds == nil {
-		writeError(w, http.StatusServiceUnavailable, "Unavailable", "no credential store is configured")
+		writeProblem(w, r, ProblemUnavailable, "no credential store is configured")
 		return
 	}
 	customer, id := r.PathValue("customer"), r.PathValue("run")
@@ -480,7 +468,7 @@ func (a *API) refetchExport(w http.ResponseWriter, r *http.Request) {
 // idempotent; after a failure part way, calling it again finishes.
 func (a *API) acknowledgeExport(w http.ResponseWriter, r *http.Request) {
 	if a.creds == nil {
-		writeError(w, http.StatusServiceUnavailable, "Unavailable", "no credential store is configured")
+		writeProblem(w, r, ProblemUnavailable, "no credential store is configured")
 		return
 	}
 	customer, id, export := r.PathValue("customer"), r.PathValue("run"), r.PathValue("export")
@@ -509,134 +497,34 @@ func writeCredentialsCSV(w http.ResponseWriter, runID string, ex credentials.Exp
 	cw.Flush()
 }
 
-func (a *API) listLinks(w http.ResponseWriter, r *http.Request) {
-	ms, err := a.store.ListMappings(r.Context(), r.PathValue("customer"), "user")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if ms == nil {
-		ms = []state.Mapping{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": ms})
-}
-
-// putLink is the manual match: this person is that existing account. It
-// refuses an account already linked to someone else.
-func (a *API) putLink(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		TargetID string `json:"targetId"`
-		UserType string `json:"userType,omitempty"`
-	}
-	if !decodeBody(w, r, &body) {
-		return
-	}
-	customer, source := r.PathValue("customer"), r.PathValue("source")
-	if body.TargetID == "" {
-		writeError(w, http.StatusBadRequest, "BadRequest", "targetId (the account's object id) is required")
-		return
-	}
-	if a.objects == nil {
-		writeError(w, http.StatusServiceUnavailable, "Unavailable", "links cannot be checked: Graph is not configured")
-		return
-	}
-	c, err := a.store.GetCustomer(r.Context(), customer)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if c.TenantID == "" {
-		writeError(w, http.StatusConflict, "Conflict", fmt.Sprintf("customer %s has no tenant yet: a link can only point at an account in it", customer))
-		return
-	}
-	exists, err := a.objects.UserExists(r.Context(), c, body.TargetID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if !exists {
-		writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("targetId %s: no user with that object id in the customer's tenant", body.TargetID))
-		return
-	}
-	ms, err := a.store.ListMappings(r.Context(), customer, "user")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	for _, m := range ms {
-		if strings.EqualFold(m.TargetID, body.TargetID) && m.SourceID != source {
-			writeError(w, http.StatusConflict, "Conflict", fmt.Sprintf("account %s is already linked to %s", body.TargetID, m.SourceID))
-			return
-		}
-	}
-	m := state.Mapping{CustomerID: customer, Kind: "user", SourceID: source, TargetID: body.TargetID, How: "manual", UserType: body.UserType}
-	if err := a.store.PutMappings(r.Context(), m); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, m)
-}
-
-func (a *API) deleteLink(w http.ResponseWriter, r *http.Request) {
-	if err := a.store.DeleteMappings(r.Context(), r.PathValue("customer"), "user", r.PathValue("source")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (a *API) listExclusions(w http.ResponseWriter, r *http.Request) {
-	xs, err := a.store.ListExclusions(r.Context(), r.PathValue("customer"), "user")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if xs == nil {
-		xs = []state.Exclusion{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": xs})
-}
-
-func (a *API) putExclusion(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		Reason string `json:"reason"`
-	}
-	if r.ContentLength != 0 && !decodeBody(w, r, &body) {
-		return
-	}
-	x := state.Exclusion{CustomerID: r.PathValue("customer"), Kind: "user", SourceID: r.PathValue("source"), Reason: body.Reason}
-	if err := a.store.AddExclusion(r.Context(), x); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, x)
-}
-
-func (a *API) deleteExclusion(w http.ResponseWriter, r *http.Request) {
-	if err := a.store.RemoveExclusion(r.Context(), r.PathValue("customer"), "user", r.PathValue("source")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 // fail maps domain errors to HTTP statuses; anything unknown is a 500 whose
 // detail goes to the log, not to the caller.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, state.ErrNotFound):
-		writeError(w, http.StatusNotFound, "NotFound", err.Error())
+		writeProblem(w, r, ProblemNotFound, err.Error())
 	case errors.Is(err, tenant.ErrInvalid), errors.Is(err, state.ErrInvalidKey), errors.Is(err, state.ErrTooLarge):
-		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		writeProblem(w, r, ProblemValidation, err.Error())
 	case errors.Is(err, state.ErrOverlap), errors.Is(err, state.ErrConflict), errors.Is(err, pipeline.ErrNotRunnable):
-		writeError(w, http.StatusConflict, "Conflict", err.Error())
+		writeProblem(w, r, ProblemConflict, err.Error())
 	case errors.Is(err, pipeline.ErrRunActive):
-		writeError(w, http.StatusConflict, "RunInProgress", err.Error())
+		writeProblem(w, r, ProblemRunInProgress, err.Error())
 	case errors.Is(err, credentials.ErrAcknowledged):
-		writeError(w, http.StatusGone, "Gone", err.Error())
+		writeProblem(w, r, ProblemGone, err.Error())
+	case errors.Is(err, ErrUnsupportedKind):
+		writeProblem(w, r, ProblemUnsupported, err.Error())
+	case errors.Is(err, ErrDependencyUnavailable):
+		// The cause (an address, a token error) stays in the log.
+		a.log.WarnContext(r.Context(), "api request met an unavailable dependency", "method", r.Method, "path", r.URL.Path, "error", err)
+		what := "a dependency"
+		var dep *DependencyError
+		if errors.As(err, &dep) {
+			what = dep.Dependency
+		}
+		writeProblem(w, r, ProblemUnavailable, what+" is unavailable; try again later")
 	default:
 		a.log.ErrorContext(r.Context(), "api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusInternalServerError, "InternalError", "the request failed; see the service log")
+		writeProblem(w, r, ProblemInternal, "the request failed; see the service log")
 	}
 }
 
@@ -646,16 +534,16 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 // after it), and every field known to v.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("body of type %q: want application/json", r.Header.Get("Content-Type")))
+		writeProblem(w, r, ProblemUnsupportedMediaType, fmt.Sprintf("body of type %q: want application/json", r.Header.Get("Content-Type")))
 		return false
 	}
 	bad := func(err error) bool {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, "TooLarge", fmt.Sprintf("body over %d bytes", tooBig.Limit))
+			writeProblem(w, r, ProblemPayloadTooLarge, fmt.Sprintf("body over %d bytes", tooBig.Limit))
 			return false
 		}
-		writeError(w, http.StatusBadRequest, "BadRequest", "body: "+err.Error())
+		writeProblem(w, r, ProblemValidation, "body: "+err.Error())
 		return false
 	}
 	dec := json.NewDecoder(r.Body)
@@ -678,19 +566,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		return bad(err)
 	}
 	return true
-}
-
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

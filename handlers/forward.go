@@ -36,36 +36,36 @@ func pathChar(c byte) bool {
 	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
 }
 
-// checkForwardable returns the status and reason for a request the host
-// could not have forwarded intact, or 0.
-func checkForwardable(r *http.Request) (int, string, string) {
+// checkForwardable returns the problem kind and reason for a request the
+// host could not have forwarded intact, or "".
+func checkForwardable(r *http.Request) (ProblemType, string) {
 	if strings.Contains(r.URL.EscapedPath(), "%") {
-		return http.StatusBadRequest, "BadRequest", "the path holds percent-encoded characters, which the Functions host does not forward intact; ids are letters, digits and -._~!$&'()*+,;=:@"
+		return ProblemValidation, "the path holds percent-encoded characters, which the Functions host does not forward intact; ids are letters, digits and -._~!$&'()*+,;=:@"
 	}
 	for i := 0; i < len(r.URL.Path); i++ {
 		if !pathChar(r.URL.Path[i]) {
-			return http.StatusBadRequest, "BadRequest", fmt.Sprintf("the path holds %q, which the Functions host does not forward intact", r.URL.Path[i])
+			return ProblemValidation, fmt.Sprintf("the path holds %q, which the Functions host does not forward intact", r.URL.Path[i])
 		}
 	}
 	for k, vs := range r.URL.Query() {
 		if len(vs) > 1 {
-			return http.StatusBadRequest, "BadRequest", fmt.Sprintf("query parameter %q is repeated; the Functions host joins repeated values with commas, so give it once", k)
+			return ProblemValidation, fmt.Sprintf("query parameter %q is repeated; the Functions host joins repeated values with commas, so give it once", k)
 		}
 	}
 	if r.ContentLength < 0 {
 		// Go sets ContentLength -1 for a chunked body (or one of unknown
 		// length); the host would forward it empty.
-		return http.StatusLengthRequired, "LengthRequired", "a request body needs a Content-Length: the Functions host drops bodies sent without one"
+		return ProblemLengthRequired, "a request body needs a Content-Length: the Functions host drops bodies sent without one"
 	}
-	return 0, "", ""
+	return "", ""
 }
 
 // serveAPI checks a forwarded request, serves it with the API, and logs
 // every non-2xx answer with its reason before the answer leaves.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
-	if status, code, reason := checkForwardable(r); status != 0 {
-		writeError(sw, status, code, reason)
+	if kind, reason := checkForwardable(r); kind != "" {
+		writeProblem(sw, r, kind, reason)
 	} else {
 		s.api.ServeHTTP(sw, r)
 	}
@@ -87,8 +87,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 // statusWriter passes a successful response through and holds back a
-// failed one (the API's error JSON: a code and a message naming ids, never
-// personal data), so that it can be logged before it is sent.
+// failed one (the API's problem document: a type and a detail naming ids,
+// never personal data), so that it can be logged before it is sent.
 type statusWriter struct {
 	http.ResponseWriter
 	status int

@@ -45,7 +45,7 @@ func TestPutProfileSourceRules(t *testing.T) {
 			if err := store.PutCustomer(context.Background(), tenant.Customer{ID: "oak"}); err != nil {
 				t.Fatal(err)
 			}
-			api := NewAPI(store, nil, nil, nil)
+			api := NewAPI(store, nil, nil, DefaultCatalog(), nil)
 			if tt.local {
 				api.SetSourcePolicy(egress.Policy{Local: true})
 			}

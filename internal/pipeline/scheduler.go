@@ -146,6 +146,9 @@ type RunRequest struct {
 	Entities []string
 	// Only narrows it to some people ("create selected people now").
 	Only []string
+	// Action is the per-object button that asked for the run ("resync",
+	// "create", "delete"), empty for a sync; the run record carries it.
+	Action string
 }
 
 // StartRun starts a manual run (sync now, simulate, create selected) and
@@ -185,6 +188,7 @@ func (p *Pipeline) StartRun(ctx context.Context, req RunRequest) (runs.Run, erro
 	}
 	run := runs.New(id, req.CustomerID, req.ProfileID, runs.TriggerManual, req.Mode, id, entities, now)
 	run.Only = slices.Clone(req.Only)
+	run.Action = req.Action
 	if run, err = p.store.CreateRun(ctx, run); err != nil {
 		return runs.Run{}, err
 	}

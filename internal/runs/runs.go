@@ -74,6 +74,9 @@ type Run struct {
 	// Only limits a manual run to these people (sourcedIds): "create
 	// selected people now".
 	Only []string `json:"only,omitempty"`
+	// Action is the per-object button that started the run ("resync",
+	// "create", "delete"); empty for a sync of everything in scope.
+	Action string `json:"action,omitempty"`
 	// ETag is the store's concurrency token; not part of the record.
 	ETag string `json:"-"`
 }
