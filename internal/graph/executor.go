@@ -204,9 +204,22 @@ type item struct {
 	// tries counts throttled and transient failures in this call; waits
 	// counts consistency retries.
 	tries, waits int
+	// members, on a packed item, are the adds to one group it carries as
+	// one PATCH members@odata.bind; single marks an add that must go alone
+	// (its pack was refused).
+	members []*item
+	single  bool
 }
 
 func (it *item) isWrite() bool { return !it.lookup }
+
+// ops are the items an item answers for: its members when packed.
+func (it *item) ops() []*item {
+	if it.members != nil {
+		return it.members
+	}
+	return []*item{it}
+}
 
 // Execute performs ops and returns one result per op, in no particular
 // order; an id given twice is carried out and answered once. It is safe
@@ -230,8 +243,55 @@ func (e *Executor) Execute(ctx context.Context, ops []apply.Op) []apply.Result {
 		}
 		x.queue = append(x.queue, &item{op: op})
 	}
+	x.queue = packMembers(x.queue)
 	x.run()
 	return x.results
+}
+
+// packMembers folds the adds to one group into packed items of up to
+// maxBindsPerPatch members each: one write instead of one per member
+// (graph.md §4.2). A group with a single add keeps its plain $ref add.
+func packMembers(queue []*item) []*item {
+	byGroup := map[string][]*item{}
+	var order []string
+	out := queue[:0:0]
+	for _, it := range queue {
+		if it.op.Kind != apply.OpAddMember || it.single {
+			out = append(out, it)
+			continue
+		}
+		if _, seen := byGroup[it.op.Ref]; !seen {
+			order = append(order, it.op.Ref)
+		}
+		byGroup[it.op.Ref] = append(byGroup[it.op.Ref], it)
+	}
+	for _, g := range order {
+		adds := byGroup[g]
+		for len(adds) > 0 {
+			n := min(len(adds), maxBindsPerPatch)
+			if n == 1 {
+				out = append(out, adds[0])
+			} else {
+				out = append(out, &item{op: apply.Op{ID: "pack:" + g + ":" + adds[0].op.ID, Kind: apply.OpAddMember, Ref: g}, members: adds[:n:n]})
+			}
+			adds = adds[n:]
+		}
+	}
+	return out
+}
+
+// maxBindsPerPatch is Graph's limit on references added in one request.
+const maxBindsPerPatch = 20
+
+// unpack sends a refused pack's adds one by one: Graph refuses a whole
+// bind when one member is in already or not visible yet, and a plain add
+// answers each of those on its own (done, or retried while replicating),
+// so only the missing members are written.
+func (x *execution) unpack(it *item, now time.Time) {
+	for _, m := range it.members {
+		m.single = true
+		x.requeue(m, now)
+	}
 }
 
 // invalidOp says what makes op unsendable, or "".
@@ -312,10 +372,14 @@ func (x *execution) run() {
 		}
 	}
 	end := x.clk.Now()
+	handedBack := 0
 	for _, it := range x.back {
-		x.results = append(x.results, apply.Result{ID: it.op.ID, Status: apply.Retry, RetryAfter: max(it.notBefore.Sub(end), 0)})
+		for _, one := range it.ops() {
+			x.results = append(x.results, apply.Result{ID: one.op.ID, Status: apply.Retry, RetryAfter: max(it.notBefore.Sub(end), 0)})
+			handedBack++
+		}
 	}
-	x.e.count(func(s *ExecutorStats) { s.HandedBack += len(x.back) })
+	x.e.count(func(s *ExecutorStats) { s.HandedBack += handedBack })
 }
 
 // take removes up to BatchSize items that are due at now from the queue.
@@ -542,6 +606,8 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 func (x *execution) refused(it *item, status int, ge graphError, now time.Time) {
 	op, spec := it.op, opSpecs[it.op.Kind]
 	switch {
+	case it.members != nil:
+		x.unpack(it, now)
 	case it.lookup:
 		x.fail(it, codeOr(ge.Code, status), ge.Message)
 	case spec.create != nil && isConflict(ge):
@@ -649,11 +715,23 @@ func (x *execution) requeue(it *item, at time.Time) {
 }
 
 func (x *execution) done(it *item, res apply.Result) {
+	if it.members != nil {
+		for _, m := range it.members {
+			x.done(m, apply.Result{ID: m.op.ID, Status: apply.Done})
+		}
+		return
+	}
 	x.e.count(func(s *ExecutorStats) { s.Done++ })
 	x.results = append(x.results, res)
 }
 
 func (x *execution) fail(it *item, code, msg string) {
+	if it.members != nil {
+		for _, m := range it.members {
+			x.fail(m, code, msg)
+		}
+		return
+	}
 	x.e.count(func(s *ExecutorStats) { s.Failed++ })
 	x.results = append(x.results, apply.Result{ID: it.op.ID, Status: apply.Failed, Code: code, Error: msg})
 }
@@ -734,8 +812,16 @@ func sameAccount(props map[string]string, acct map[string]any) bool {
 // request builds the $batch request for an item (without its id).
 func (e *Executor) request(it *item) batchItem {
 	spec := opSpecs[it.op.Kind]
-	if it.lookup {
+	switch {
+	case it.lookup:
 		return spec.create.lookup(it.op)
+	case it.members != nil:
+		binds := make([]string, len(it.members))
+		for i, m := range it.members {
+			binds[i] = e.directoryObject(m.op.TargetID)
+		}
+		return batchItem{Method: http.MethodPatch, URL: "/groups/" + url.PathEscape(it.op.Ref), Headers: jsonHeader,
+			Body: map[string]any{"members@odata.bind": binds}}
 	}
 	return spec.request(e, it.op)
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,6 @@ import (
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/graphsim"
 )
-
 
 func TestExecuteEveryKind(t *testing.T) {
 	env := newSimEnv(t, graphsim.Options{}, simTenant(), nil)
@@ -30,7 +30,7 @@ func TestExecuteEveryKind(t *testing.T) {
 		{ID: "u:ada#license", Kind: apply.OpAssignLicense, TargetID: simExisting, Props: map[string]string{"skuId": simSKU}},
 		{ID: "u:ada#group", Kind: apply.OpAddMember, TargetID: simExisting, Ref: simGroup},
 		{ID: "u:sam#group", Kind: apply.OpAddMember, TargetID: simMember, Ref: simGroup}, // already a member
-		{ID: "u:sam#noop", Kind: apply.OpPatchUser, TargetID: simMember},                     // nothing to change
+		{ID: "u:sam#noop", Kind: apply.OpPatchUser, TargetID: simMember},                 // nothing to change
 	}
 	res := ex.Execute(context.Background(), ops)
 	checkOneEach(t, ops, res)
@@ -65,8 +65,11 @@ func TestExecuteEveryKind(t *testing.T) {
 		t.Errorf("group members = %v, want the existing member and the added one", members)
 	}
 	st := env.stats(t)
-	if st.Batches != 1 {
-		t.Errorf("$batch requests = %d, want 1 for %d ops", st.Batches, len(ops))
+	// The two adds to one group go as one members@odata.bind PATCH, which
+	// Graph refuses whole (sam is in already); they follow one by one in
+	// a second $batch.
+	if st.Batches != 2 {
+		t.Errorf("$batch requests = %d, want 2 for %d ops (the refused pack's adds again, singly)", st.Batches, len(ops))
 	}
 	if got := st.Requests["POST users"]; got != 3 {
 		t.Errorf("POST users = %d, want 3 (create, revoke, assignLicense)", got)
@@ -585,4 +588,41 @@ func TestTransientItemErrorsRetried(t *testing.T) {
 		t.Errorf("stats %+v, want 4 requests with 3 retries", st)
 	}
 	checkOneAccountEach(t, env, []string{"flaky"})
+}
+
+// Adds to one group go as PATCH members@odata.bind of up to 20 members:
+// 45 new members of one group cost 3 writes, not 45.
+func TestAddMembersArePacked(t *testing.T) {
+	env := newSimEnv(t, graphsim.Options{}, simTenant(), nil)
+	ex := NewExecutor(env.client, ExecutorOptions{})
+	var creates []apply.Op
+	for i := range 45 {
+		creates = append(creates, createOp(fmt.Sprintf("pack%02d", i)))
+	}
+	var adds []apply.Op
+	for _, r := range ex.Execute(context.Background(), creates) {
+		if r.Status != apply.Done {
+			t.Fatalf("create %s: %s %s", r.ID, r.Status, r.Error)
+		}
+		adds = append(adds, apply.Op{ID: r.ID + ":group", Kind: apply.OpAddMember, TargetID: r.TargetID, Ref: simGroup})
+	}
+	time.Sleep(10 * time.Millisecond)
+	before := env.stats(t)
+	res := ex.Execute(context.Background(), adds)
+	checkOneEach(t, adds, res)
+	for _, r := range res {
+		if r.Status != apply.Done {
+			t.Errorf("add %s = %s %s %s", r.ID, r.Status, r.Code, r.Error)
+		}
+	}
+	after := env.stats(t)
+	if w := after.Writes - before.Writes; w != 3 {
+		t.Errorf("45 adds to one group took %d writes, want 3 (20 + 20 + 5 binds)", w)
+	}
+	if n := after.Requests["PATCH groups"] - before.Requests["PATCH groups"]; n != 3 {
+		t.Errorf("PATCH groups = %d, want 3", n)
+	}
+	if members, _ := env.group(t, simGroup)["members"].([]string); len(members) != 46 {
+		t.Errorf("group has %d members, want the existing one and 45 added", len(members))
+	}
 }
