@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -29,12 +28,16 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	stateDir := fs.String("state", "", "keep the demo's state in this folder (default: a temporary folder, removed)")
-	root := fs.String("root", ".", "folder holding host.json and functions/")
+	root := fs.String("root", "", "folder holding host.json and functions/ (default: found at or above the binary)")
 	students := fs.Int("students", sample.DefaultStudents, "pupils in the generated school")
 	staff := fs.Int("staff", sample.DefaultStaff, "staff in the generated school")
 	timeScale := fs.Float64("time-scale", 60, "the simulated Graph runs this many times faster than real time")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
+	}
+	hostRoot, err := findRoot(*root, env)
+	if err != nil {
+		return err
 	}
 	dir := *stateDir
 	if dir == "" {
@@ -51,7 +54,7 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	w, err := openWorld(ctx, worldOptions{dir: filepath.Join(dir, "state"), tenantID: "sim-oakfield", domain: "oakfield.example",
-		timeScale: *timeScale, root: *root, feedDir: dir, log: slog.New(slog.DiscardHandler)})
+		timeScale: *timeScale, root: hostRoot, feedDir: dir})
 	if err != nil {
 		return err
 	}
@@ -149,7 +152,7 @@ func changeADay(r *roster.Roster) *roster.Roster {
 }
 
 func (d *demo) sync(feed, mode string) error {
-	sum, err := d.w.syncOnce(d.ctx, feed, mode)
+	sum, err := d.w.syncOnce(d.ctx, feed, mode, []string{tenant.EntityUsers})
 	if err != nil {
 		return err
 	}
@@ -166,7 +169,7 @@ func (d *demo) report(sum syncSummary) {
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		d.printf("   %s\n", line)
 	}
-	p, entries, err := d.w.stack.Store.LoadPlan(d.ctx, syncCustomer, sum.RunID, tenant.EntityUsers)
+	p, entries, err := d.w.app.Store.LoadPlan(d.ctx, syncCustomer, sum.RunID, tenant.EntityUsers)
 	if err != nil {
 		d.printf("   (no plan: %v)\n\n", err)
 		return

@@ -25,6 +25,9 @@ type environment struct {
 	getenv func(string) string
 	stdout io.Writer
 	stderr io.Writer
+	// executable is the running binary's path (os.Executable when nil);
+	// commands find their host files from it (findRoot).
+	executable func() (string, error)
 }
 
 func commands() []command {
@@ -32,7 +35,8 @@ func commands() []command {
 		{"serve", "run as the Azure Functions custom handler (listens on FUNCTIONS_CUSTOMHANDLER_PORT)", runServe},
 		{"dev", "run the whole stack locally, like `func start`: timers, queue, HTTP API", runDev},
 		{"demo", "sync a sample school end to end and print a readable report", runDemo},
-		{"sync", "one users sync of a OneRoster feed into a simulated tenant kept in a folder (--roster, --state)", runSync},
+		{"sync", "one sync of a OneRoster feed into a simulated tenant kept in a folder (--roster, --state, --entities)", runSync},
+		{"links", "print an entity's links kept in a state folder (--state, --entity, --json)", runLinks},
 		{"tenant", "tenant export (--state DIR | --from URL): print a simulated tenant", runTenant},
 		{"sample", "write a generated UK secondary school as a OneRoster CSV feed", runSample},
 		{"graphsim", "serve the Microsoft Graph tenant simulator (--addr 127.0.0.1:PORT)", runGraphsim},
@@ -43,7 +47,7 @@ func commands() []command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr}
+	env := environment{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr, executable: os.Executable}
 	if err := run(ctx, os.Args[1:], env); err != nil {
 		fmt.Fprintln(os.Stderr, "rostersync:", err)
 		os.Exit(int(exitStatusOf(err)))

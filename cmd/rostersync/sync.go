@@ -7,15 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/app"
 	"github.com/rostersync/rostersync/internal/graphsim"
 	"github.com/rostersync/rostersync/internal/oneroster"
 	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/tenant"
 )
@@ -41,13 +43,25 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	domain := fs.String("domain", "school.example", "verified domain of a new simulated tenant")
 	tenantID := fs.String("tenant", "sim-school", "simulated tenant `id` (its token is sim:ID)")
 	graphURL := fs.String("graph-url", "", "a running `rostersync graphsim` (http://127.0.0.1:PORT) to sync into instead of the tenant in --state; the tenant is added there if missing; give the simulator's --time-scale")
-	root := fs.String("root", ".", "folder holding host.json and functions/")
+	root := fs.String("root", "", "folder holding host.json and functions/ (default: found at or above the binary)")
+	entityList := fs.String("entities", tenant.EntityUsers, "entity kinds to sync, comma-separated, in this order (registered: "+strings.Join(app.EntityNames(), ", ")+")")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	if *rosterPath == "" || *dir == "" {
 		fs.Usage()
 		return usageError{"--roster and --state are required"}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
+	}
+	entities, err := parseEntities(*entityList)
+	if err != nil {
+		return err
+	}
+	hostRoot, err := findRoot(*root, env)
+	if err != nil {
+		return err
 	}
 	mode := runs.ModeApply
 	if *simulate {
@@ -57,13 +71,15 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	if err != nil {
 		return err
 	}
-	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: *tenantID, domain: *domain, timeScale: *timeScale, root: *root, feedDir: filepath.Dir(abs),
-		graphURL: *graphURL, log: slog.New(slog.DiscardHandler)})
+	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: *tenantID, domain: *domain, timeScale: *timeScale, root: hostRoot, feedDir: filepath.Dir(abs),
+		graphURL: *graphURL})
 	if err != nil {
 		return err
 	}
 	defer w.close()
-	sum, err := w.syncOnce(ctx, *rosterPath, mode)
+	// Progress goes to stderr: stdout carries the result alone.
+	fmt.Fprintf(env.stderr, "rostersync sync: %s %s from %s into tenant %s\n", mode, strings.Join(entities, ","), abs, *tenantID)
+	sum, err := w.syncOnce(ctx, *rosterPath, mode, entities)
 	if err != nil {
 		return err
 	}
@@ -77,6 +93,23 @@ func runSync(ctx context.Context, args []string, env environment) error {
 		sum.print(env.stdout)
 	}
 	return sum.outcome()
+}
+
+// parseEntities reads --entities: registered kinds, comma-separated, each
+// once, in the order they are to run.
+func parseEntities(list string) ([]string, error) {
+	var out []string
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if _, ok := app.LookupEntity(name); !ok {
+			return nil, usageError{fmt.Sprintf("--entities: %q is not a registered entity (registered: %s)", name, strings.Join(app.EntityNames(), ", "))}
+		}
+		if slices.Contains(out, name) {
+			return nil, usageError{fmt.Sprintf("--entities: %q is listed twice", name)}
+		}
+		out = append(out, name)
+	}
+	return out, nil
 }
 
 // outcome is nil for a run that succeeded and did everything it planned;
@@ -122,6 +155,62 @@ type syncSummary struct {
 	Graph         graphFigures   `json:"graph"`
 	Elapsed       float64        `json:"elapsedSeconds"`
 	Counts        map[string]int `json:"counts"`
+	// Entities are each entity's figures, by kind.
+	Entities map[string]entityFigures `json:"entities"`
+}
+
+// entityFigures are one entity's part of a sync's result, derived from
+// its counts in the run record (see entityColumns).
+type entityFigures struct {
+	Status        string `json:"status"`
+	Creates       int    `json:"creates"`
+	Updates       int    `json:"updates"`
+	Deletes       int    `json:"deletes"`
+	MemberAdds    int    `json:"memberAdds"`
+	MemberRemoves int    `json:"memberRemoves"`
+	Unsynced      int    `json:"unsynced"`
+	Errors        int    `json:"errors"`
+	Writes        int    `json:"writes"`
+}
+
+// entityColumns maps a plan action to its column in entityFigures. Every
+// entity counts its changes as "plan.ACTION" when it plans (a simulated
+// run reports these) and "applied.ACTION" / "failed.ACTION" as it applies
+// (an applied run reports these; every failed.* is an error). Users:
+// create → creates; update, reactivate and link (an existing account
+// adopted, and brought in line) → updates; suspend (the users' delete,
+// reversible) → deletes. Memberships: addMember → memberAdds, removeMember
+// → memberRemoves. "unsynced" is the people or objects left alone, and
+// writes are the "ops" count: the operations apply sent to Graph (apply
+// sends only writes). An action missing here is in counts, not in a column.
+var entityColumns = map[plan.Action]func(*entityFigures) *int{
+	plan.Create:     func(f *entityFigures) *int { return &f.Creates },
+	plan.Update:     func(f *entityFigures) *int { return &f.Updates },
+	plan.Reactivate: func(f *entityFigures) *int { return &f.Updates },
+	plan.Link:       func(f *entityFigures) *int { return &f.Updates },
+	plan.Suspend:    func(f *entityFigures) *int { return &f.Deletes },
+	"delete":        func(f *entityFigures) *int { return &f.Deletes },
+	"addMember":     func(f *entityFigures) *int { return &f.MemberAdds },
+	"removeMember":  func(f *entityFigures) *int { return &f.MemberRemoves },
+}
+
+func figuresOf(mode string, e runs.EntityRun) entityFigures {
+	f := entityFigures{Status: string(e.Status), Unsynced: e.Counts["unsynced"], Writes: e.Counts["ops"]}
+	done := "applied."
+	if mode == runs.ModeSimulate {
+		done = "plan."
+	}
+	for k, n := range e.Counts {
+		if action, ok := strings.CutPrefix(k, done); ok {
+			if col, ok := entityColumns[plan.Action(action)]; ok {
+				*col(&f) += n
+			}
+		}
+		if strings.HasPrefix(k, "failed.") {
+			f.Errors += n
+		}
+	}
+	return f
 }
 
 type graphFigures struct {
@@ -134,7 +223,7 @@ type graphFigures struct {
 	Batches    int64 `json:"batches"`
 }
 
-func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSummary, error) {
+func (w *world) syncOnce(ctx context.Context, rosterPath, mode string, entities []string) (syncSummary, error) {
 	// The profile names the feed inside the world's feed folder, as a
 	// customer's profile names one inside its own (reconcile.FileSource).
 	abs, err := filepath.Abs(rosterPath)
@@ -145,8 +234,10 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSumm
 	if err != nil || !filepath.IsLocal(rel) {
 		return syncSummary{}, fmt.Errorf("roster %s is not inside %s", abs, w.feedDir)
 	}
-	store := w.stack.Store
-	c := tenant.Customer{ID: syncCustomer, Name: "Simulated school", TenantID: w.tenantID, Features: tenant.Features{Users: true}}
+	store := w.app.Store
+	// Every feature is on: the command runs the entities it was asked for.
+	c := tenant.Customer{ID: syncCustomer, Name: "Simulated school", TenantID: w.tenantID,
+		Features: tenant.Features{Users: true, Groups: true, Classrooms: true, Calendar: true, Hierarchies: true}}
 	snap, found, err := w.simTenant(ctx)
 	if err != nil {
 		return syncSummary{}, err
@@ -163,16 +254,16 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSumm
 		return syncSummary{}, err
 	}
 	p := tenant.Profile{CustomerID: c.ID, ID: syncProfile, Name: "Users", Enabled: false, RunAt: "02:00", TimeZone: "Europe/London",
-		Entities: []string{tenant.EntityUsers}, Source: tenant.RosterSource{Kind: tenant.SourceCSV, Path: rel}}
+		Entities: entities, Source: tenant.RosterSource{Kind: tenant.SourceCSV, Path: rel}}
 	if err := store.SaveProfile(ctx, p); err != nil {
 		return syncSummary{}, err
 	}
-	before, err := w.simStats(ctx)
+	before, err := w.sim.Stats(ctx, w.tenantID)
 	if err != nil {
 		return syncSummary{}, err
 	}
 	start := time.Now()
-	run, err := w.stack.Pipeline.StartRun(ctx, pipeline.RunRequest{CustomerID: c.ID, ProfileID: p.ID, Mode: mode})
+	run, err := w.app.Pipeline.StartRun(ctx, pipeline.RunRequest{CustomerID: c.ID, ProfileID: p.ID, Mode: mode})
 	if err != nil {
 		return syncSummary{}, err
 	}
@@ -183,14 +274,14 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string) (syncSumm
 	if run, err = store.GetRun(ctx, c.ID, run.ID); err != nil {
 		return syncSummary{}, err
 	}
-	after, err := w.simStats(ctx)
+	after, err := w.sim.Stats(ctx, w.tenantID)
 	if err != nil {
 		return syncSummary{}, err
 	}
 	sum := summarize(run)
 	sum.Elapsed = elapsed.Seconds()
 	sum.Graph = graphDelta(before, after)
-	if n, err := w.vault.Count(ctx, c.ID, run.ID); err == nil {
+	if n, err := w.app.Vault.Count(ctx, c.ID, run.ID); err == nil {
 		sum.Credentials = n
 	}
 	return sum, nil
@@ -208,7 +299,10 @@ func graphDelta(before, after graphsim.Stats) graphFigures {
 func summarize(r runs.Run) syncSummary {
 	c := r.Counts
 	s := syncSummary{RunID: r.ID, Mode: r.Mode, Status: string(r.Status), Counts: c,
-		Matches: c["matched"], Unsynced: c["unsynced"], Held: c["held"] > 0}
+		Matches: c["matched"], Unsynced: c["unsynced"], Held: c["held"] > 0, Entities: map[string]entityFigures{}}
+	for _, e := range r.Entities {
+		s.Entities[e.Entity] = figuresOf(r.Mode, e)
+	}
 	if r.Mode == runs.ModeSimulate {
 		s.Creates, s.Links, s.Updates, s.Suspends, s.Reactivations = c["plan.create"], c["plan.link"], c["plan.update"], c["plan.suspend"], c["plan.reactivate"]
 	} else {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/rostersync/rostersync/internal/graphsim"
 	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/tenant"
 )
 
 func testEnv(stdout, stderr *bytes.Buffer) environment {
@@ -47,16 +47,16 @@ func TestKilledSyncKeepsTenantWrites(t *testing.T) {
 	feed := sampleFeed(t, "12")
 	dir := t.TempDir()
 	w, err := openWorld(ctx, worldOptions{dir: dir, tenantID: "sim-school", domain: "school.example", timeScale: 60,
-		root: "../..", feedDir: filepath.Dir(feed), log: slog.New(slog.DiscardHandler)})
+		root: "../..", feedDir: filepath.Dir(feed)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.close()
-	sum, err := w.syncOnce(ctx, feed, runs.ModeApply)
+	sum, err := w.syncOnce(ctx, feed, runs.ModeApply, []string{tenant.EntityUsers})
 	if err != nil || sum.Creates == 0 {
 		t.Fatalf("syncOnce = %+v, %v; want creates", sum, err)
 	}
-	live, _ := w.sim.ExportTenant("sim-school")
+	live, _ := w.sim.Embedded().ExportTenant("sim-school")
 
 	crashed := t.TempDir()
 	for _, name := range []string{simTenantFile, simTenantFile + graphsim.WriteLogSuffix} {
@@ -72,12 +72,12 @@ func TestKilledSyncKeepsTenantWrites(t *testing.T) {
 		}
 	}
 	w2, err := openWorld(ctx, worldOptions{dir: crashed, tenantID: "sim-school", domain: "school.example", timeScale: 60,
-		root: "../..", feedDir: filepath.Dir(feed), log: slog.New(slog.DiscardHandler)})
+		root: "../..", feedDir: filepath.Dir(feed)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w2.close()
-	after, _ := w2.sim.ExportTenant("sim-school")
+	after, _ := w2.sim.Embedded().ExportTenant("sim-school")
 	if len(after.Users) != len(live.Users) || len(after.Users) < sum.Creates {
 		t.Errorf("tenant after a kill has %d users, want the %d the live tenant had (%d created)", len(after.Users), len(live.Users), sum.Creates)
 	}

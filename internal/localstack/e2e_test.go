@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/app"
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/queue"
@@ -46,29 +48,31 @@ func (r *recorder) got() []string {
 
 type fixture struct {
 	stack *Stack
+	app   *app.App
 	clock *clock.Fake
 	rec   *recorder
 }
 
-func start(t *testing.T, entities pipeline.Registry, rec *recorder) fixture {
+// startProduct starts the stack running the product as internal/app
+// builds it, on an in-memory embedded store; entities, when set, replace
+// the registered ones (these tests are about the pipeline's machinery).
+func startProduct(t *testing.T, opts Options, entities pipeline.Registry) (*Stack, *app.App) {
 	t.Helper()
 	backend, err := embedded.Open("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := clock.NewFake(time.Date(2026, 11, 21, 2, 5, 0, 0, time.UTC))
-	stack, err := Start(context.Background(), Options{
-		Root: "../..", FunctionsDir: "../../functions", Backend: backend, Clock: clk,
-		// The test fires the timer itself; the schedule would race it.
-		Getenv: func(k string) string {
-			if k == "AzureWebJobs.Scheduler.Disabled" {
-				return "true"
-			}
-			return ""
-		},
-		Queue:    membroker.QueueOptions{MaxDeliveryCount: 3, LockDuration: time.Minute, DuplicateDetectionWindow: time.Hour},
-		Entities: entities,
-	})
+	var built *app.App
+	opts.Handler = func(ctx context.Context, sender queue.Sender, log *slog.Logger) (http.Handler, error) {
+		a, err := app.Build(ctx, app.Options{Getenv: opts.Getenv, Backend: backend, Sender: sender, Clock: opts.Clock, Log: log,
+			MaxDeliveryCount: opts.Queue.MaxDeliveryCount, LocalSources: true, Entities: entities})
+		if err != nil {
+			return nil, err
+		}
+		built = a
+		return a.Handler, nil
+	}
+	stack, err := Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,18 +81,35 @@ func start(t *testing.T, entities pipeline.Registry, rec *recorder) fixture {
 			t.Errorf("Stop: %v", err)
 		}
 	})
-	return fixture{stack: stack, clock: clk, rec: rec}
+	return stack, built
+}
+
+func start(t *testing.T, entities pipeline.Registry, rec *recorder) fixture {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 21, 2, 5, 0, 0, time.UTC))
+	stack, a := startProduct(t, Options{
+		Root: "../..", FunctionsDir: "../../functions", Clock: clk,
+		// The test fires the timer itself; the schedule would race it.
+		Getenv: func(k string) string {
+			if k == "AzureWebJobs.Scheduler.Disabled" {
+				return "true"
+			}
+			return ""
+		},
+		Queue: membroker.QueueOptions{MaxDeliveryCount: 3, LockDuration: time.Minute, DuplicateDetectionWindow: time.Hour},
+	}, entities)
+	return fixture{stack: stack, app: a, clock: clk, rec: rec}
 }
 
 func (f fixture) seed(t *testing.T, customerID string, entities ...string) {
 	t.Helper()
 	ctx := context.Background()
-	if err := f.stack.Store.PutCustomer(ctx, tenant.Customer{ID: customerID, Name: "Test school"}); err != nil {
+	if err := f.app.Store.PutCustomer(ctx, tenant.Customer{ID: customerID, Name: "Test school"}); err != nil {
 		t.Fatal(err)
 	}
 	p := tenant.Profile{CustomerID: customerID, ID: "nightly", Enabled: true, RunAt: "02:00", TimeZone: "Europe/London",
 		Entities: entities, CreatedAt: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)}
-	if err := f.stack.Store.SaveProfile(ctx, p); err != nil {
+	if err := f.app.Store.SaveProfile(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -126,7 +147,7 @@ func TestNightlyRunEndToEnd(t *testing.T) {
 	if got, want := strings.Join(rec.got(), ","), "oakfield/alpha,oakfield/beta"; got != want {
 		t.Errorf("entities ran %s, want %s (in profile order)", got, want)
 	}
-	rs, err := f.stack.Store.ListRuns(ctx, "oakfield", "", 0)
+	rs, err := f.app.Store.ListRuns(ctx, "oakfield", "", 0)
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("ListRuns = %d runs, %v; want 1", len(rs), err)
 	}
@@ -138,7 +159,7 @@ func TestNightlyRunEndToEnd(t *testing.T) {
 		t.Errorf("run counts %v ended %v", run.Counts, run.EndedAt)
 	}
 	for _, entity := range []string{"alpha", "beta", tenant.EntityNoop, pipeline.ProfileEntity} {
-		st, err := f.stack.Store.GetSyncState(ctx, "oakfield", "nightly", entity)
+		st, err := f.app.Store.GetSyncState(ctx, "oakfield", "nightly", entity)
 		if err != nil {
 			t.Fatalf("sync state %s: %v", entity, err)
 		}
@@ -156,7 +177,7 @@ func TestNightlyRunEndToEnd(t *testing.T) {
 	if n := len(rec.got()); n != 2 {
 		t.Errorf("entities ran %d times after the second tick, want still 2", n)
 	}
-	if rs, _ := f.stack.Store.ListRuns(ctx, "oakfield", "", 0); len(rs) != 1 {
+	if rs, _ := f.app.Store.ListRuns(ctx, "oakfield", "", 0); len(rs) != 1 {
 		t.Errorf("runs after second tick = %d, want 1", len(rs))
 	}
 
@@ -202,11 +223,11 @@ func TestFailingEntityDeadLettersWithReason(t *testing.T) {
 	if dead[0].Reason != membroker.ReasonMaxDeliveryCountExceeded || dead[0].DeliveryCount != 3 {
 		t.Errorf("dead letter = %s after %d deliveries, want %s after 3", dead[0].Reason, dead[0].DeliveryCount, membroker.ReasonMaxDeliveryCountExceeded)
 	}
-	fails, err := f.stack.Store.Failures(ctx, "sync-jobs")
+	fails, err := f.app.Store.Failures(ctx, "sync-jobs")
 	if err != nil || len(fails) != 1 || !fails[0].Final || !strings.Contains(fails[0].Reason, "503") {
 		t.Fatalf("recorded failures = %+v, %v; want one final failure naming the 503", fails, err)
 	}
-	rs, _ := f.stack.Store.ListRuns(ctx, "oakfield", "", 0)
+	rs, _ := f.app.Store.ListRuns(ctx, "oakfield", "", 0)
 	run := rs[0]
 	if run.Status != runs.StatusFailed || run.Entities[0].Status != runs.StatusFailed || run.Entities[1].Status != runs.StatusSkipped {
 		t.Errorf("run %s entities %s/%s, want failed with alpha failed and beta skipped", run.Status, run.Entities[0].Status, run.Entities[1].Status)
@@ -232,23 +253,15 @@ func TestPoisonMessageIsDeadLetteredWithReason(t *testing.T) {
 	if len(dead) != 1 || dead[0].MessageID != "garbage-1" {
 		t.Fatalf("dead letters = %+v, want the poison message", dead)
 	}
-	fails, _ := f.stack.Store.Failures(ctx, "sync-jobs")
+	fails, _ := f.app.Store.Failures(ctx, "sync-jobs")
 	if len(fails) != 1 || !fails[0].Final || !strings.Contains(fails[0].Reason, "bad job message") || fails[0].Body == "" {
 		t.Errorf("failures = %+v, want the final reason and the body kept", fails)
 	}
 }
 
 func TestManualRunThroughTheAPI(t *testing.T) {
-	backend, err := embedded.Open("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stack, err := Start(context.Background(), Options{Root: "../..", FunctionsDir: "../../functions", Backend: backend,
-		HTTPAddr: "127.0.0.1:0", FunctionKey: "local-key", Queue: membroker.QueueOptions{MaxDeliveryCount: 3}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Stop()
+	stack, _ := startProduct(t, Options{Root: "../..", FunctionsDir: "../../functions",
+		HTTPAddr: "127.0.0.1:0", FunctionKey: "local-key", Queue: membroker.QueueOptions{MaxDeliveryCount: 3}}, nil)
 	base := stack.Host.URL()
 	do := func(method, path, key, body string) *http.Response {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))

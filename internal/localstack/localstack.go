@@ -2,7 +2,8 @@
 // machine: the custom handler serving on a loopback port, the local
 // Functions host (internal/devhost) invoking it over HTTP, the in-memory
 // broker standing in for Service Bus, and a state backend (embedded, or
-// Table Storage on Azurite). `rostersync dev`, the demo and the end-to-end
+// Table Storage on Azurite). The handler it runs is the product as
+// internal/app builds it. `rostersync dev`, demo, sync and the end-to-end
 // tests all start it, so they exercise the production code path.
 package localstack
 
@@ -19,9 +20,8 @@ import (
 	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/devhost"
-	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/queue/membroker"
-	"github.com/rostersync/rostersync/internal/state"
 )
 
 // Options configure a stack.
@@ -29,7 +29,6 @@ type Options struct {
 	// Root holds host.json and the function folders (FunctionsDir, when
 	// set, overrides where the folders are).
 	Root, FunctionsDir string
-	Backend            state.Backend
 	Clock              clock.Clock
 	Getenv             func(string) string
 	// QueueName is the job queue (the SyncQueueName setting).
@@ -40,19 +39,18 @@ type Options struct {
 	// HTTPAddr is the public address of the HTTP functions ("" = off).
 	HTTPAddr    string
 	FunctionKey string
-	Entities    pipeline.Registry
-	// Credentials backs the credential export; nil turns it off.
-	Credentials handlers.CredentialExporter
-	Pipeline    pipeline.Options
-	Log         *slog.Logger
+	// Handler builds the custom handler — the whole product, assembled by
+	// internal/app — over the broker's sender for QueueName, logging to
+	// log, which the local host reads as the Functions host reads a custom
+	// handler's stdout and stderr.
+	Handler func(ctx context.Context, sender queue.Sender, log *slog.Logger) (http.Handler, error)
+	Log     *slog.Logger
 }
 
 // Stack is a running local deployment.
 type Stack struct {
-	Store    *state.Store
-	Broker   *membroker.Broker
-	Pipeline *pipeline.Pipeline
-	Host     *devhost.Host
+	Broker *membroker.Broker
+	Host   *devhost.Host
 	// HandlerURL is the custom handler's loopback base URL.
 	HandlerURL string
 
@@ -65,6 +63,9 @@ type Stack struct {
 
 // Start brings the stack up; Stop takes it down.
 func Start(ctx context.Context, opts Options) (*Stack, error) {
+	if opts.Handler == nil {
+		return nil, errors.New("localstack: no handler to run")
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -84,12 +85,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		}
 		return ""
 	}
-	if opts.Pipeline.MaxDeliveryCount == 0 {
-		opts.Pipeline.MaxDeliveryCount = opts.Queue.MaxDeliveryCount
-	}
-	opts.Pipeline.QueueName = opts.QueueName
 
-	s := &Stack{Store: state.NewStore(opts.Backend, opts.Clock.Now), Broker: membroker.New(opts.Clock)}
+	s := &Stack{Broker: membroker.New(opts.Clock)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the handler: %w", err)
@@ -107,10 +104,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	// custom handler's (INFO lines Information, stderr lines Error or
 	// Warning).
 	hlog := slog.New(handlers.NewLogHandler(host.Stdout(), host.Stderr(), nil))
-	s.Pipeline = pipeline.New(s.Store, s.Broker.Sender(opts.QueueName), opts.Clock, opts.Entities, hlog, opts.Pipeline)
-	api := handlers.NewAPI(s.Store, s.Pipeline, opts.Credentials, hlog)
-	server := handlers.NewServer(s.Pipeline, api, opts.Clock, hlog)
-	s.handlerSrv = &http.Server{Handler: server, ReadHeaderTimeout: 10 * time.Second}
+	handler, err := opts.Handler(ctx, s.Broker.Sender(opts.QueueName), hlog)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s.handlerSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	s.serveDone.Go(func() {
 		if err := s.handlerSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			opts.Log.Error("handler server stopped", "error", err)

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -42,4 +42,28 @@ func (t graphTenants) Directory(ctx context.Context, c tenant.Customer) (reconci
 		return nil, fmt.Errorf("customer %s: %w", c.ID, err)
 	}
 	return graphDirectory{Client: client, Executor: graph.NewExecutor(client, t.exec)}, nil
+}
+
+// simTenants are customers' tenants in the tenant simulator, each created
+// there on first use with the customer's domains, so a customer saved
+// through the API can be synced at once.
+type simTenants struct {
+	graphTenants
+	sim *Simulator
+}
+
+var _ reconcile.Tenants = simTenants{}
+
+func (t simTenants) Directory(ctx context.Context, c tenant.Customer) (reconcile.Directory, error) {
+	if err := t.sim.customerTenant(ctx, c); err != nil {
+		return nil, fmt.Errorf("customer %s: %w", c.ID, err)
+	}
+	return t.graphTenants.Directory(ctx, c)
+}
+
+func (t simTenants) UserExists(ctx context.Context, c tenant.Customer, objectID string) (bool, error) {
+	if err := t.sim.customerTenant(ctx, c); err != nil {
+		return false, fmt.Errorf("customer %s: %w", c.ID, err)
+	}
+	return t.graphTenants.UserExists(ctx, c, objectID)
 }

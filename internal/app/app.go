@@ -1,0 +1,206 @@
+// Package app is rostersync's composition root: Build turns the settings
+// into the running product (store, queue sender, tenants, roster sources,
+// secrets, credential vault and every registered entity) behind the
+// custom handler. serve, dev, demo, sync and the end-to-end tests all
+// build it here, so they run the same product.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rostersync/rostersync/handlers"
+	"github.com/rostersync/rostersync/internal/apply"
+	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/config"
+	"github.com/rostersync/rostersync/internal/credentials"
+	"github.com/rostersync/rostersync/internal/egress"
+	"github.com/rostersync/rostersync/internal/graph"
+	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/queue"
+	"github.com/rostersync/rostersync/internal/reconcile"
+	"github.com/rostersync/rostersync/internal/state"
+)
+
+// Options are what the settings do not say: how this process hosts the
+// product.
+type Options struct {
+	// Getenv reads the settings (app settings, local.settings.json).
+	Getenv  func(string) string
+	Backend state.Backend
+	// Sender is the job queue: Service Bus in Azure, the in-memory broker
+	// locally.
+	Sender queue.Sender
+	Clock  clock.Clock
+	// Log is the handler's log.
+	Log *slog.Logger
+	// MaxDeliveryCount is the job queue's; 0 reads SyncQueueMaxDeliveryCount.
+	MaxDeliveryCount int
+	// Simulator, when set, stands in for Microsoft Graph: every customer's
+	// tenant lives there, created on first use. Nil opens Graph from the
+	// settings on first use.
+	Simulator *Simulator
+	// CredentialsKey, when set, seals initial credentials (a local key
+	// file's); nil reads the credentials-key secret on first use.
+	CredentialsKey []byte
+	// LocalSources puts roster sources in local mode whatever the settings
+	// say: the local stack is one machine, whose test servers listen on
+	// loopback over plain http, and whose csv feeds are on its disk.
+	LocalSources bool
+	// CsvRoot, in local mode, holds one feed folder per customer
+	// ({CsvRoot}/{customerId}); empty reads the CsvRoot setting.
+	CsvRoot string
+	// FeedDir, when set, is the one folder every customer's csv feeds are
+	// read from (the one-shot sync and the demo keep one customer).
+	FeedDir string
+	// Entities, when set, replaces the registered entities: for tests of
+	// the pipeline's own machinery only.
+	Entities pipeline.Registry
+}
+
+// App is the product, built.
+type App struct {
+	Store    *state.Store
+	Pipeline *pipeline.Pipeline
+	API      *handlers.API
+	// Handler is the custom handler the Functions host invokes.
+	Handler *handlers.Server
+	// Entities are the registered kinds; Registry is what the pipeline runs.
+	Entities []EntityKind
+	Registry pipeline.Registry
+	// Vault is the credential vault when it was built with a local key.
+	Vault *credentials.Vault
+	// Sources is the roster source policy; CsvRoot where local csv feeds
+	// are read from ("" when they are not).
+	Sources egress.Policy
+	CsvRoot string
+	// Secrets describes the secret source, for the start-up line.
+	Secrets string
+
+	lazyVault *lazyVault
+}
+
+// credentialStore is the vault as the entities, the API and the timer use
+// it: *credentials.Vault, or the lazily opened one serve uses.
+type credentialStore interface {
+	apply.Credentials
+	handlers.CredentialExporter
+	Purge(ctx context.Context, now time.Time) (credentials.PurgeReport, error)
+}
+
+// Build assembles the product from the settings and o.
+func Build(ctx context.Context, o Options) (*App, error) {
+	if o.Backend == nil || o.Sender == nil {
+		return nil, errors.New("app: a state backend and a job queue sender are required")
+	}
+	getenv := o.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	maxDelivery := o.MaxDeliveryCount
+	if maxDelivery == 0 {
+		var err error
+		if maxDelivery, err = MaxDeliveryCount(getenv); err != nil {
+			return nil, err
+		}
+	}
+	a := &App{Store: state.NewStore(o.Backend, o.Clock.Now)}
+	secretSource, secretsDesc, err := openSecrets(getenv)
+	if err != nil {
+		return nil, err
+	}
+	a.Secrets = secretsDesc
+	if a.Sources, err = egress.FromSettings(getenv); err != nil {
+		return nil, err
+	}
+	if o.LocalSources {
+		a.Sources.Local = true
+	}
+	// Production reads feeds from storage: a csv path source is refused
+	// unless the deployment is local (a FileSource without a folder
+	// refuses).
+	files := reconcile.FileSource{Dir: o.FeedDir, Clock: o.Clock}
+	if a.Sources.Local && o.FeedDir == "" {
+		a.CsvRoot = o.CsvRoot
+		if a.CsvRoot == "" {
+			a.CsvRoot = config.Lookup(getenv, config.CsvRoot, ".feeds")
+		}
+		files.Root = a.CsvRoot
+	}
+	ttl, err := exportTTL(getenv)
+	if err != nil {
+		return nil, err
+	}
+	var creds credentialStore
+	if o.CredentialsKey != nil {
+		if a.Vault, err = credentials.NewVault(o.Backend, o.CredentialsKey, credentials.WithExportTTL(ttl)); err != nil {
+			return nil, err
+		}
+		creds = a.Vault
+	} else {
+		a.lazyVault = newLazyVault(secretSource, o.Backend, credentials.WithExportTTL(ttl))
+		creds = a.lazyVault
+	}
+	var tenants interface {
+		reconcile.Tenants
+		handlers.ObjectChecker
+	}
+	if o.Simulator != nil {
+		factory, err := graph.NewFactory(graph.Config{Mode: graph.ModeStatic, BaseURL: o.Simulator.URL + "/v1.0"})
+		if err != nil {
+			return nil, fmt.Errorf("graph client for the simulator: %w", err)
+		}
+		tenants = simTenants{graphTenants: graphTenants{factory: factory, exec: graph.ExecutorOptions{TimeScale: o.Simulator.TimeScale}}, sim: o.Simulator}
+	} else {
+		// Nothing here reaches the network: Key Vault and Graph open on
+		// first use (lazy.go), so serve is ready before they answer.
+		tenants = graphTenants{factory: lazyFactory{lazyGraph(getenv, secretSource)}}
+	}
+	a.Entities = Entities(Deps{
+		Store:       a.Store,
+		Source:      reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: a.Sources, Clock: o.Clock}},
+		Tenants:     tenants,
+		Credentials: creds,
+		Clock:       o.Clock,
+	})
+	a.Registry = o.Entities
+	if a.Registry == nil {
+		a.Registry = Registry(a.Entities)
+	}
+	a.Pipeline = pipeline.New(a.Store, o.Sender, o.Clock, a.Registry, o.Log,
+		pipeline.Options{QueueName: QueueName(getenv), MaxDeliveryCount: maxDelivery})
+	a.API = handlers.NewAPI(a.Store, a.Pipeline, creds, catalog(a.Entities), o.Log)
+	a.API.SetSourcePolicy(a.Sources)
+	// Manual links are checked against the customer's own tenant.
+	a.API.SetObjectChecker(tenants)
+	ticker := exportPurger{Pipeline: a.Pipeline, vault: creds, log: o.Log}
+	a.Handler = handlers.NewServer(ticker, a.API, o.Clock, o.Log)
+	return a, nil
+}
+
+// Warm opens the credential store in the background when it is opened
+// lazily, so a problem is logged at once; it never delays readiness.
+func (a *App) Warm(ctx context.Context, log *slog.Logger) {
+	if a.lazyVault != nil {
+		a.lazyVault.warm(ctx, log)
+	}
+}
+
+// Entity returns the registered kind called name.
+func (a *App) Entity(name string) (EntityKind, bool) {
+	for _, k := range a.Entities {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return EntityKind{}, false
+}

@@ -1,0 +1,88 @@
+package app
+
+import (
+	"github.com/rostersync/rostersync/handlers"
+	"github.com/rostersync/rostersync/internal/apply"
+	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/credentials"
+	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/reconcile"
+	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// EntityKind is one registered entity kind.
+type EntityKind struct {
+	// Name is what profiles list and jobs carry ("users").
+	Name    string
+	Handler pipeline.Entity
+	// LinkKind is the state.Mapping kind the entity keeps its links
+	// (sourcedId ↔ object id) and exclusions under; empty for a kind that
+	// links nothing.
+	LinkKind string
+	// Buttons are the per-object actions the API offers for it.
+	Buttons []handlers.Button
+}
+
+// Deps are what entity kinds are built from: the world Build assembles.
+type Deps struct {
+	Store       *state.Store
+	Source      reconcile.Source
+	Tenants     reconcile.Tenants
+	Credentials apply.Credentials
+	Clock       clock.Clock
+}
+
+// Entities lists every registered entity kind. It is the one place a new
+// entity plugs in: serve, dev, demo, sync and the tests all get their
+// registry from here, and nothing else in the binary names entity kinds.
+func Entities(d Deps) []EntityKind {
+	return []EntityKind{
+		{Name: tenant.EntityUsers, LinkKind: reconcile.MappingUser, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Users{
+			Source: d.Source, Tenants: d.Tenants, Store: d.Store,
+			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock,
+		}},
+		{Name: tenant.EntityNoop, Handler: pipeline.Noop},
+	}
+}
+
+// Registry is the pipeline's view of kinds: handler by name.
+func Registry(kinds []EntityKind) pipeline.Registry {
+	r := make(pipeline.Registry, len(kinds))
+	for _, k := range kinds {
+		r[k.Name] = k.Handler
+	}
+	return r
+}
+
+// catalog is the API's view of kinds (handlers.EntityCatalog).
+type catalog []EntityKind
+
+func (c catalog) Entity(name string) (handlers.EntityInfo, bool) {
+	for _, k := range c {
+		if k.Name == name {
+			return handlers.EntityInfo{Name: k.Name, LinkKind: k.LinkKind, Buttons: k.Buttons}, true
+		}
+	}
+	return handlers.EntityInfo{}, false
+}
+
+// EntityNames lists the registered kinds' names in registration order,
+// for checking flags and settings before anything is opened.
+func EntityNames() []string {
+	var names []string
+	for _, k := range Entities(Deps{}) {
+		names = append(names, k.Name)
+	}
+	return names
+}
+
+// LookupEntity returns the registered kind called name.
+func LookupEntity(name string) (EntityKind, bool) {
+	for _, k := range Entities(Deps{}) {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return EntityKind{}, false
+}

@@ -1,0 +1,117 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/rostersync/rostersync/internal/config"
+	"github.com/rostersync/rostersync/internal/queue"
+	"github.com/rostersync/rostersync/internal/queue/servicebus"
+	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/state/embedded"
+	"github.com/rostersync/rostersync/internal/state/tablestore"
+)
+
+// OpenBackend picks the state backend from the settings: a Table Storage
+// connection string (Azurite), a Table Storage endpoint with the managed
+// identity, or else the embedded store in StateDir (defaultDir when the
+// setting is empty). It returns a description for the start-up line and
+// the backend's close.
+func OpenBackend(getenv func(string) string, defaultDir string) (state.Backend, string, func() error, error) {
+	noClose := func() error { return nil }
+	if cs := config.Lookup(getenv, config.TablesConnection, ""); cs != "" {
+		b, err := tablestore.FromConnectionString(cs)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("setting %s: %w", config.TablesConnection, err)
+		}
+		return b, "table storage (connection string)", noClose, nil
+	}
+	if ep := config.Lookup(getenv, config.TablesEndpoint, ""); ep != "" {
+		cred, err := managedIdentity(getenv)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		b, err := tablestore.New(ep, cred)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("setting %s: %w", config.TablesEndpoint, err)
+		}
+		return b, "table storage " + ep, noClose, nil
+	}
+	dir := config.Lookup(getenv, config.StateDir, defaultDir)
+	b, err := embedded.Open(dir)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open embedded state in %s: %w", dir, err)
+	}
+	return b, "embedded store in " + dir, b.Close, nil
+}
+
+func managedIdentity(getenv func(string) string) (*azidentity.ManagedIdentityCredential, error) {
+	opts := &azidentity.ManagedIdentityCredentialOptions{}
+	if id := config.Lookup(getenv, config.ManagedIdentityClient, ""); id != "" {
+		opts.ID = azidentity.ClientID(id)
+	}
+	cred, err := azidentity.NewManagedIdentityCredential(opts)
+	if err != nil {
+		return nil, fmt.Errorf("managed identity (%s): %w", config.ManagedIdentityClient, err)
+	}
+	return cred, nil
+}
+
+// errNoServiceBus is what a handler without a Service Bus setting answers
+// when it has to send: it can serve readiness and idle ticks, not fan out.
+var errNoServiceBus = errors.New("no Service Bus configured: set " + config.ServiceBusNamespace + " (or " + config.ServiceBusConnString + "), or use `rostersync dev`")
+
+func unconfiguredSender() queue.Sender {
+	return queue.SenderFunc(func(ctx context.Context, msgs ...queue.Message) error { return errNoServiceBus })
+}
+
+// QueueName is the job queue's name (SyncQueueName).
+func QueueName(getenv func(string) string) string {
+	return config.Lookup(getenv, config.SyncQueueName, "sync-jobs")
+}
+
+// MaxDeliveryCount is the job queue's (SyncQueueMaxDeliveryCount); the
+// runner must know it to mark the last delivery's failure final.
+func MaxDeliveryCount(getenv func(string) string) (int, error) {
+	return config.LookupInt(getenv, config.SyncQueueMaxDelivery, 5)
+}
+
+// EnvFromMap layers settings over the process environment.
+func EnvFromMap(values map[string]string, fallback func(string) string) func(string) string {
+	return func(k string) string {
+		if v, ok := values[k]; ok && strings.TrimSpace(v) != "" {
+			return v
+		}
+		return fallback(k)
+	}
+}
+
+// OpenSender picks the job queue sender: Service Bus by namespace with the
+// managed identity, by connection string, or none (the handler then serves
+// readiness and idle ticks but cannot fan out, and says so).
+func OpenSender(ctx context.Context, getenv func(string) string) (queue.Sender, string, func() error, error) {
+	name := QueueName(getenv)
+	if cs := config.Lookup(getenv, config.ServiceBusConnString, ""); cs != "" {
+		s, err := servicebus.NewFromConnectionString(cs, name, nil)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("setting %s: %w", config.ServiceBusConnString, err)
+		}
+		return s, "service bus queue " + name + " (connection string)", func() error { return s.Close(context.Background()) }, nil
+	}
+	if ns := config.Lookup(getenv, config.ServiceBusNamespace, ""); ns != "" {
+		cred, err := managedIdentity(getenv)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		s, err := servicebus.New(ns, cred, name, nil)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("setting %s: %w", config.ServiceBusNamespace, err)
+		}
+		return s, "service bus " + ns + " queue " + name, func() error { return s.Close(context.Background()) }, nil
+	}
+	return unconfiguredSender(), "none (no Service Bus setting)", func() error { return nil }, nil
+}
