@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -267,7 +268,19 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 	if wait < 0 {
 		wait = 0
 	}
+	// Creates go first: the ops that follow a create then meet objects that
+	// have had time to replicate, and arrive together, so the executor can
+	// pack a group's new members 20 to a request.
+	slices.SortStableFunc(out, func(a, b readyOp) int { return cmp.Compare(keyless(a.op), keyless(b.op)) })
 	return out, wait, pending
+}
+
+// keyless orders creates (ops with a Key) before all others.
+func keyless(op Op) int {
+	if op.Key != "" {
+		return 0
+	}
+	return 1
 }
 
 func (r *round) send(ctx context.Context, batch []readyOp) error {

@@ -244,6 +244,9 @@ func (e *Executor) Execute(ctx context.Context, ops []apply.Op) []apply.Result {
 		x.queue = append(x.queue, &item{op: op})
 	}
 	x.queue = packMembers(x.queue)
+	for _, it := range x.queue {
+		x.awaitReplication(it)
+	}
 	x.run()
 	return x.results
 }
@@ -278,6 +281,33 @@ func packMembers(queue []*item) []*item {
 		}
 	}
 	return out
+}
+
+// awaitReplication holds an op that follows a create until its newest
+// object is as old as the replication lag seen so far.
+func (x *execution) awaitReplication(it *item) {
+	if !opSpecs[it.op.Kind].followsCreate {
+		return
+	}
+	for _, one := range it.ops() {
+		if created, ok := x.e.c.fresh.since(one.op.TargetID); ok {
+			if at := x.e.c.fresh.visibleAfter(created); at.After(it.notBefore) {
+				it.notBefore = at
+			}
+		}
+	}
+}
+
+// learnLag notes that the item's objects were not visible at their age:
+// the lag is taken to be twice that (plus the first consistency retry's
+// wait), so a handful of refusals finds Graph's delay, whatever it is,
+// the way exponential backoff finds a rate.
+func (x *execution) learnLag(it *item, now time.Time) {
+	for _, one := range it.ops() {
+		if created, ok := x.e.c.fresh.since(one.op.TargetID); ok {
+			x.e.c.fresh.learn(2*now.Sub(created)+x.consistencyDelay(1), x.e.graphTime(x.e.opts.ConsistencyWindow))
+		}
+	}
 }
 
 // maxBindsPerPatch is Graph's limit on references added in one request.
@@ -606,6 +636,15 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 func (x *execution) refused(it *item, status int, ge graphError, now time.Time) {
 	op, spec := it.op, opSpecs[it.op.Kind]
 	switch {
+	case it.members != nil && notYetVisible(spec, status, ge):
+		// A member made moments ago has not replicated: the pack waits
+		// and goes again whole, as a single add would.
+		x.learnLag(it, now)
+		if d, ok := x.retryNotFoundRightAfterCreate(it, now); ok {
+			x.retry(it, now, d, false)
+			return
+		}
+		x.unpack(it, now)
 	case it.members != nil:
 		x.unpack(it, now)
 	case it.lookup:
@@ -618,6 +657,9 @@ func (x *execution) refused(it *item, status int, ge graphError, now time.Time) 
 	case spec.alreadyDone != nil && spec.alreadyDone(status, ge):
 		x.done(it, apply.Result{ID: op.ID, Status: apply.Done})
 	case notYetVisible(spec, status, ge):
+		if spec.followsCreate {
+			x.learnLag(it, now)
+		}
 		if d, ok := x.retryNotFoundRightAfterCreate(it, now); ok {
 			x.retry(it, now, d, false)
 			return
@@ -671,9 +713,13 @@ func notYetVisible(spec opSpec, status int, ge graphError) bool {
 // target still missing after ConsistencyWindow is really missing.
 func (x *execution) retryNotFoundRightAfterCreate(it *item, now time.Time) (time.Duration, bool) {
 	window := x.e.graphTime(x.e.opts.ConsistencyWindow)
-	since, ok := x.e.c.fresh.since(it.op.TargetID)
+	target := it.op.TargetID
+	if it.members != nil {
+		target = it.op.ID // a pack's own clock: from its first refusal
+	}
+	since, ok := x.e.c.fresh.since(target)
 	if !ok && opSpecs[it.op.Kind].followsCreate {
-		since, ok = x.e.c.fresh.note(it.op.TargetID, now, window), true
+		since, ok = x.e.c.fresh.note(target, now, window), true
 	}
 	if !ok || now.Sub(since) >= window {
 		return 0, false

@@ -131,6 +131,26 @@ type freshIDs struct {
 	mu     sync.Mutex
 	at     map[string]time.Time
 	pruned time.Time
+	// lag is the longest replication delay seen: how old a new object was
+	// when Graph still said it did not exist. Ops that follow a create
+	// wait until their object is that old, instead of spending a write on
+	// a refusal (and a retry) each.
+	lag time.Duration
+}
+
+// learn records that an object aged age was not visible yet.
+func (f *freshIDs) learn(age, ceiling time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lag = min(max(f.lag, age), ceiling)
+}
+
+// visibleAfter is when an object created at created is expected to show,
+// from the lag seen so far.
+func (f *freshIDs) visibleAfter(created time.Time) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return created.Add(f.lag)
 }
 
 // note records id as fresh since at, unless it is already known; entries
