@@ -103,6 +103,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       SyncQueueMaxDeliveryCount: string(syncQueueMaxDeliveryCount)
       // Days an unacknowledged credential export stays fetchable.
       CredentialExportDays: '7'
+      MaxStepsPerEntity: '1000'
+      MaxOpAttempts: '50'
+      StallMinutes: '120'
       KeyVaultUri: keyVaultUri
       ManagedIdentityClientId: identityClientId
       // Graph: the identity is the app's federated credential; no secret.

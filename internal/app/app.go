@@ -165,7 +165,12 @@ func Build(ctx context.Context, o Options) (*App, error) {
 		// first use (lazy.go), so serve is ready before they answer.
 		tenants = graphTenants{factory: lazyFactory{lazyGraph(getenv, secretSource)}}
 	}
+	maxAttempts, err := config.LookupInt(getenv, config.MaxOpAttempts, 50)
+	if err != nil || maxAttempts < 1 {
+		return nil, fmt.Errorf("setting %s: want a whole number of at least 1 (%v)", config.MaxOpAttempts, err)
+	}
 	a.Entities = Entities(Deps{
+		Apply:       apply.Options{MaxAttempts: maxAttempts},
 		Store:       a.Store,
 		Source:      reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: a.Sources, Clock: o.Clock}},
 		Tenants:     tenants,
@@ -176,8 +181,12 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	if a.Registry == nil {
 		a.Registry = Registry(a.Entities)
 	}
-	a.Pipeline = pipeline.New(a.Store, o.Sender, o.Clock, a.Registry, o.Log,
-		pipeline.Options{QueueName: QueueName(getenv), MaxDeliveryCount: maxDelivery})
+	bounds, err := runBounds(getenv)
+	if err != nil {
+		return nil, err
+	}
+	bounds.QueueName, bounds.MaxDeliveryCount = QueueName(getenv), maxDelivery
+	a.Pipeline = pipeline.New(a.Store, o.Sender, o.Clock, a.Registry, o.Log, bounds)
 	a.API = handlers.NewAPI(a.Store, a.Pipeline, creds, catalog(a.Entities), o.Log)
 	a.API.SetSourcePolicy(a.Sources)
 	// Manual links are checked against the customer's own tenant.

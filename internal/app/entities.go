@@ -31,6 +31,8 @@ type Deps struct {
 	Tenants     reconcile.Tenants
 	Credentials apply.Credentials
 	Clock       clock.Clock
+	// Apply bounds each apply step (attempt caps, budgets).
+	Apply apply.Options
 }
 
 // Entities lists every registered entity kind. It is the one place a new
@@ -40,7 +42,7 @@ func Entities(d Deps) []EntityKind {
 	return []EntityKind{
 		{Name: tenant.EntityUsers, LinkKind: reconcile.MappingUser, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Users{
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store,
-			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock,
+			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock, Apply: d.Apply,
 		}},
 		{Name: tenant.EntityNoop, Handler: pipeline.Noop},
 	}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/rostersync/rostersync/internal/config"
+	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/queue/servicebus"
 	"github.com/rostersync/rostersync/internal/state"
@@ -114,4 +116,18 @@ func OpenSender(ctx context.Context, getenv func(string) string) (queue.Sender, 
 		return s, "service bus " + ns + " queue " + name, func() error { return s.Close(context.Background()) }, nil
 	}
 	return unconfiguredSender(), "none (no Service Bus setting)", func() error { return nil }, nil
+}
+
+// runBounds reads the caps that make every run end: steps per entity and
+// how long a run may go without progress.
+func runBounds(getenv func(string) string) (pipeline.Options, error) {
+	steps, err := config.LookupInt(getenv, config.MaxStepsPerEntity, 1000)
+	if err != nil || steps < 1 {
+		return pipeline.Options{}, fmt.Errorf("setting %s: want a whole number of at least 1 (%v)", config.MaxStepsPerEntity, err)
+	}
+	stall, err := config.LookupInt(getenv, config.StallMinutes, 120)
+	if err != nil || stall < 1 {
+		return pipeline.Options{}, fmt.Errorf("setting %s: want a whole number of minutes, at least 1 (%v)", config.StallMinutes, err)
+	}
+	return pipeline.Options{MaxSteps: steps, StallAfter: time.Duration(stall) * time.Minute}, nil
 }

@@ -36,6 +36,9 @@ const (
 	SyncQueueName         = "SyncQueueName"
 	SyncQueueMaxDelivery  = "SyncQueueMaxDeliveryCount"
 	CredentialExportDays  = "CredentialExportDays"
+	MaxStepsPerEntity     = "MaxStepsPerEntity"
+	MaxOpAttempts         = "MaxOpAttempts"
+	StallMinutes          = "StallMinutes"
 	KeyVaultURI           = "KeyVaultUri"
 	SecretsDir            = "SecretsDir"
 	ManagedIdentityClient = "ManagedIdentityClientId"
@@ -70,6 +73,9 @@ var Settings = []Setting{
 	{ServiceBusConnString, "", "Service Bus connection string, for development against a namespace with local auth. Empty in Azure, where the namespace setting and the identity are used."},
 	{SyncQueueName, "sync-jobs", "The session-enabled queue the scheduler and API send jobs to and SyncJob is triggered from (SessionId = customer)."},
 	{SyncQueueMaxDelivery, "5", "Must equal the queue's maxDeliveryCount: on that delivery the runner records the failure as final, because Service Bus dead-letters the message next."},
+	{MaxStepsPerEntity, "1000", "Cap on the steps (follow-up messages) of one entity in one run; an entity that keeps asking for more ends failed with the reason instead of running for ever."},
+	{MaxOpAttempts, "50", "Cap on the tries of one Graph operation across a run's steps (throttling, transient errors, replication); the change then fails with Graph's last answer."},
+	{StallMinutes, "120", "A run with no step completed for this long is marked failed by the sweeper on the scheduler's tick; a long run that keeps progressing is never cut off."},
 	{CredentialExportDays, "7", "Days an exported set of initial passwords stays fetchable until it is acknowledged; an export never acknowledged is destroyed after this, by the scheduler's tick."},
 	{KeyVaultURI, "", "Key Vault URL (https://NAME.vault.azure.net/) holding secrets such as a development Graph client secret. Empty: secrets come from SecretsDir."},
 	{SecretsDir, ".secrets", "Folder of local secrets, one file per secret name, used when KeyVaultUri is empty."},
