@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/tenant"
@@ -33,6 +35,80 @@ func runStore(t *testing.T, newBackend func(t *testing.T) state.Backend) {
 	t.Run("Failures", func(t *testing.T) { testFailures(t, newStore(t)) })
 	t.Run("Intents", func(t *testing.T) { testIntents(t, newStore(t)) })
 	t.Run("Confirmations", func(t *testing.T) { testConfirmations(t, newStore(t)) })
+	t.Run("Plans", func(t *testing.T) { testPlans(t, newBackend(t)) })
+}
+
+func storedPlan(changes int) *plan.Plan {
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "cust1", RunID: "r1", Entity: "users",
+		Unsynced: []plan.Unsynced{{Key: "u1", Reason: plan.UnsyncedBecauseExcluded, Detail: "excluded"}}}
+	for i := range changes {
+		p.Changes = append(p.Changes, plan.Change{Kind: plan.KindUser, Key: fmt.Sprintf("s%04d", i), Action: plan.Create,
+			After: map[string]string{"userPrincipalName": fmt.Sprintf("p%04d@oak.example", i), "displayName": strings.Repeat("x", 200)}})
+	}
+	return p
+}
+
+// testPlans: a plan is saved body first, header last; a plan without its
+// header does not exist, one whose body is missing is refused, and journal
+// rows come back merged with the plan's changes.
+func testPlans(t *testing.T, b state.Backend) {
+	ctx := t.Context()
+	s := state.NewStore(b, nil)
+	// Large enough that its body spans several rows where blobs are rows.
+	p := storedPlan(3000)
+	if _, _, err := s.LoadPlan(ctx, "cust1", "r1", "users"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("LoadPlan before any save = %v, want ErrNotFound", err)
+	}
+	// A save that died after the body and before the header: no plan.
+	failing := state.NewStore(headerFails{b}, nil)
+	if err := failing.SavePlan(ctx, p); err == nil {
+		t.Fatal("SavePlan with a failing header write succeeded")
+	}
+	if _, _, err := s.LoadPlan(ctx, "cust1", "r1", "users"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("LoadPlan after a save without header = %v, want ErrNotFound (the step plans again)", err)
+	}
+	if err := s.SavePlan(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	got, entries, err := s.LoadPlan(ctx, "cust1", "r1", "users")
+	if err != nil || len(got.Changes) != 3000 || len(entries) != 3000 || len(got.Unsynced) != 1 || entries[7].Status != state.EntryPending {
+		t.Fatalf("LoadPlan = %d changes, %d entries, %v", len(got.Changes), len(entries), err)
+	}
+	// A second save (a redelivered plan step) keeps the first.
+	other := storedPlan(2)
+	if err := s.SavePlan(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	e := entries[7]
+	e.Status, e.OpsDone = state.EntryDone, []string{"user:s0007#create"}
+	if err := s.SaveEntries(ctx, "cust1", "r1", "users", []state.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	got, entries, err = s.LoadPlan(ctx, "cust1", "r1", "users")
+	if err != nil || len(got.Changes) != 3000 || entries[7].Status != state.EntryDone || entries[8].Status != state.EntryPending {
+		t.Fatalf("after a second save and a journal write: %d changes, entry 7 %s, %v", len(got.Changes), entries[7].Status, err)
+	}
+	// Another entity's plan of the same run is its own.
+	if _, _, err := s.LoadPlan(ctx, "cust1", "r1", "groups"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("LoadPlan(groups) = %v, want ErrNotFound", err)
+	}
+}
+
+// headerFails fails every insert into the plans table: the header write.
+type headerFails struct{ state.Backend }
+
+func (h headerFails) Table(ctx context.Context, name string) (state.Table, error) {
+	t, err := h.Backend.Table(ctx, name)
+	if name != state.TablePlans {
+		return t, err
+	}
+	return insertFails{t}, err
+}
+
+type insertFails struct{ state.Table }
+
+func (i insertFails) Insert(ctx context.Context, e state.Entity) (state.Entity, error) {
+	return state.Entity{}, errors.New("storage went away")
 }
 
 func testIntents(t *testing.T, s *state.Store) {
