@@ -46,6 +46,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAlias$$' -fuzztime $(FUZZTIME) ./internal/naming
 	$(GO) test -run '^$$' -fuzz '^FuzzKeyRoundTrip$$' -fuzztime $(FUZZTIME) ./internal/state
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) ./internal/oneroster
+	$(GO) test -run '^$$' -fuzz '^FuzzCleanProperty$$' -fuzztime $(FUZZTIME) ./internal/userplan
 
 ## bench: the speed and memory figures (users sync against Graph's limits,
 ## the $batch executor, reading a 100,000-person district)
