@@ -84,13 +84,15 @@ func newStack(t *testing.T, root string, outcome pipeline.Outcome) *stack {
 	st.handler.Config.Handler = handlers.NewServer(rec, api, nil, slog.New(handlers.NewLogHandler(st.host.Stdout(), st.host.Stderr(), nil)))
 	st.handler.Start()
 	t.Cleanup(st.handler.Close)
+	// Start opens the listener before Run, so URL is known and Run does
+	// not open it a second time.
+	if err := st.host.Start(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- st.host.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	if err := st.host.Start(); err != nil {
-		t.Fatal(err)
-	}
 	return st
 }
 
