@@ -40,7 +40,7 @@ type Deps struct {
 // registry from here, and nothing else in the binary names entity kinds.
 func Entities(d Deps) []EntityKind {
 	return []EntityKind{
-		{Name: tenant.EntityUsers, LinkKind: reconcile.MappingUser, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Users{
+		{Name: tenant.EntityUsers, LinkKind: reconcile.MappingUser, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Users{Kind: reconcile.UsersKind(),
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store,
 			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock, Apply: d.Apply,
 		}},

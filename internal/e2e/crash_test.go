@@ -141,7 +141,7 @@ func (t crashTable) Transact(ctx context.Context, ops []state.Op) error {
 // did the writes but before anyone heard back, or halfway through the
 // $batch requests of a round.
 type crashDirectory struct {
-	reconcile.Directory
+	usersDirectory
 	c         *crasher
 	requests  *atomic.Int64
 	throttled func() int64
@@ -161,12 +161,12 @@ func (d crashDirectory) Execute(ctx context.Context, ops []apply.Op) []apply.Res
 				time.Sleep(100 * time.Microsecond)
 			}
 		}()
-		d.Directory.Execute(cctx, ops)
+		d.usersDirectory.Execute(cctx, ops)
 		d.c.hit(crashMidBatch)
 		return nil
 	}
 	throttledBefore := d.throttled()
-	res := d.Directory.Execute(ctx, ops)
+	res := d.usersDirectory.Execute(ctx, ops)
 	d.c.hit(crashAnswersLost)
 	if d.throttled() > throttledBefore { // Graph said 429 during this round
 		d.c.hit(crashThrottled)
@@ -252,7 +252,7 @@ func runCrashCase(t *testing.T, e *env, r *roster.Roster, people int, cc crashCa
 	c := &crasher{point: cc.point, nth: cc.nth, hits: map[crashPoint]int{}}
 	e.wrapBackend = func(b state.Backend) state.Backend { return crashBackend{Backend: b, c: c} }
 	e.wrap = func(d reconcile.Directory) reconcile.Directory {
-		return crashDirectory{Directory: d, c: c, requests: &e.requests, throttled: func() int64 { return e.stats().Throttled }}
+		return crashDirectory{usersDirectory: d.(usersDirectory), c: c, requests: &e.requests, throttled: func() int64 { return e.stats().Throttled }}
 	}
 	e.backend.Close()
 	e.open()

@@ -120,7 +120,7 @@ func school(students, staff int) *roster.Roster {
 }
 
 func (e *env) users(r *roster.Roster) *reconcile.Users {
-	return &reconcile.Users{Source: source{r}, Tenants: e, Store: e.store, Credentials: e.vault, Passwords: credentials.Generate,
+	return &reconcile.Users{Kind: reconcile.UsersKind(), Source: source{r}, Tenants: e, Store: e.store, Credentials: e.vault, Passwords: credentials.Generate,
 		Apply: apply.Options{MaxWait: time.Second, Budget: 10 * time.Second, RoundSize: e.roundSize}, IntentWindow: 2 * time.Second}
 }
 
@@ -305,8 +305,14 @@ func nextDay(r *roster.Roster) (*roster.Roster, string, string) {
 // crashingDirectory lets a number of Execute calls through, then performs
 // the next one and loses its answers (as if the process died before it
 // could journal them), and fails every later call as a dead process would.
-type crashingDirectory struct {
+// usersDirectory is a tenant with its users reads: a wrapper keeps both.
+type usersDirectory interface {
 	reconcile.Directory
+	reconcile.UsersReader
+}
+
+type crashingDirectory struct {
+	usersDirectory
 	calls *atomic.Int32
 	after int32
 }
@@ -315,9 +321,9 @@ func (c crashingDirectory) Execute(ctx context.Context, ops []apply.Op) []apply.
 	n := c.calls.Add(1)
 	switch {
 	case n <= c.after:
-		return c.Directory.Execute(ctx, ops)
+		return c.usersDirectory.Execute(ctx, ops)
 	case n == c.after+1:
-		c.Directory.Execute(ctx, ops) // the writes happen...
+		c.usersDirectory.Execute(ctx, ops) // the writes happen...
 		fallthrough
 	default:
 		out := make([]apply.Result, len(ops)) // ...but nobody hears back
@@ -336,7 +342,7 @@ func TestKilledMidwayResumesWithoutDuplicates(t *testing.T) {
 
 	var calls atomic.Int32
 	e.wrap = func(d reconcile.Directory) reconcile.Directory {
-		return crashingDirectory{Directory: d, calls: &calls, after: 1}
+		return crashingDirectory{usersDirectory: d.(usersDirectory), calls: &calls, after: 1}
 	}
 	in, _, done, err := e.steps(context.Background(), e.users(day1), e.input(runs.ModeApply), 3)
 	if err != nil || done {

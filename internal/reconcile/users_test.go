@@ -135,7 +135,7 @@ func newHarness(t *testing.T) *harness {
 	key, _ := credentials.ParseKey(credentials.NewKey())
 	vault, _ := credentials.NewVault(b, key)
 	h := &harness{store: state.NewStore(b, nil), tenant: &memTenant{accounts: map[string]*userplan.Account{}}, vault: vault}
-	h.users = &Users{Tenants: h.tenant, Store: h.store, Credentials: vault, Passwords: credentials.Generate}
+	h.users = &Users{Kind: UsersKind(), Tenants: h.tenant, Store: h.store, Credentials: vault, Passwords: credentials.Generate}
 	return h
 }
 

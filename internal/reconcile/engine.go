@@ -1,0 +1,367 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/apply"
+	"github.com/rostersync/rostersync/internal/clock"
+	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/queue"
+	"github.com/rostersync/rostersync/internal/roster"
+	"github.com/rostersync/rostersync/internal/runs"
+	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// Kind is what one entity kind brings to the engine; everything else —
+// the plan and apply steps, intents, links, the journal, guards,
+// confirmation, counts — is the Engine's, the same for every kind. S is
+// the tenant snapshot the kind's planner reads.
+type Kind[S any] struct {
+	// LinkKind names the kind's links, exclusions and create intents
+	// ("user", "group"); it is also the plan.Kind of its changes.
+	LinkKind string
+	// Snapshot reads what the planner needs to know about the tenant
+	// (paged $select, delta), through the reader the tenant offers.
+	Snapshot func(ctx context.Context, d Directory) (S, error)
+	// Plan is pure: (roster view, tenant snapshot, links, exclusions,
+	// profile) → changes, each with a reason.
+	Plan func(in PlanInput[S]) *plan.Plan
+	// Expand turns a change into operations; Link says which link an
+	// entry's progress makes.
+	Expand apply.ExpandFunc
+	Link   apply.LinkFunc
+	// FeedSize is what the shrink guard compares between feeds; nil
+	// counts the view's active people.
+	FeedSize func(v *roster.View, p tenant.Profile) int
+}
+
+// PlanInput is everything a kind's planner may read.
+type PlanInput[S any] struct {
+	View     *roster.View
+	Snapshot S
+	Links    []state.Mapping
+	Excluded map[string]bool
+	Customer tenant.Customer
+	Profile  tenant.Profile
+	// Only narrows the plan to these sourcedIds ("create selected now").
+	Only map[string]bool
+	// RosterShrank: the feed is suspiciously smaller than the last one;
+	// removals are planned held.
+	RosterShrank bool
+	Now          time.Time
+}
+
+// EngineStore is the state the engine reads and writes; *state.Store has it.
+type EngineStore interface {
+	ListMappings(ctx context.Context, customerID, kind string) ([]state.Mapping, error)
+	ListExclusions(ctx context.Context, customerID, kind string) ([]state.Exclusion, error)
+	SavePlan(ctx context.Context, p *plan.Plan) error
+	LoadPlan(ctx context.Context, customerID, runID, entity string) (*plan.Plan, []state.Entry, error)
+	apply.Journal
+	apply.IntentStore
+	GetConfirmation(ctx context.Context, customerID, runID, entity string) (state.Confirmation, error)
+	GetSyncState(ctx context.Context, customerID, profileID, entity string) (state.SyncState, error)
+	SaveSyncState(ctx context.Context, st state.SyncState) (state.SyncState, error)
+}
+
+var _ EngineStore = (*state.Store)(nil)
+
+// Engine is the plan→apply machine for one entity kind: a pipeline.Entity
+// that plans on its first step and applies the stored plan, in journalled
+// rounds, on the following ones.
+type Engine[S any] struct {
+	Kind        Kind[S]
+	Source      Source
+	Tenants     Tenants
+	Store       EngineStore
+	Credentials apply.Credentials
+	Passwords   apply.PasswordFunc
+	Clock       clock.Clock
+	Apply       apply.Options
+	// IntentWindow is how long an interrupted create's object may take to
+	// show in reads before it is taken never to have been made. Default 5
+	// minutes, well past Graph's usual replication delay.
+	IntentWindow time.Duration
+}
+
+var _ pipeline.Entity = (*Engine[struct{}])(nil)
+
+const cursorApply = "apply"
+
+func (e *Engine[S]) intentWindow() time.Duration {
+	if e.IntentWindow <= 0 {
+		return 5 * time.Minute
+	}
+	return e.IntentWindow
+}
+
+// clock returns the injected clock or the wall clock. Sync never writes to
+// the engine: the runner calls it from many goroutines at once.
+func (e *Engine[S]) clock() clock.Clock {
+	if e.Clock == nil {
+		return clock.Real{}
+	}
+	return e.Clock
+}
+
+// Sync plans on the first step and applies on the following ones.
+func (e *Engine[S]) Sync(ctx context.Context, in pipeline.EntityInput) (pipeline.EntityOutcome, error) {
+	if in.Job.Cursor == cursorApply {
+		return e.apply(ctx, in)
+	}
+	return e.plan(ctx, in)
+}
+
+func (e *Engine[S]) plan(ctx context.Context, in pipeline.EntityInput) (pipeline.EntityOutcome, error) {
+	p, err := e.existingPlan(ctx, in)
+	if err != nil {
+		return pipeline.EntityOutcome{}, err
+	}
+	if p == nil {
+		dir, err := e.Tenants.Directory(ctx, in.Customer)
+		if err != nil {
+			return pipeline.EntityOutcome{}, err
+		}
+		// Creates an earlier step or run sent without recording their
+		// outcome are found first, so nothing is planned twice.
+		wait, err := apply.ResolveIntents(ctx, e.Store, dir, in.Customer.ID, plan.Kind(e.Kind.LinkKind), e.clock().Now(), e.intentWindow())
+		if err != nil {
+			return pipeline.EntityOutcome{}, err
+		}
+		if wait > 0 {
+			return pipeline.EntityOutcome{More: true, RequeueAfter: wait,
+				Log: []string{"an interrupted create is not visible yet: planning waits for it"}}, nil
+		}
+		if p, err = e.computePlan(ctx, in, dir); err != nil {
+			return pipeline.EntityOutcome{}, err
+		}
+	}
+	out := pipeline.EntityOutcome{Counts: planCounts(p), Log: planLog(p)}
+	switch {
+	case in.Run.Mode == runs.ModeSimulate:
+		out.Log = append(out.Log, "simulation: nothing applied")
+	case len(p.Changes) == 0:
+	default:
+		// Held changes wait in the apply step, which applies the rest
+		// and ends the entity held.
+		out.More, out.Cursor = true, cursorApply
+	}
+	return out, nil
+}
+
+// existingPlan returns the plan an earlier delivery of this step saved.
+func (e *Engine[S]) existingPlan(ctx context.Context, in pipeline.EntityInput) (*plan.Plan, error) {
+	p, _, err := e.Store.LoadPlan(ctx, in.Customer.ID, in.Run.ID, in.Job.Entity)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, nil
+	}
+	return p, err
+}
+
+func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, dir Directory) (*plan.Plan, error) {
+	feed, err := e.Source.Load(ctx, in.Customer, in.Profile)
+	if err != nil {
+		if errors.Is(err, ErrBadFeed) {
+			return nil, queue.Terminal(err)
+		}
+		return nil, fmt.Errorf("load roster: %w", err)
+	}
+	today, err := roster.ParseDate(in.Now.UTC().Format("2006-01-02"))
+	if err != nil {
+		return nil, err
+	}
+	view, err := roster.NewView(feed.Roster, feed.Session, today)
+	if err != nil {
+		return nil, queue.Terminal(fmt.Errorf("%w: %w", ErrBadFeed, err))
+	}
+	snap, err := e.Kind.Snapshot(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read tenant %ss: %w", e.Kind.LinkKind, err)
+	}
+	links, err := e.Store.ListMappings(ctx, in.Customer.ID, e.Kind.LinkKind)
+	if err != nil {
+		return nil, err
+	}
+	excluded, err := e.excluded(ctx, in.Customer.ID)
+	if err != nil {
+		return nil, err
+	}
+	shrank, err := e.shrinkGuard(ctx, in, view)
+	if err != nil {
+		return nil, err
+	}
+	var only map[string]bool
+	if len(in.Run.Only) > 0 {
+		only = map[string]bool{}
+		for _, k := range in.Run.Only {
+			only[k] = true
+		}
+	}
+	p := e.Kind.Plan(PlanInput[S]{View: view, Snapshot: snap, Links: links, Excluded: excluded, Customer: in.Customer,
+		Profile: in.Profile, Only: only, RosterShrank: shrank, Now: e.clock().Now()})
+	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.Entity, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Job.Entity, in.Now.UTC()
+	p.Quarantined = feed.PlanQuarantined()
+	if reason, ok := p.AllUnsyncedForOneReason(); ok && only == nil {
+		return nil, queue.Terminal(fmt.Errorf("%w: all %d people in session %s would be left unsynced, every one %s (is it the right session and date?)", ErrBadFeed, len(p.Unsynced), feed.Session, reason))
+	}
+	if err := e.Store.SavePlan(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (e *Engine[S]) excluded(ctx context.Context, customerID string) (map[string]bool, error) {
+	xs, err := e.Store.ListExclusions(ctx, customerID, e.Kind.LinkKind)
+	if err != nil {
+		return nil, err
+	}
+	excluded := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		excluded[x.SourceID] = true
+	}
+	return excluded, nil
+}
+
+type feedSize struct {
+	People int `json:"people"`
+}
+
+// shrinkGuard compares the feed's size with the last accepted feed's; a
+// drop beyond the profile's limit means a truncated export is likelier
+// than a mass exodus, so the kind plans its removals held. A real run
+// whose feed is fine records its size for the next comparison.
+func (e *Engine[S]) shrinkGuard(ctx context.Context, in pipeline.EntityInput, v *roster.View) (bool, error) {
+	size := len(v.ActivePeople())
+	if e.Kind.FeedSize != nil {
+		size = e.Kind.FeedSize(v, in.Profile)
+	}
+	st, err := e.Store.GetSyncState(ctx, in.Customer.ID, in.Profile.ID, in.Job.Entity+".feed")
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return false, err
+	}
+	var prev feedSize
+	if st.Cursor != "" {
+		_ = json.Unmarshal([]byte(st.Cursor), &prev)
+	}
+	limit := in.Profile.Source.MaxShrinkPercent
+	if limit <= 0 {
+		limit = 20
+	}
+	shrank := prev.People > 0 && float64(size) < float64(prev.People)*(1-limit/100)
+	if shrank || in.Run.Mode == runs.ModeSimulate {
+		return shrank, nil
+	}
+	b, _ := json.Marshal(feedSize{People: size})
+	st.Cursor = string(b)
+	if _, err := e.Store.SaveSyncState(ctx, st); err != nil && !errors.Is(err, state.ErrConflict) {
+		return false, err
+	}
+	return false, nil
+}
+
+func (e *Engine[S]) apply(ctx context.Context, in pipeline.EntityInput) (pipeline.EntityOutcome, error) {
+	p, entries, err := e.Store.LoadPlan(ctx, in.Customer.ID, in.Run.ID, in.Job.Entity)
+	if err != nil {
+		return pipeline.EntityOutcome{}, fmt.Errorf("load plan: %w", err)
+	}
+	dir, err := e.Tenants.Directory(ctx, in.Customer)
+	if err != nil {
+		return pipeline.EntityOutcome{}, err
+	}
+	confirmed, err := e.confirmed(ctx, in)
+	if err != nil {
+		return pipeline.EntityOutcome{}, err
+	}
+	a := apply.New(dir, e.Store, e.Kind.Expand, e.Kind.Link, e.Credentials, e.Passwords, e.clock(), e.Apply)
+	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries, confirmed)
+	if errors.Is(err, apply.ErrNotApplyable) || errors.Is(err, apply.ErrWrongTenant) {
+		return pipeline.EntityOutcome{}, queue.Terminal(err)
+	}
+	if err != nil {
+		return pipeline.EntityOutcome{}, err
+	}
+	out := pipeline.EntityOutcome{Counts: applyCounts(pr)}
+	out.Log = append(out.Log, fmt.Sprintf("applied: %d done, %d failed, %d pending; %d operations sent, %d retried", pr.Done, pr.Failed, pr.Pending, pr.Ops, pr.Retried))
+	switch {
+	case !pr.Complete():
+		out.More, out.Cursor, out.RequeueAfter = true, cursorApply, pr.RequeueAfter
+	case pr.Held > 0:
+		out.Counts["held"] = pr.Held
+		out.Held = fmt.Sprintf("%d change(s) await confirmation: %s", pr.Held, p.Guard.Detail)
+	}
+	return out, nil
+}
+
+// confirmed reports whether someone confirmed the held part of this run's
+// plan of the entity.
+func (e *Engine[S]) confirmed(ctx context.Context, in pipeline.EntityInput) (bool, error) {
+	_, err := e.Store.GetConfirmation(ctx, in.Customer.ID, in.Run.ID, in.Job.Entity)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, state.ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+func planCounts(p *plan.Plan) map[string]int {
+	s := p.Summarize()
+	out := map[string]int{"matched": s.Matched}
+	for a, n := range s.Actions {
+		out["plan."+string(a)] = n
+	}
+	unsynced := 0
+	for _, n := range s.Unsynced {
+		unsynced += n
+	}
+	if unsynced > 0 {
+		out["unsynced"] = unsynced
+	}
+	if n := len(p.Quarantined); n > 0 {
+		out["quarantined"] = n
+	}
+	return out
+}
+
+func planLog(p *plan.Plan) []string {
+	s := p.Summarize()
+	var actions []string
+	for _, a := range slices.Sorted(maps.Keys(s.Actions)) {
+		actions = append(actions, fmt.Sprintf("%d %s", s.Actions[a], a))
+	}
+	if len(actions) == 0 {
+		actions = []string{"no change"}
+	}
+	line := fmt.Sprintf("plan: %d matched, %s, %d unsynced; about %d writes", s.Matched, strings.Join(actions, ", "), len(p.Unsynced), s.Writes)
+	out := []string{line}
+	if n := len(p.Quarantined); n > 0 {
+		out = append(out, fmt.Sprintf("feed: %d problem(s) in quarantined rows left out, first %s:%d (see the plan's quarantined list)", n, p.Quarantined[0].File, p.Quarantined[0].Line))
+	}
+	if p.Guard.Detail != "" {
+		out = append(out, p.Guard.Detail)
+	}
+	return out
+}
+
+func applyCounts(pr apply.Progress) map[string]int {
+	out := map[string]int{"ops": pr.Ops, "retried": pr.Retried}
+	for _, e := range pr.Changed {
+		switch e.Status {
+		case state.EntryDone:
+			out["applied."+string(e.Action)]++
+		case state.EntryFailed:
+			out["failed."+string(e.Action)]++
+		}
+	}
+	return out
+}
