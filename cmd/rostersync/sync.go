@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/internal/app"
+	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/graphsim"
 	"github.com/rostersync/rostersync/internal/oneroster"
 	"github.com/rostersync/rostersync/internal/pipeline"
@@ -45,6 +46,9 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	graphURL := fs.String("graph-url", "", "a running `rostersync graphsim` (http://127.0.0.1:PORT) to sync into instead of the tenant in --state; the tenant is added there if missing; give the simulator's --time-scale")
 	root := fs.String("root", "", "folder holding host.json and functions/ (default: found at or above the binary)")
 	entityList := fs.String("entities", tenant.EntityUsers, "entity kinds to sync, comma-separated, in this order (registered: "+strings.Join(app.EntityNames(), ", ")+")")
+	session := fs.String("session", "", "sourcedId of the academic session to sync, instead of the one the feed runs on the date (as a profile's academicSession)")
+	today := fs.String("today", "", "the date the run takes as today, `YYYY-MM-DD` (default: the clock's); the run's clock is that date at the current time of day, UTC")
+	format := fs.String("format", "", "the feed's CSV format: "+strings.Join(feedFormats, ", ")+" (default: detected from its files and headers)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -56,6 +60,18 @@ func runSync(ctx context.Context, args []string, env environment) error {
 		return usageError{fmt.Sprintf("unexpected arguments %q", fs.Args())}
 	}
 	entities, err := parseEntities(*entityList)
+	if err != nil {
+		return err
+	}
+	set := flagsSet(fs)
+	choice, err := parseFeedChoice(set, *session, *format)
+	if err != nil {
+		return err
+	}
+	if set["today"] && *today == "" {
+		return usageError{"--today: want a date as YYYY-MM-DD, or leave the flag out for the clock's"}
+	}
+	clk, err := parseToday(*today, time.Now())
 	if err != nil {
 		return err
 	}
@@ -72,14 +88,14 @@ func runSync(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: *tenantID, domain: *domain, timeScale: *timeScale, root: hostRoot, feedDir: filepath.Dir(abs),
-		graphURL: *graphURL})
+		graphURL: *graphURL, clock: clk})
 	if err != nil {
 		return err
 	}
 	defer w.close()
 	// Progress goes to stderr: stdout carries the result alone.
 	fmt.Fprintf(env.stderr, "rostersync sync: %s %s from %s into tenant %s\n", mode, strings.Join(entities, ","), abs, *tenantID)
-	sum, err := w.syncOnce(ctx, *rosterPath, mode, entities)
+	sum, err := w.syncFeed(ctx, *rosterPath, mode, entities, choice)
 	if err != nil {
 		return err
 	}
@@ -111,6 +127,64 @@ func parseEntities(list string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// feedChoice is what sync's flags say about the feed, carried by the
+// profile the command builds exactly as a customer's profile carries it.
+type feedChoice struct {
+	// session is the profile's academicSession: "" lets the reader pick
+	// the session running on the run's date.
+	session string
+	// format is the source's format: "" detects it.
+	format string
+}
+
+// feedFormats are the values --format takes, as a profile's source.format
+// names them (and as the reader's hints for SDS exports spell them).
+var feedFormats = []string{tenant.FormatOneRoster, tenant.FormatSDSv1, tenant.FormatSDSv21}
+
+// parseFeedChoice checks --session and --format. A session given but
+// blank, or padded with spaces, is a typo that would otherwise silently
+// fall back to the feed's own choice or match nothing.
+func parseFeedChoice(set map[string]bool, session, format string) (feedChoice, error) {
+	if set["session"] && (strings.TrimSpace(session) == "" || strings.TrimSpace(session) != session) {
+		return feedChoice{}, usageError{fmt.Sprintf("--session %q: want an academic session's sourcedId, without surrounding spaces", session)}
+	}
+	if set["format"] && !slices.Contains(feedFormats, format) {
+		return feedChoice{}, usageError{fmt.Sprintf("--format %q: want one of %s (or leave it out to detect the format)", format, strings.Join(feedFormats, ", "))}
+	}
+	return feedChoice{session: session, format: format}, nil
+}
+
+// flagsSet are the names of the flags given on the command line.
+func flagsSet(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// parseToday reads --today: "" is the wall clock; a date is a clock that
+// stands on that date at now's time of day (UTC) and runs on from there,
+// so the run's "today" (the pipeline's Now, which picks the session) is
+// that date while durations, leases and queue delays behave as ever.
+func parseToday(s string, now time.Time) (clock.Clock, error) {
+	if s == "" {
+		return clock.Real{}, nil
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil || d.Year() < 1900 {
+		return nil, usageError{fmt.Sprintf("--today %q: want a date as YYYY-MM-DD, e.g. 2026-09-01", s)}
+	}
+	now = now.UTC()
+	at := time.Date(d.Year(), d.Month(), d.Day(), now.Hour(), now.Minute(), now.Second(), now.Nanosecond(), time.UTC)
+	return shiftedClock{offset: at.Sub(now)}, nil
+}
+
+// shiftedClock is the wall clock moved by offset: Now is shifted, waits
+// are not.
+type shiftedClock struct{ offset time.Duration }
+
+func (c shiftedClock) Now() time.Time                         { return time.Now().Add(c.offset) }
+func (c shiftedClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // outcome is nil for a run that succeeded and did everything it planned;
 // otherwise a runEnded carrying the exit status.
@@ -224,6 +298,12 @@ type graphFigures struct {
 }
 
 func (w *world) syncOnce(ctx context.Context, rosterPath, mode string, entities []string) (syncSummary, error) {
+	return w.syncFeed(ctx, rosterPath, mode, entities, feedChoice{})
+}
+
+// syncFeed runs one sync of the feed at rosterPath through a profile that
+// says what choice says.
+func (w *world) syncFeed(ctx context.Context, rosterPath, mode string, entities []string, choice feedChoice) (syncSummary, error) {
 	// The profile names the feed inside the world's feed folder, as a
 	// customer's profile names one inside its own (reconcile.FileSource).
 	abs, err := filepath.Abs(rosterPath)
@@ -254,7 +334,7 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string, entities 
 		return syncSummary{}, err
 	}
 	p := tenant.Profile{CustomerID: c.ID, ID: syncProfile, Name: "Users", Enabled: false, RunAt: "02:00", TimeZone: "Europe/London",
-		Entities: entities, Source: tenant.RosterSource{Kind: tenant.SourceCSV, Path: rel}}
+		Entities: entities, AcademicSession: choice.session, Source: tenant.RosterSource{Kind: tenant.SourceCSV, Path: rel, Format: choice.format}}
 	if err := store.SaveProfile(ctx, p); err != nil {
 		return syncSummary{}, err
 	}

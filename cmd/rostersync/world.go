@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/internal/app"
+	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/graphsim"
 	"github.com/rostersync/rostersync/internal/localstack"
@@ -63,6 +64,9 @@ type worldOptions struct {
 	csvRoot          string // dev: one feed folder per customer
 	graphURL         string // a running simulator to use instead of an embedded one
 	seed             *graphsim.State
+	// clock is the whole world's clock (app, pipeline, queue); nil is the
+	// wall clock. sync --today shifts it.
+	clock clock.Clock
 }
 
 const (
@@ -132,11 +136,11 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 		return nil, err
 	}
 	w.stack, err = localstack.Start(ctx, localstack.Options{
-		Root: o.root, FunctionsDir: filepath.Join(o.root, "functions"), Getenv: settings,
+		Root: o.root, FunctionsDir: filepath.Join(o.root, "functions"), Getenv: settings, Clock: o.clock,
 		QueueName: app.QueueName(settings), Queue: queueOpts, HTTPAddr: o.httpAddr, FunctionKey: o.functionKey,
 		Handler: func(ctx context.Context, sender queue.Sender, log *slog.Logger) (http.Handler, error) {
 			a, err := app.Build(ctx, app.Options{Getenv: settings, Backend: backend, Sender: sender, Log: log,
-				MaxDeliveryCount: queueOpts.MaxDeliveryCount, Simulator: w.sim, CredentialsKey: key,
+				MaxDeliveryCount: queueOpts.MaxDeliveryCount, Simulator: w.sim, CredentialsKey: key, Clock: o.clock,
 				LocalSources: true, CsvRoot: o.csvRoot, FeedDir: o.feedDir})
 			if err != nil {
 				return nil, err
