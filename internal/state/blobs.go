@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Blobs holds large write-once values by name: plan bodies today. A
@@ -15,6 +16,39 @@ type Blobs interface {
 	PutBlob(ctx context.Context, name string, data []byte) error
 	// GetBlob returns ErrNotFound for a name never put (or not put whole).
 	GetBlob(ctx context.Context, name string) ([]byte, error)
+}
+
+// BlobContainer is the Blob Storage container plan bodies are kept in
+// when the store has Blob Storage (internal/state/blobstore); infra creates
+// it, and internal/infracheck keeps the two names equal.
+const BlobContainer = "plans"
+
+// WithBlobs returns b with its blobs kept in blobs instead: Table Storage
+// for the tables and Blob Storage for plan bodies, in production. The
+// result is a Backend, so every Store made over it (NewStore) uses blobs.
+func WithBlobs(b Backend, blobs Blobs) Backend {
+	if blobs == nil {
+		return b
+	}
+	return backendWithBlobs{Backend: b, blobs: blobs}
+}
+
+type backendWithBlobs struct {
+	Backend
+	blobs Blobs
+}
+
+func (b backendWithBlobs) PutBlob(ctx context.Context, name string, data []byte) error {
+	return b.blobs.PutBlob(ctx, name, data)
+}
+
+func (b backendWithBlobs) GetBlob(ctx context.Context, name string) ([]byte, error) {
+	return b.blobs.GetBlob(ctx, name)
+}
+
+// NewStoreWithBlobs is NewStore(WithBlobs(b, blobs), now).
+func NewStoreWithBlobs(b Backend, blobs Blobs, now func() time.Time) *Store {
+	return NewStore(WithBlobs(b, blobs), now)
 }
 
 // Row layout of table blobs: one partition per blob, rows "000000",

@@ -38,6 +38,13 @@ func runStore(t *testing.T, newBackend func(t *testing.T) state.Backend) {
 	t.Run("Plans", func(t *testing.T) { testPlans(t, newBackend(t)) })
 }
 
+// RunPlans runs the plan cases alone, for a backend whose blobs are kept
+// apart from its tables (state.WithBlobs over Blob Storage): newBackend
+// must return a backend that shares no tables or blobs with another.
+func RunPlans(t *testing.T, newBackend func(t *testing.T) state.Backend) {
+	testPlans(t, newBackend(t))
+}
+
 func storedPlan(changes int) *plan.Plan {
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "cust1", RunID: "r1", Entity: "users",
 		Unsynced: []plan.Unsynced{{Key: "u1", Reason: plan.UnsyncedBecauseExcluded, Detail: "excluded"}}}
@@ -60,7 +67,13 @@ func testPlans(t *testing.T, b state.Backend) {
 		t.Fatalf("LoadPlan before any save = %v, want ErrNotFound", err)
 	}
 	// A save that died after the body and before the header: no plan.
-	failing := state.NewStore(headerFails{b}, nil)
+	// The failing store keeps its blobs where b keeps them, so the body
+	// really is written before the header fails.
+	var failingBackend state.Backend = headerFails{b}
+	if blobs, ok := b.(state.Blobs); ok {
+		failingBackend = state.WithBlobs(failingBackend, blobs)
+	}
+	failing := state.NewStore(failingBackend, nil)
 	if err := failing.SavePlan(ctx, p); err == nil {
 		t.Fatal("SavePlan with a failing header write succeeded")
 	}
