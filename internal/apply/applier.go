@@ -241,6 +241,11 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 			continue
 		}
 		ops := r.a.expand(e.Change, e.Created)
+		if why := invalid(ops); why != "" {
+			e.Status, e.Error = state.EntryFailed, why
+			r.changed[i], r.unsaved[i] = true, true
+			continue
+		}
 		remaining := 0
 		for _, op := range ops {
 			if slices.Contains(e.OpsDone, op.ID) {
@@ -273,6 +278,16 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 	// pack a group's new members 20 to a request.
 	slices.SortStableFunc(out, func(a, b readyOp) int { return cmp.Compare(keyless(a.op), keyless(b.op)) })
 	return out, wait, pending
+}
+
+// invalid is why a change's ops cannot be carried out, or "".
+func invalid(ops []Op) string {
+	for _, op := range ops {
+		if op.Invalid != "" {
+			return op.Invalid
+		}
+	}
+	return ""
 }
 
 // keyless orders creates (ops with a Key) before all others.
@@ -343,8 +358,13 @@ func (r *round) intend(ctx context.Context, batch []readyOp) error {
 			continue
 		}
 		e := r.entries[ro.entry]
+		// The link the create will make, less the object's id, so the
+		// intent settles into the same link when found by its key.
+		pending := e
+		pending.Created = "pending"
+		link, _ := r.a.links(pending)
 		in = append(in, state.Intent{CustomerID: r.p.CustomerID, Kind: string(e.Kind), SourceID: e.Key,
-			Key: ro.op.Key, UserType: e.UserType, RunID: r.p.RunID, At: now})
+			Key: ro.op.Key, UserType: link.UserType, RunID: r.p.RunID, At: now})
 	}
 	if err := r.a.journal.PutIntents(ctx, in...); err != nil {
 		return fmt.Errorf("journal create intents: %w", err)

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -158,8 +159,10 @@ func (m *memCreds) PutCredentials(ctx context.Context, customerID, runID string,
 
 func testPlan() (*plan.Plan, []state.Entry) {
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "oak", TenantID: "t1", RunID: "r1", Changes: []plan.Change{
-		{Kind: plan.KindUser, Key: "s1", Action: plan.Create, After: map[string]string{"userPrincipalName": "a@x.example"}, Licenses: []string{"sku1"}, Groups: []string{"g1"}, Password: "strong"},
-		{Kind: plan.KindUser, Key: "s2", Action: plan.Create, After: map[string]string{"userPrincipalName": "b@x.example"}, Password: "words"},
+		{Kind: plan.KindUser, Key: "s1", Action: plan.Create, After: map[string]string{"userPrincipalName": "a@x.example"},
+			Payload: testPayloadOf(testPayload{Licenses: []string{"sku1"}, Groups: []string{"g1"}, Password: "strong"})},
+		{Kind: plan.KindUser, Key: "s2", Action: plan.Create, After: map[string]string{"userPrincipalName": "b@x.example"},
+			Payload: testPayloadOf(testPayload{Password: "words"})},
 		{Kind: plan.KindUser, Key: "s3", Action: plan.Update, TargetID: "old-3", After: map[string]string{"surname": "New"}},
 		{Kind: plan.KindUser, Key: "s4", Action: plan.Suspend, TargetID: "old-4"},
 		{Kind: plan.KindUser, Key: "s5", Action: plan.Link, TargetID: "old-5"},
@@ -322,7 +325,22 @@ func TestJournalFailureStopsApply(t *testing.T) {
 
 // testExpand is a users-like expander for these tests (the real ones
 // live with their entity kinds, which import this package).
+// testPayload is a users-like payload for these tests.
+type testPayload struct {
+	Licenses, Groups []string
+	Password         string
+}
+
+func testPayloadOf(tp testPayload) *plan.Payload {
+	data, _ := json.Marshal(tp)
+	return &plan.Payload{Version: 1, Data: data}
+}
+
 func testExpand(c plan.Change, created string) []Op {
+	var pl testPayload
+	if c.Payload != nil {
+		_ = json.Unmarshal(c.Payload.Data, &pl)
+	}
 	target := c.TargetID
 	if c.Action == plan.Create {
 		target = created
@@ -331,11 +349,11 @@ func testExpand(c plan.Change, created string) []Op {
 	var ops []Op
 	switch c.Action {
 	case plan.Create:
-		ops = append(ops, Op{ID: id("create"), Kind: OpCreateUser, Key: c.After["userPrincipalName"], Props: c.After, TargetID: target, SecretKind: c.Password})
-		for _, sku := range c.Licenses {
+		ops = append(ops, Op{ID: id("create"), Kind: OpCreateUser, Key: c.After["userPrincipalName"], Props: c.After, TargetID: target, SecretKind: pl.Password})
+		for _, sku := range pl.Licenses {
 			ops = append(ops, Op{ID: id("license:" + sku), Kind: OpAssignLicense, Props: map[string]string{"skuId": sku}, TargetID: target})
 		}
-		for _, g := range c.Groups {
+		for _, g := range pl.Groups {
 			ops = append(ops, Op{ID: id("group:" + g), Kind: OpAddMember, Ref: g, TargetID: target})
 		}
 	case plan.Update, plan.Link:

@@ -56,6 +56,10 @@ type Op struct {
 	// (strong or words) before the op is sent; it is handed over through
 	// the credential store, keyed by Key.
 	SecretKind string `json:"secretKind,omitempty"`
+	// Invalid, when set, says why the change cannot be carried out (its
+	// payload is of a version this build cannot read, say): the applier
+	// fails the change with it and sends nothing.
+	Invalid string `json:"invalid,omitempty"`
 	// Password is the secret itself. It exists only in memory between
 	// generation and the request: never journalled, logged or stored in a
 	// plan.

@@ -17,7 +17,7 @@ import (
 
 // FormatVersion is written into every stored plan; readers refuse newer
 // major versions instead of misreading them.
-const FormatVersion = "1.0"
+const FormatVersion = "2.0"
 
 // Kind is the sort of object a change touches.
 type Kind string
@@ -108,18 +108,24 @@ type Change struct {
 	// After holds every field set).
 	Before map[string]string `json:"before,omitempty"`
 	After  map[string]string `json:"after,omitempty"`
-	// Licenses (SKU ids) and Groups (object ids) a new account gets.
-	Licenses []string `json:"licenses,omitempty"`
-	Groups   []string `json:"groups,omitempty"`
-	// UserType is student, teacher, staff or parent.
-	UserType string `json:"userType,omitempty"`
-	// Password says how the initial password is made (strong or words);
-	// the password itself never enters a plan.
-	Password string `json:"password,omitempty"`
+	// Payload is the entity kind's own part of the change (a new
+	// account's licences and groups, say).
+	Payload *Payload `json:"payload,omitempty"`
+	// Writes estimates the change's Graph writes; 0 means Action.Writes().
+	Writes int `json:"writes,omitempty"`
 	// Held marks a change a guard withheld (too many suspensions, a feed
 	// that shrank): apply leaves it until the run is confirmed, and the
 	// rest of the plan goes ahead.
 	Held bool `json:"held,omitempty"`
+}
+
+// Payload is an entity kind's own part of a change, typed and versioned by
+// the kind: the engine stores and carries it without reading it, and only
+// the kind's expander and link function decode it. A reader meeting a
+// version it does not know refuses the change rather than guess.
+type Payload struct {
+	Version int             `json:"version"`
+	Data    json.RawMessage `json:"data"`
 }
 
 // Unsynced is a person the plan leaves alone, with why.
@@ -243,7 +249,11 @@ func (p *Plan) Summarize() Summary {
 	s := Summary{Matched: p.Matched, Actions: map[Action]int{}}
 	for _, c := range p.Changes {
 		s.Actions[c.Action]++
-		s.Writes += c.Action.Writes() + len(c.Licenses) + len(c.Groups)
+		if c.Writes > 0 {
+			s.Writes += c.Writes
+		} else {
+			s.Writes += c.Action.Writes()
+		}
 	}
 	if len(p.Unsynced) > 0 {
 		s.Unsynced = map[Reason]int{}

@@ -98,7 +98,8 @@ func usersFeedSize(v *roster.View, p tenant.Profile) int {
 // rostersync's own suspensions are ever undone. A create's link exists as
 // soon as its account does, before its licence and groups are done.
 func userLink(e state.Entry) (state.Mapping, bool) {
-	m := state.Mapping{Kind: MappingUser, SourceID: e.Key, UserType: e.UserType}
+	pl, _ := userplan.PayloadOf(e.Change)
+	m := state.Mapping{Kind: MappingUser, SourceID: e.Key, UserType: pl.UserType}
 	switch {
 	case e.Action == plan.Create && e.Created != "":
 		m.TargetID, m.How = e.Created, "created"

@@ -7,8 +7,13 @@ import (
 
 // Expand turns a users change into its operations. created is the account
 // id the change's create produced; the licence and group ops of a new
-// account carry it once known.
+// account carry it once known. A change whose payload this build cannot
+// read becomes one invalid op, which fails the change with the reason.
 func Expand(c plan.Change, created string) []apply.Op {
+	pl, err := PayloadOf(c)
+	if err != nil {
+		return []apply.Op{{ID: string(c.Kind) + ":" + c.Key + "#payload", Kind: apply.OpPatchUser, Invalid: err.Error()}}
+	}
 	target := c.TargetID
 	if c.Action == plan.Create {
 		target = created
@@ -18,11 +23,11 @@ func Expand(c plan.Change, created string) []apply.Op {
 	switch c.Action {
 	case plan.Create:
 		upn := c.After["userPrincipalName"]
-		ops = append(ops, apply.Op{ID: id("create"), Kind: apply.OpCreateUser, Key: upn, Props: c.After, TargetID: target, SecretKind: c.Password})
-		for _, sku := range c.Licenses {
+		ops = append(ops, apply.Op{ID: id("create"), Kind: apply.OpCreateUser, Key: upn, Props: c.After, TargetID: target, SecretKind: pl.Password})
+		for _, sku := range pl.Licenses {
 			ops = append(ops, apply.Op{ID: id("license:" + sku), Kind: apply.OpAssignLicense, Props: map[string]string{"skuId": sku}, TargetID: target})
 		}
-		for _, g := range c.Groups {
+		for _, g := range pl.Groups {
 			ops = append(ops, apply.Op{ID: id("group:" + g), Kind: apply.OpAddMember, Ref: g, TargetID: target})
 		}
 	case plan.Update, plan.Link:

@@ -318,7 +318,7 @@ func (c *computer) matched(p *roster.Person, ut string, rules tenant.UserTypeCon
 		want, notes = c.mapped(p, rules)
 		before, after = plan.DiffFields(a.Props, want)
 	}
-	ch := plan.Change{Kind: plan.KindUser, Key: p.SourcedID, TargetID: a.ID, UserType: ut, Before: before, After: after}
+	ch := withPayload(plan.Change{Kind: plan.KindUser, Key: p.SourcedID, TargetID: a.ID, Before: before, After: after}, Payload{UserType: ut})
 	// keptDisabled: the account stays disabled, which the change (if
 	// any) says; with no change the person is listed as kept instead.
 	// Either way the person is counted once.
@@ -421,9 +421,9 @@ func (c *computer) create(p *roster.Person, ut string, rules tenant.UserTypeConf
 	if password == "" {
 		password = tenant.PasswordStrong
 	}
-	c.add(plan.Change{Kind: plan.KindUser, Key: p.SourcedID, Action: plan.Create,
-		Reason: plan.CreateBecauseNew, Detail: detail, After: after, Licenses: slices.Clone(rules.Licenses),
-		Groups: slices.Clone(rules.Groups), UserType: ut, Password: password})
+	c.add(withPayload(plan.Change{Kind: plan.KindUser, Key: p.SourcedID, Action: plan.Create,
+		Reason: plan.CreateBecauseNew, Detail: detail, After: after},
+		Payload{UserType: ut, Licenses: slices.Clone(rules.Licenses), Groups: slices.Clone(rules.Groups), Password: password}))
 }
 
 // username is a person's alias and how it was made.
@@ -630,9 +630,11 @@ func (c *computer) leavers() {
 			detail = left + ", but the feed shrank suspiciously: suspend once confirmed"
 		}
 		c.suspends++
-		c.p.Changes = append(c.p.Changes, plan.Change{Kind: plan.KindUser, Key: l.SourceID, Action: plan.Suspend, Reason: reason,
-			Detail: detail, TargetID: a.ID, UserType: ut, Before: map[string]string{"accountEnabled": "true"}, After: map[string]string{"accountEnabled": "false"},
-			Held: c.in.RosterShrank})
+		suspend := withPayload(plan.Change{Kind: plan.KindUser, Key: l.SourceID, Action: plan.Suspend, Reason: reason,
+			Detail: detail, TargetID: a.ID, Before: map[string]string{"accountEnabled": "true"}, After: map[string]string{"accountEnabled": "false"}},
+			Payload{UserType: ut})
+		suspend.Held = c.in.RosterShrank
+		c.p.Changes = append(c.p.Changes, suspend)
 	}
 }
 

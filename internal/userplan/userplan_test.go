@@ -317,8 +317,9 @@ func TestRules(t *testing.T) {
 			return in
 		}, func(t *testing.T, p *plan.Plan) {
 			ch := find(p, "s1")
-			if len(ch.Licenses) != 1 || len(ch.Groups) != 1 || ch.After["usageLocation"] != "GB" {
-				t.Errorf("change = %+v", ch)
+			pl, err := PayloadOf(*ch)
+			if err != nil || len(pl.Licenses) != 1 || len(pl.Groups) != 1 || ch.After["usageLocation"] != "GB" || ch.Writes != 3 {
+				t.Errorf("change = %+v, payload %+v, %v", ch, pl, err)
 			}
 		}},
 	}
