@@ -26,6 +26,7 @@ const (
 	CodeErrorInvalidRequest        = "ErrorInvalidRequest"
 	CodeSyncStateNotFound          = "syncStateNotFound"
 	CodeFailedDependency           = "FailedDependency"
+	CodeInvalidValue               = "InvalidValue"
 )
 
 // apiError is a Graph error response before it is rendered. Handlers return
@@ -70,9 +71,14 @@ func conflict(property string) *apiError {
 	return e
 }
 
-// invalidValue is Graph's generic validation failure for one property.
+// invalidValue is Graph's generic validation failure for one property,
+// with an InvalidValue detail naming it, as Graph sends it for a group's
+// mailNickname (OfficeDev/microsoft-teams-apps-requestateam#265:
+// "details":[{"target":"mailNickname","code":"InvalidValue"}]).
 func invalidValue(property, resource string) *apiError {
-	return badRequest("Invalid value specified for property '%s' of resource '%s'.", property, resource)
+	e := badRequest("Invalid value specified for property '%s' of resource '%s'.", property, resource)
+	e.details = []errorDetail{{Code: CodeInvalidValue, Target: property}}
+	return e
 }
 
 // requiredMissing is the current Graph wording for a missing required

@@ -43,11 +43,11 @@ func TestCreateUserValidation(t *testing.T) {
 		{"unverified domain", with("userPrincipalName", "valid@pending.example"), 400, CodeRequestBadRequest, "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.", "userPrincipalName"},
 		{"unknown domain", with("userPrincipalName", "valid@elsewhere.example"), 400, CodeRequestBadRequest, "The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.", "userPrincipalName"},
 		{"mailNickname 65 chars", with("mailNickname", strings.Repeat("n", 65)), 400, CodeRequestBadRequest, "Invalid value specified for property 'mailNickname' of resource 'User'.", ""},
-		{"mailNickname with space", with("mailNickname", "a b"), 400, CodeRequestBadRequest, "Invalid value specified for property 'mailNickname' of resource 'User'.", ""},
+		{"mailNickname with space", with("mailNickname", "a b"), 400, CodeRequestBadRequest, "Invalid value specified for property 'mailNickname' of resource 'User'.", "mailNickname"},
 		{"employeeId 17 chars", with("employeeId", strings.Repeat("9", 17)), 400, CodeRequestBadRequest, "Invalid value specified for property 'employeeId' of resource 'User'.", ""},
 		{"displayName 257 chars", with("displayName", strings.Repeat("d", 257)), 400, CodeRequestBadRequest, "Invalid value specified for property 'displayName' of resource 'User'.", ""},
 		{"weak password", with("passwordProfile", map[string]any{"password": "password"}), 400, CodeRequestBadRequest, "The specified password does not comply with password complexity requirements. Please provide a different password.", ""},
-		{"bad usageLocation", with("usageLocation", "gbr"), 400, CodeRequestBadRequest, "Invalid value specified for property 'usageLocation' of resource 'User'.", ""},
+		{"bad usageLocation", with("usageLocation", "gbr"), 400, CodeRequestBadRequest, "Invalid value specified for property 'usageLocation' of resource 'User'.", "usageLocation"},
 		{"read-only id", with("id", "x"), 400, CodeRequestBadRequest, "Property 'id' is read-only and cannot be set.", ""},
 	}
 	for _, tt := range tests {
