@@ -27,6 +27,8 @@
 // It is a fake, honest about its limits: it enforces the documented
 // behaviour that matters to a roster sync and nothing else. Request bodies
 // are not checked against the full Graph schema, permissions are not
-// modelled (every token has every permission), and where Graph's behaviour
+// modelled beyond every token being app-only (it has every application
+// permission, and is refused what Graph refuses applications, such as
+// writing Exchange-backed group properties), and where Graph's behaviour
 // is undocumented the choice made here is written next to the code.
 package graphsim

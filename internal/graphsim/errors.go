@@ -27,6 +27,13 @@ const (
 	CodeSyncStateNotFound          = "syncStateNotFound"
 	CodeFailedDependency           = "FailedDependency"
 	CodeInvalidValue               = "InvalidValue"
+	// CodeErrorAccessDenied and CodeErrorGroupsAccessDenied are the 403s
+	// Graph answers an app-only write of an Exchange-backed group property
+	// with (microsoft-graph-docs-contrib#7866 for allowExternalSenders and
+	// autoSubscribeNewMembers, #5138 for hideFromAddressLists and
+	// hideFromOutlookClients).
+	CodeErrorAccessDenied       = "ErrorAccessDenied"
+	CodeErrorGroupsAccessDenied = "ErrorGroupsAccessDenied"
 )
 
 // apiError is a Graph error response before it is rendered. Handlers return

@@ -32,11 +32,46 @@ var groupReadOnly = map[string]bool{
 // be PATCHed afterwards (graph.md §4.1).
 var groupNotOnCreate = []string{"allowExternalSenders", "autoSubscribeNewMembers", "hideFromAddressLists", "hideFromOutlookClients", "isSubscribedByMail", "unseenCount"}
 
-// groupBehaviorOptions are the documented resourceBehaviorOptions values.
+// groupBehaviorOptions are the documented resourceBehaviorOptions values
+// (concepts/group-set-options.md; SkipExchangeInstantOn is "internal use
+// only. DO NOT USE" and refused). They are "for Microsoft 365 groups" and
+// "can be set only at creation" (ibid.; resources/group.md: "This can be
+// set only as part of creation (POST)").
 var groupBehaviorOptions = map[string]bool{
 	"AllowOnlyMembersToPost": true, "CalendarMemberReadOnly": true, "ConnectorsDisabled": true,
 	"HideGroupInOutlook": true, "SubscribeMembersToCalendarEventsDisabled": true,
-	"SubscribeNewGroupMembers": true, "WelcomeEmailDisabled": true,
+	"SubscribeNewGroupMembers": true, "WelcomeEmailDisabled": true, "ProvisionSiteOnDemand": true,
+}
+
+// groupVisibilities maps the documented visibility values, any case, to
+// the spelling Graph returns. resources/group.md: "Private, Public, or
+// Hiddenmembership. Hiddenmembership can be set only for Microsoft 365
+// groups, when the groups are created. It can't be updated later."
+var groupVisibilities = map[string]string{"public": "Public", "private": "Private", "hiddenmembership": "HiddenMembership"}
+
+// groupExchangeProps are the group properties Exchange Online keeps. Every
+// simulator token is an application (app-only) token, and Graph refuses
+// writes of these app-only: group-update.md ("All other members of the
+// group API, including updating autoSubscribeNewMembers, support only
+// delegated permissions"), known-issues.md (groups: "External senders,
+// accepted or rejected senders, group subscription" and "User favorites
+// and unseen count" are delegated only). The code is the one reported for
+// each property: ErrorAccessDenied for allowExternalSenders and
+// autoSubscribeNewMembers (microsoft-graph-docs-contrib#7866),
+// ErrorGroupsAccessDenied for hideFromAddressLists and
+// hideFromOutlookClients (#5138); isSubscribedByMail and unseenCount get
+// ErrorAccessDenied as a best guess (no report found).
+var groupExchangeProps = map[string]string{
+	"allowExternalSenders": CodeErrorAccessDenied, "autoSubscribeNewMembers": CodeErrorAccessDenied,
+	"isSubscribedByMail": CodeErrorAccessDenied, "unseenCount": CodeErrorAccessDenied,
+	"hideFromAddressLists": CodeErrorGroupsAccessDenied, "hideFromOutlookClients": CodeErrorGroupsAccessDenied,
+}
+
+// appOnlyRefused is the 403 for an app-only write of an Exchange-backed
+// property. The message is #7866's; #5138 quotes no message for
+// ErrorGroupsAccessDenied, so reusing it there is a best guess.
+func appOnlyRefused(property string) *apiError {
+	return errf(http.StatusForbidden, groupExchangeProps[property], "Access is denied. Check credentials and try again.")
 }
 
 var groupDefaults = []string{
@@ -97,6 +132,23 @@ func (g *group) setRefs(rel string, v []string) {
 }
 
 func (g *group) unified() bool { return contains(strSlice(g.props["groupTypes"]), "Unified") }
+
+// unifiedNicknameOwner returns the live Microsoft 365 group other than
+// except that already has nick as its mailNickname. Nicknames are "unique
+// for Microsoft 365 groups in the organization" (group-post-groups.md);
+// security groups may share one (microsoft-graph-docs#14716).
+func (t *tenant) unifiedNicknameOwner(nick, except string) *group {
+	for _, id := range sortedIDs(t.groups) {
+		g := t.groups[id]
+		if g.deleted || id == except || !g.unified() {
+			continue
+		}
+		if strings.EqualFold(str(g.props["mailNickname"]), nick) {
+			return g
+		}
+	}
+	return nil
+}
 
 func refAlreadyExists(rel string) *apiError {
 	return badRequest("One or more added object references already exist for the following modified properties: '%s'.", rel)
@@ -195,6 +247,8 @@ func (s *Server) newGroup(t *tenant, body map[string]any) (*group, *apiError) {
 		return nil, badRequest("The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false.")
 	}
 	if opts := strSlice(body["resourceBehaviorOptions"]); len(opts) > 0 {
+		// Microsoft 365 groups only (group-set-options.md); the error for a
+		// security group is undocumented: Graph's generic invalid value.
 		if !unified {
 			return nil, invalidValue("resourceBehaviorOptions", "Group")
 		}
@@ -203,6 +257,15 @@ func (s *Server) newGroup(t *tenant, body map[string]any) (*group, *apiError) {
 				return nil, invalidValue("resourceBehaviorOptions", "Group")
 			}
 		}
+	}
+	if v, ok := body["visibility"]; ok && v != nil {
+		vis, known := groupVisibilities[strings.ToLower(str(v))]
+		if !known || (vis == "HiddenMembership" && !unified) {
+			// HiddenMembership is for Microsoft 365 groups only
+			// (resources/group.md); the error shape is Graph's generic one.
+			return nil, invalidValue("visibility", "Group")
+		}
+		body["visibility"] = vis
 	}
 	binds := map[string][]string{}
 	total := 0
@@ -226,11 +289,19 @@ func (s *Server) newGroup(t *tenant, body map[string]any) (*group, *apiError) {
 			return nil, err
 		}
 	}
-	var mail string
+	var mail, moera string
 	if unified {
-		mail = nick + "@" + t.initialDomain()
+		if t.unifiedNicknameOwner(nick, "") != nil {
+			// "Another object with the same value for property mailNickname
+			// already exists." (microsoft-graph-docs#5122, o365-moodle#1181).
+			return nil, conflict("mailNickname")
+		}
+		mail = nick + "@" + t.groupMailDomain()
 		if owner, _ := t.addressOwner(mail, ""); owner != "" {
 			return nil, conflict("proxyAddresses")
+		}
+		if d := t.initialDomain(); !strings.EqualFold(d, t.groupMailDomain()) {
+			moera = nick + "@" + d
 		}
 	}
 	id := s.ids.guid()
@@ -249,6 +320,13 @@ func (s *Server) newGroup(t *tenant, body map[string]any) (*group, *apiError) {
 	if unified {
 		p["mail"] = mail
 		p["proxyAddresses"] = []any{"SMTP:" + mail}
+		if moera != "" {
+			// Exchange also stamps the Microsoft Online Email Routing
+			// Address, nickname@tenant.onmicrosoft.com, as a secondary
+			// address (Set-UnifiedGroup: "There must be at least one MOERA
+			// address attached to a group").
+			p["proxyAddresses"] = []any{"SMTP:" + mail, "smtp:" + moera}
+		}
 		if p["visibility"] == nil {
 			p["visibility"] = "Public"
 		}
@@ -405,7 +483,14 @@ func (s *Server) patchGroup(r *request, v []string) (*response, *apiError) {
 	if err := checkTypes(body, "group", groupProps); err != nil {
 		return nil, err
 	}
+	for _, k := range sortedIDs(body) {
+		if groupExchangeProps[k] != "" {
+			return nil, appOnlyRefused(k)
+		}
+	}
 	for k := range body {
+		// resourceBehaviorOptions "can be set only at creation"
+		// (group-set-options.md).
 		if groupReadOnly[k] || k == "resourceBehaviorOptions" || k == "groupTypes" {
 			return nil, errf(http.StatusBadRequest, CodeRequestBadRequest, "Property '%s' is read-only and cannot be set.", k)
 		}
@@ -413,8 +498,27 @@ func (s *Server) patchGroup(r *request, v []string) (*response, *apiError) {
 	if dn, ok := body["displayName"]; ok && (dn == nil || dn == "" || len([]rune(str(dn))) > 256) {
 		return nil, invalidValue("displayName", "Group")
 	}
-	if nick, ok := body["mailNickname"]; ok && !validNickname(str(nick), false) {
-		return nil, invalidValue("mailNickname", "Group")
+	if nick, ok := body["mailNickname"]; ok {
+		if !validNickname(str(nick), false) {
+			return nil, invalidValue("mailNickname", "Group")
+		}
+		if g.unified() && t.unifiedNicknameOwner(str(nick), g.id) != nil {
+			return nil, conflict("mailNickname")
+		}
+	}
+	if v, ok := body["visibility"]; ok {
+		// "" is "interpreted as Public" (group-update.md); HiddenMembership
+		// is set only at creation and never changed later
+		// (resources/group.md). Error shape: Graph's generic invalid value.
+		vis, known := groupVisibilities[strings.ToLower(str(v))]
+		if v == nil || v == "" {
+			vis, known = "Public", true
+		}
+		wasHidden := strings.EqualFold(str(g.props["visibility"]), "HiddenMembership")
+		if !known || (vis == "HiddenMembership") != wasHidden {
+			return nil, invalidValue("visibility", "Group")
+		}
+		body["visibility"] = vis
 	}
 	binds := map[string][]string{}
 	for _, rel := range []string{"owners", "members"} {

@@ -1,6 +1,8 @@
 package graphsim
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,24 +39,34 @@ func TestCreateGroupValidation(t *testing.T) {
 		body    map[string]any
 		status  int
 		message string
+		target  string // of the error's first detail, when set
 	}{
-		{"security group", base("sec1", false), 201, ""},
+		{"security group", base("sec1", false), 201, "", ""},
 		{"unified with owners and members", with(base("uni1", true), "owners@odata.bind", userRefs(ada), "members@odata.bind", userRefs(many[:19]...),
-			"resourceBehaviorOptions", []string{"WelcomeEmailDisabled", "HideGroupInOutlook"}), 201, ""},
+			"resourceBehaviorOptions", []string{"WelcomeEmailDisabled", "HideGroupInOutlook"}), 201, "", ""},
 		{"21 relationships", with(base("uni2", true), "owners@odata.bind", userRefs(ada), "members@odata.bind", userRefs(many[:20]...)), 400,
-			"A maximum of 20 relationships, such as owners and members, can be added as part of group creation."},
-		{"missing mailNickname", func() map[string]any { b := base("x", false); delete(b, "mailNickname"); return b }(), 400, "Property mailNickname value is required but is empty or missing."},
-		{"mailNickname with a dot", base("year.7", false), 400, "Invalid value specified for property 'mailNickname' of resource 'Group'."},
+			"A maximum of 20 relationships, such as owners and members, can be added as part of group creation.", ""},
+		{"missing mailNickname", func() map[string]any { b := base("x", false); delete(b, "mailNickname"); return b }(), 400, "Property mailNickname value is required but is empty or missing.", ""},
+		{"mailNickname with a dot", base("year.7", false), 400, "Invalid value specified for property 'mailNickname' of resource 'Group'.", "mailNickname"},
 		{"mail-enabled security group", with(base("mes", false), "mailEnabled", true), 400,
-			"The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false."},
-		{"unknown behaviour option", with(base("uni3", true), "resourceBehaviorOptions", []string{"SkipExchangeInstantOn2"}), 400, "Invalid value specified for property 'resourceBehaviorOptions' of resource 'Group'."},
-		{"not settable on create", with(base("uni4", true), "hideFromAddressLists", true), 400, ""},
-		{"duplicate unified nickname", base("7xmaths", true), 400, "Another object with the same value for property proxyAddresses already exists."},
-		{"unknown member", with(base("sec2", false), "members@odata.bind", userRefs("00000000-0000-4000-8000-00000000beef")), 404, ""},
-		{"nested security group", with(base("sec3", false), "members@odata.bind", userRefs(allStaff)), 201, ""},
-		{"group inside a unified group", with(base("uni5", true), "members@odata.bind", userRefs(allStaff)), 400, ""},
-		{"group as owner", with(base("sec4", false), "owners@odata.bind", userRefs(allStaff)), 400, ""},
-		{"bad bind URL", with(base("sec5", false), "members@odata.bind", []string{""}), 400, ""},
+			"The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or is set to false.", ""},
+		{"unknown behaviour option", with(base("uni3", true), "resourceBehaviorOptions", []string{"SkipExchangeInstantOn2"}), 400, "Invalid value specified for property 'resourceBehaviorOptions' of resource 'Group'.", "resourceBehaviorOptions"},
+		{"internal-only behaviour option", with(base("uni7", true), "resourceBehaviorOptions", []string{"SkipExchangeInstantOn"}), 400, "", "resourceBehaviorOptions"},
+		{"behaviour options on a security group", with(base("sec6", false), "resourceBehaviorOptions", []string{"WelcomeEmailDisabled"}), 400,
+			"Invalid value specified for property 'resourceBehaviorOptions' of resource 'Group'.", "resourceBehaviorOptions"},
+		{"hidden membership security group", with(base("sec7", false), "visibility", "HiddenMembership"), 400,
+			"Invalid value specified for property 'visibility' of resource 'Group'.", "visibility"},
+		{"hidden membership unified group", with(base("uni6", true), "visibility", "Hiddenmembership"), 201, "", ""},
+		{"unknown visibility", with(base("uni8", true), "visibility", "Secret"), 400, "", "visibility"},
+		{"not settable on create", with(base("uni4", true), "hideFromAddressLists", true), 400, "", ""},
+		{"duplicate unified nickname", base("7xmaths", true), 400, "Another object with the same value for property mailNickname already exists.", "mailNickname"},
+		{"duplicate unified nickname in another case", base("7XMaths", true), 400, "Another object with the same value for property mailNickname already exists.", "mailNickname"},
+		{"security group sharing a unified group's nickname", base("7xmaths", false), 201, "", ""},
+		{"unknown member", with(base("sec2", false), "members@odata.bind", userRefs("00000000-0000-4000-8000-00000000beef")), 404, "", ""},
+		{"nested security group", with(base("sec3", false), "members@odata.bind", userRefs(allStaff)), 201, "", ""},
+		{"group inside a unified group", with(base("uni5", true), "members@odata.bind", userRefs(allStaff)), 400, "", ""},
+		{"group as owner", with(base("sec4", false), "owners@odata.bind", userRefs(allStaff)), 400, "", ""},
+		{"bad bind URL", with(base("sec5", false), "members@odata.bind", []string{""}), 400, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,14 +76,30 @@ func TestCreateGroupValidation(t *testing.T) {
 			if tt.message != "" && res.errMessage() != tt.message {
 				t.Errorf("message = %q, want %q", res.errMessage(), tt.message)
 			}
+			if tt.target != "" && res.errTarget() != tt.target {
+				t.Errorf("details = %v, want target %s", res.body["error"].(map[string]any)["details"], tt.target)
+			}
 		})
 	}
+	t.Run("hidden membership kept", func(t *testing.T) {
+		h.t = t
+		res := h.do("GET", "/v1.0/groups?$filter=mailNickname eq 'uni6'", nil)
+		if g := res.body["value"].([]any)[0].(map[string]any); g["visibility"] != "HiddenMembership" {
+			t.Errorf("visibility = %v, want HiddenMembership", g["visibility"])
+		}
+	})
 	t.Run("unified group shape", func(t *testing.T) {
 		h.t = t
 		res := h.do("GET", "/v1.0/groups?$filter=mailNickname eq 'uni1'", nil)
 		g := res.body["value"].([]any)[0].(map[string]any)
-		if g["mail"] != "uni1@contosoacademy.onmicrosoft.com" || g["visibility"] != "Public" || !guidRE.MatchString(str(g["id"])) {
+		// The seed's email address policy puts groups in
+		// groups.contoso.school, not the default domain contoso.school;
+		// the initial domain address stays as a secondary.
+		if g["mail"] != "uni1@groups.contoso.school" || g["visibility"] != "Public" || !guidRE.MatchString(str(g["id"])) {
 			t.Errorf("group = %v", g)
+		}
+		if pa := strSlice(g["proxyAddresses"]); len(pa) != 2 || pa[0] != "SMTP:uni1@groups.contoso.school" || pa[1] != "smtp:uni1@contosoacademy.onmicrosoft.com" {
+			t.Errorf("proxyAddresses = %v", pa)
 		}
 		if opts := g["resourceBehaviorOptions"].([]any); len(opts) != 2 {
 			t.Errorf("resourceBehaviorOptions = %v", opts)
@@ -144,7 +172,7 @@ func TestGroupMembership(t *testing.T) {
 		t.Errorf("memberOf = %v", mo)
 	}
 	h.want(h.do("PATCH", "/v1.0/groups/"+g, map[string]any{"resourceBehaviorOptions": []string{"WelcomeEmailDisabled"}}), 400, CodeRequestBadRequest)
-	h.want(h.do("PATCH", "/v1.0/groups/"+g, map[string]any{"description": "Year 7", "hideFromAddressLists": true}), 204, "")
+	h.want(h.do("PATCH", "/v1.0/groups/"+g, map[string]any{"description": "Year 7"}), 204, "")
 	h.want(h.do("DELETE", "/v1.0/groups/"+g, nil), 204, "")
 	h.want(h.do("GET", "/v1.0/groups/"+g, nil), 404, CodeResourceNotFound)
 }
@@ -205,5 +233,110 @@ func TestGroupsDelta(t *testing.T) {
 	h.want(h.do("POST", "/v1.0/groups/"+g+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/users/" + a}), 204, "")
 	if n := len(h.do("GET", link, nil).body["value"].([]any)); n != 0 {
 		t.Errorf("untracked membership change reported (%d items)", n)
+	}
+}
+
+// A new Microsoft 365 group's address is in the domain an email address
+// policy for groups names, else in the default domain ("Choose the domain
+// to use when creating Microsoft 365 groups"), so it is not always
+// nickname@defaultDomain, nor nickname@initialDomain.
+func TestGroupMailDomain(t *testing.T) {
+	initial := Domain{ID: "mailtest.onmicrosoft.com", IsVerified: true, IsInitial: true}
+	custom := Domain{ID: "mail.school", IsVerified: true}
+	groupsDom := Domain{ID: "groups.mail.school", IsVerified: true}
+	tests := []struct {
+		name      string
+		domains   []Domain
+		policy    string
+		wantMail  string
+		wantProxy []string
+	}{
+		{"new tenant", []Domain{withDefault(initial)}, "", "y7@mailtest.onmicrosoft.com", []string{"SMTP:y7@mailtest.onmicrosoft.com"}},
+		{"custom default domain", []Domain{initial, withDefault(custom)}, "", "y7@mail.school",
+			[]string{"SMTP:y7@mail.school", "smtp:y7@mailtest.onmicrosoft.com"}},
+		{"groups email address policy", []Domain{initial, withDefault(custom), groupsDom}, "groups.mail.school", "y7@groups.mail.school",
+			[]string{"SMTP:y7@groups.mail.school", "smtp:y7@mailtest.onmicrosoft.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{})
+			if err := h.s.AddTenant(TenantState{ID: "mailtest", Domains: tt.domains, GroupMailDomain: tt.policy}); err != nil {
+				t.Fatal(err)
+			}
+			h.tok = "Bearer sim:mailtest"
+			res := h.do("POST", "/v1.0/groups", map[string]any{"displayName": "Y7", "mailNickname": "y7", "mailEnabled": true, "securityEnabled": false, "groupTypes": []string{"Unified"}})
+			h.want(res, 201, "")
+			if res.body["mail"] != tt.wantMail || !slices.Equal(strSlice(res.body["proxyAddresses"]), tt.wantProxy) {
+				t.Errorf("mail %v proxyAddresses %v, want %s %v", res.body["mail"], res.body["proxyAddresses"], tt.wantMail, tt.wantProxy)
+			}
+			ts, _ := h.s.ExportTenant("mailtest")
+			if ts.GroupMailDomain != tt.policy {
+				t.Errorf("exported groupMailDomain = %q, want %q", ts.GroupMailDomain, tt.policy)
+			}
+		})
+	}
+	t.Run("policy in an unverified domain", func(t *testing.T) {
+		s := New(Options{})
+		err := s.AddTenant(TenantState{ID: "bad", Domains: []Domain{withDefault(initial), {ID: "pending.school"}}, GroupMailDomain: "pending.school"})
+		if !errors.Is(err, ErrBadState) {
+			t.Errorf("AddTenant = %v, want ErrBadState", err)
+		}
+	})
+}
+
+func withDefault(d Domain) Domain {
+	d.IsDefault = true
+	return d
+}
+
+// PATCH /groups/{id}: what Graph refuses after creation or app-only.
+func TestGroupPatchRules(t *testing.T) {
+	h := newHarness(t, Options{})
+	uni := h.createGroup("y8all", true)
+	sec := h.createGroup("y8sec", false)
+	hidden := mathsCls // seeded HiddenMembership class group
+	tests := []struct {
+		name   string
+		group  string
+		body   map[string]any
+		status int
+		code   string
+		target string
+	}{
+		// Exchange-backed properties: delegated only; every sim token is app-only.
+		{"hideFromOutlookClients", uni, map[string]any{"hideFromOutlookClients": true}, 403, CodeErrorGroupsAccessDenied, ""},
+		{"hideFromAddressLists", uni, map[string]any{"hideFromAddressLists": true}, 403, CodeErrorGroupsAccessDenied, ""},
+		{"autoSubscribeNewMembers", uni, map[string]any{"autoSubscribeNewMembers": true}, 403, CodeErrorAccessDenied, ""},
+		{"allowExternalSenders", uni, map[string]any{"allowExternalSenders": false}, 403, CodeErrorAccessDenied, ""},
+		{"isSubscribedByMail", uni, map[string]any{"isSubscribedByMail": false}, 403, CodeErrorAccessDenied, ""},
+		{"Exchange property with others", uni, map[string]any{"description": "x", "hideFromAddressLists": true}, 403, CodeErrorGroupsAccessDenied, ""},
+		// Set only at creation.
+		{"resourceBehaviorOptions", uni, map[string]any{"resourceBehaviorOptions": []string{"WelcomeEmailDisabled"}}, 400, CodeRequestBadRequest, ""},
+		{"groupTypes", sec, map[string]any{"groupTypes": []string{"Unified"}}, 400, CodeRequestBadRequest, ""},
+		{"to hidden membership", uni, map[string]any{"visibility": "HiddenMembership"}, 400, CodeRequestBadRequest, "visibility"},
+		{"from hidden membership", hidden, map[string]any{"visibility": "Private"}, 400, CodeRequestBadRequest, "visibility"},
+		{"unknown visibility", uni, map[string]any{"visibility": "Secret"}, 400, CodeRequestBadRequest, "visibility"},
+		{"private", uni, map[string]any{"visibility": "private"}, 204, "", ""},
+		{"hidden stays hidden", hidden, map[string]any{"visibility": "HiddenMembership", "description": "7X"}, 204, "", ""},
+		// Nicknames are unique among Microsoft 365 groups only.
+		{"unified nickname taken", uni, map[string]any{"mailNickname": "7XMATHS"}, 400, CodeRequestBadRequest, "mailNickname"},
+		{"security nickname shared", sec, map[string]any{"mailNickname": "7xmaths"}, 204, "", ""},
+		{"bad nickname", sec, map[string]any{"mailNickname": "a b"}, 400, CodeRequestBadRequest, "mailNickname"},
+		{"empty displayName", sec, map[string]any{"displayName": ""}, 400, CodeRequestBadRequest, "displayName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.t = t
+			res := h.do("PATCH", "/v1.0/groups/"+tt.group, tt.body)
+			h.want(res, tt.status, tt.code)
+			if tt.target != "" && res.errTarget() != tt.target {
+				t.Errorf("details = %v, want target %s", res.body["error"].(map[string]any)["details"], tt.target)
+			}
+		})
+	}
+	h.t = t
+	g := h.do("GET", "/v1.0/groups/"+uni+"?$select=visibility,description,hideFromAddressLists", nil)
+	if g.body["visibility"] != "Private" || g.body["description"] != nil || g.body["hideFromAddressLists"] != nil {
+		t.Errorf("group after refused PATCHes = %v, want Private and nothing else changed", g.body)
 	}
 }

@@ -80,6 +80,17 @@ func (r *result) errMessage() string {
 	return str(e["message"])
 }
 
+// errTarget is the target of the error's first detail, "" without one.
+func (r *result) errTarget() string {
+	e, _ := r.body["error"].(map[string]any)
+	d, _ := e["details"].([]any)
+	if len(d) == 0 {
+		return ""
+	}
+	m, _ := d[0].(map[string]any)
+	return str(m["target"])
+}
+
 // do sends one request; body may be nil, a []byte (sent raw) or a value
 // marshalled as JSON. hdr "Authorization" overrides the token ("" drops it).
 func (h *harness) do(method, path string, body any, hdr ...string) *result {

@@ -28,9 +28,14 @@ type TenantState struct {
 	DisplayName string  `json:"displayName"`
 	Edition     Edition `json:"edition"`
 	// SizeClass fixes the throttling size; empty means by user count.
-	SizeClass      SizeClass  `json:"sizeClass,omitempty"`
-	Domains        []Domain   `json:"domains"`
-	SubscribedSkus []SkuState `json:"subscribedSkus,omitempty"`
+	SizeClass SizeClass `json:"sizeClass,omitempty"`
+	Domains   []Domain  `json:"domains"`
+	// GroupMailDomain models an Exchange email address policy for
+	// Microsoft 365 groups (New-EmailAddressPolicy
+	// -IncludeUnifiedGroupRecipients): new groups get their primary
+	// address in this verified domain instead of the default domain.
+	GroupMailDomain string     `json:"groupMailDomain,omitempty"`
+	SubscribedSkus  []SkuState `json:"subscribedSkus,omitempty"`
 	// Users are user objects; an optional "education" object holds
 	// educationUser properties (primaryRole, student, teacher...).
 	Users []map[string]any `json:"users,omitempty"`
@@ -194,6 +199,13 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 	if len(t.domains) == 0 {
 		t.domains = []Domain{{ID: t.id + ".onmicrosoft.com", IsVerified: true, IsDefault: true, IsInitial: true, AuthenticationType: "Managed"}}
 	}
+	if ts.GroupMailDomain != "" {
+		d := t.domain(ts.GroupMailDomain)
+		if d == nil || !d.IsVerified {
+			return nil, fmt.Errorf("%w: groupMailDomain %q is not a verified domain of the tenant", ErrBadState, ts.GroupMailDomain)
+		}
+		t.groupDomain = d.ID
+	}
 	for _, k := range ts.SubscribedSkus {
 		if k.SkuID == "" {
 			return nil, fmt.Errorf("%w: subscribed sku without skuId", ErrBadState)
@@ -327,6 +339,7 @@ func (s *Server) exportTenant(t *tenant) TenantState {
 		SizeClass:   t.size,
 		Domains:     append([]Domain(nil), t.domains...),
 	}
+	ts.GroupMailDomain = t.groupDomain
 	for _, k := range t.skus {
 		ts.SubscribedSkus = append(ts.SubscribedSkus, k.SkuState)
 	}

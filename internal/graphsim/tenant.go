@@ -128,6 +128,9 @@ type tenant struct {
 	events      map[string]*event // by event id
 	ops         map[string]*asyncOp
 	memberLog   []memberChange
+	// groupDomain is the domain an Exchange email address policy for
+	// Microsoft 365 groups names; "" means the default domain.
+	groupDomain string
 	seq         uint64
 	// liveUsers sets the size class, which the throttler reads without
 	// taking mu.
@@ -199,7 +202,28 @@ func (t *tenant) domain(name string) *Domain {
 	return nil
 }
 
-// initialDomain is the *.onmicrosoft.com domain new group addresses use.
+// groupMailDomain is the domain of a new Microsoft 365 group's primary
+// address: the one an email address policy for groups names, else the
+// tenant's default domain, which is the *.onmicrosoft.com initial domain
+// until an admin makes a verified custom domain the default. "If no EAPs
+// match the specified criteria, then the group gets provisioned in the
+// organization's default accepted domain" (Microsoft 365 docs, "Choose the
+// domain to use when creating Microsoft 365 groups"). Clients must read a
+// group's mail back: it is not always nickname@defaultDomain.
+func (t *tenant) groupMailDomain() string {
+	if t.groupDomain != "" {
+		return t.groupDomain
+	}
+	for _, d := range t.domains {
+		if d.IsDefault && d.IsVerified {
+			return d.ID
+		}
+	}
+	return t.initialDomain()
+}
+
+// initialDomain is the tenant's *.onmicrosoft.com domain, which every
+// Microsoft 365 group also gets an address in (its MOERA).
 func (t *tenant) initialDomain() string {
 	for _, d := range t.domains {
 		if d.IsInitial {

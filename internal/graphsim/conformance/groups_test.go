@@ -6,6 +6,7 @@ import (
 	graphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 
 	"github.com/rostersync/rostersync/internal/graphsim"
 )
@@ -65,7 +66,9 @@ func TestGroupsThroughSDK(t *testing.T) {
 		t.Fatalf("create class group: %v", err)
 	}
 	gid := *g.GetId()
-	if opts, _ := g.GetAdditionalData()["resourceBehaviorOptions"].([]any); *g.GetMail() != "8ZMaths@contosoacademy.onmicrosoft.com" || len(opts) != 2 {
+	// The seed tenant's email address policy for groups puts the address in
+	// groups.contoso.school: read mail back, never derive it.
+	if opts, _ := g.GetAdditionalData()["resourceBehaviorOptions"].([]any); *g.GetMail() != "8ZMaths@groups.contoso.school" || len(opts) != 2 {
 		t.Errorf("group = mail %v options %v", *g.GetMail(), g.GetAdditionalData()["resourceBehaviorOptions"])
 	}
 	over := newGroup("8ZOver", true)
@@ -197,4 +200,99 @@ func TestGroupsThroughSDK(t *testing.T) {
 	if !sawRemoval || !sawDeleted {
 		t.Errorf("delta after changes: member removal seen %v, deleted group seen %v (%d groups)", sawRemoval, sawDeleted, len(d.GetValue()))
 	}
+}
+
+// firstDetail is the code and target of a Graph error's first detail.
+func firstDetail(oe *odataerrors.ODataError) (code, target string) {
+	d := oe.GetErrorEscaped().GetDetails()
+	if len(d) == 0 {
+		return "", ""
+	}
+	if d[0].GetCode() != nil {
+		code = *d[0].GetCode()
+	}
+	if d[0].GetTarget() != nil {
+		target = *d[0].GetTarget()
+	}
+	return code, target
+}
+
+// The group rules rostersync's groups sync leans on, as msgraph-sdk-go
+// sees them.
+func TestGroupRulesThroughSDK(t *testing.T) {
+	e := newEnv(t, graphsim.Options{})
+	c := e.client(eduTenant)
+	ctx := ctxT(t)
+	withData := func(g models.Groupable, kv ...any) models.Groupable {
+		d := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			d[kv[i].(string)] = kv[i+1]
+		}
+		g.SetAdditionalData(d)
+		return g
+	}
+	hidden := newGroup("9XHist", true)
+	hidden.SetVisibility(ptr("HiddenMembership"))
+	created, err := c.Groups().Post(ctx, hidden, nil)
+	if err != nil {
+		t.Fatalf("create HiddenMembership Microsoft 365 group: %v", err)
+	}
+	if *created.GetVisibility() != "HiddenMembership" || *created.GetMail() != "9XHist@groups.contoso.school" {
+		t.Errorf("created = visibility %v mail %v", *created.GetVisibility(), *created.GetMail())
+	}
+	hiddenSec := newGroup("9XSec", false)
+	hiddenSec.SetVisibility(ptr("HiddenMembership"))
+
+	creates := []struct {
+		name    string
+		group   models.Groupable
+		message string
+		code    string
+		target  string
+	}{
+		{"duplicate Microsoft 365 nickname", newGroup("7XMaths", true),
+			"Another object with the same value for property mailNickname already exists.", "ObjectConflict", "mailNickname"},
+		{"behaviour options on a security group", withData(newGroup("9XSecOpts", false), "resourceBehaviorOptions", []string{"WelcomeEmailDisabled"}),
+			"Invalid value specified for property 'resourceBehaviorOptions' of resource 'Group'.", "InvalidValue", "resourceBehaviorOptions"},
+		{"HiddenMembership security group", hiddenSec,
+			"Invalid value specified for property 'visibility' of resource 'Group'.", "InvalidValue", "visibility"},
+		{"nickname with a space", newGroup("9X Geo", true),
+			"Invalid value specified for property 'mailNickname' of resource 'Group'.", "InvalidValue", "mailNickname"},
+	}
+	for _, tt := range creates {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.Groups().Post(ctx, tt.group, nil)
+			oe := odataErr(t, err, 400, "Request_BadRequest")
+			if got := errMessage(oe); got != tt.message {
+				t.Errorf("message = %q, want %q", got, tt.message)
+			}
+			if code, target := firstDetail(oe); code != tt.code || target != tt.target {
+				t.Errorf("detail = %s on %q, want %s on %q", code, target, tt.code, tt.target)
+			}
+		})
+	}
+
+	gid := *created.GetId()
+	t.Run("Exchange-backed properties are refused app-only", func(t *testing.T) {
+		p := models.NewGroup()
+		p.SetHideFromOutlookClients(ptr(true))
+		_, err := c.Groups().ByGroupId(gid).Patch(ctx, p, nil)
+		odataErr(t, err, 403, "ErrorGroupsAccessDenied")
+		p = models.NewGroup()
+		p.SetAutoSubscribeNewMembers(ptr(true))
+		_, err = c.Groups().ByGroupId(gid).Patch(ctx, p, nil)
+		odataErr(t, err, 403, "ErrorAccessDenied")
+	})
+	t.Run("set only at creation", func(t *testing.T) {
+		p := withData(models.NewGroup(), "resourceBehaviorOptions", []string{"HideGroupInOutlook"})
+		_, err := c.Groups().ByGroupId(gid).Patch(ctx, p, nil)
+		odataErr(t, err, 400, "Request_BadRequest")
+		p = models.NewGroup()
+		p.SetVisibility(ptr("Private"))
+		_, err = c.Groups().ByGroupId(gid).Patch(ctx, p, nil)
+		oe := odataErr(t, err, 400, "Request_BadRequest")
+		if _, target := firstDetail(oe); target != "visibility" {
+			t.Errorf("detail target = %q, want visibility", target)
+		}
+	})
 }

@@ -177,7 +177,7 @@ func TestSDKRetryHandlerHonoursRetryAfter(t *testing.T) {
 	}}
 	e := newEnv(t, graphsim.Options{Faults: faults})
 	doms, err := e.client(eduTenant).Domains().Get(ctxT(t), nil)
-	if err != nil || len(doms.GetValue()) != 3 {
+	if err != nil || len(doms.GetValue()) != 4 {
 		t.Fatalf("domains after retry = %v, %v", doms, err)
 	}
 	if len(attempts) != 2 || attempts[1] != "1" {
