@@ -223,6 +223,7 @@ func (s customerSecrets) Secret(ctx context.Context, name string) (string, error
 type Sources struct {
 	Files FileSource
 	REST  RESTSource
+	Blobs BlobSource
 }
 
 var _ Source = Sources{}
@@ -234,6 +235,8 @@ func (s Sources) Load(ctx context.Context, c tenant.Customer, p tenant.Profile) 
 		return s.Files.Load(ctx, c, p)
 	case tenant.SourceREST:
 		return s.REST.Load(ctx, c, p)
+	case tenant.SourceBlob:
+		return s.Blobs.Load(ctx, c, p)
 	}
-	return Feed{}, fmt.Errorf("%w: profile %s: unknown source kind %q (want csv or rest)", ErrBadFeed, p.ID, p.Source.Kind)
+	return Feed{}, fmt.Errorf("%w: profile %s: unknown source kind %q (want csv, rest, blob, sds-v1 or sds-v2.1)", ErrBadFeed, p.ID, p.Source.Kind)
 }

@@ -118,6 +118,12 @@ func (p Profile) ValidateSource(pol egress.Policy) error {
 	return nil
 }
 
+// DropContainer is the deployment's roster drop container: a blob
+// source whose container is empty reads it, and no other. Infra creates
+// it and grants the app's identity read access; internal/infracheck keeps
+// the names equal.
+const DropContainer = "rosterdrops"
+
 // blobContainer is what a container name may be (Azure's rule).
 var blobContainer = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
 

@@ -198,8 +198,16 @@ func (a *Account) ListBlobs(ctx context.Context, container, prefix string) (map[
 	return out, nil
 }
 
-// ErrTooLarge is returned by ReadBlob for a blob over its size limit.
+// ErrTooLarge is returned by ReadBlob for a blob over its size limit,
+// wrapped in an error whose TooLarge method says so to callers that cannot
+// import this package (reconcile.DropStore).
 var ErrTooLarge = errors.New("blob too large")
+
+type tooLargeError struct{ err error }
+
+func (e tooLargeError) Error() string  { return e.err.Error() }
+func (e tooLargeError) Unwrap() error  { return e.err }
+func (e tooLargeError) TooLarge() bool { return true }
 
 // ReadBlob returns a blob's content, refusing (ErrTooLarge) one longer
 // than limit bytes when limit > 0. A missing blob is state.ErrNotFound.
@@ -211,7 +219,7 @@ func (a *Account) ReadBlob(ctx context.Context, container, name string, limit in
 	body := resp.Body
 	defer body.Close()
 	if limit > 0 && resp.ContentLength != nil && *resp.ContentLength > limit {
-		return nil, fmt.Errorf("get blob %s/%s: %d bytes, over the limit of %d: %w", container, name, *resp.ContentLength, limit, ErrTooLarge)
+		return nil, tooLargeError{fmt.Errorf("get blob %s/%s: %d bytes, over the limit of %d: %w", container, name, *resp.ContentLength, limit, ErrTooLarge)}
 	}
 	var r io.Reader = body
 	if limit > 0 {
@@ -225,7 +233,7 @@ func (a *Account) ReadBlob(ctx context.Context, container, name string, limit in
 		return nil, fmt.Errorf("get blob %s/%s: %w", container, name, err)
 	}
 	if limit > 0 && int64(buf.Len()) > limit {
-		return nil, fmt.Errorf("get blob %s/%s: over the limit of %d bytes: %w", container, name, limit, ErrTooLarge)
+		return nil, tooLargeError{fmt.Errorf("get blob %s/%s: over the limit of %d bytes: %w", container, name, limit, ErrTooLarge)}
 	}
 	return buf.Bytes(), nil
 }

@@ -98,8 +98,10 @@ func TestListAndReadLimits(t *testing.T) {
 	if len(got) != 2 || got["oak/a.zip"].Before(before) || got["oak/d1/manifest.csv"].IsZero() {
 		t.Errorf("ListBlobs(oak/) = %v, want oak/a.zip and oak/d1/manifest.csv with their times", got)
 	}
-	if _, err := a.ReadBlob(ctx, c, "oak/a.zip", 3); !errors.Is(err, blobstore.ErrTooLarge) {
-		t.Errorf("ReadBlob over its limit = %v, want ErrTooLarge", err)
+	_, err = a.ReadBlob(ctx, c, "oak/a.zip", 3)
+	var big interface{ TooLarge() bool }
+	if !errors.Is(err, blobstore.ErrTooLarge) || !errors.As(err, &big) || !big.TooLarge() {
+		t.Errorf("ReadBlob over its limit = %v, want ErrTooLarge, saying TooLarge()", err)
 	}
 	if b, err := a.ReadBlob(ctx, c, "oak/a.zip", 9); err != nil || string(b) != "oak/a.zip" {
 		t.Errorf("ReadBlob at its limit = %q, %v", b, err)
