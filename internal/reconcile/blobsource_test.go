@@ -116,7 +116,9 @@ func (d *dropper) source() BlobSource {
 
 // nextSecond waits until Blob Storage's clock (whole seconds in
 // Last-Modified) has moved on, so the next write is strictly newer.
-func nextSecond() { time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond))) }
+func nextSecond() {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
+}
 
 func blobProfile(customer, session, prefix string) tenant.Profile {
 	return tenant.Profile{ID: "nightly", CustomerID: customer, AcademicSession: session,
