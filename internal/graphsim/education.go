@@ -258,7 +258,7 @@ func (s *Server) listClassRefs(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	ids := sortStrings(g.refs(classRel(v[1])))
+	ids := sortStrings(s.seenRefs(t, g, classRel(v[1])))
 	var items []map[string]any
 	var kept []string
 	for _, id := range ids {
@@ -636,7 +636,7 @@ func (s *Server) listEduUserClasses(r *request, v []string) (*response, *apiErro
 	var ids []string
 	for _, id := range sortedIDs(t.groups) {
 		g := t.groups[id]
-		if g.deleted || g.class == nil || !(contains(g.members, u.id) || contains(g.owners, u.id)) {
+		if g.deleted || g.class == nil || !(contains(s.seenRefs(t, g, "members"), u.id) || contains(s.seenRefs(t, g, "owners"), u.id)) {
 			continue
 		}
 		items = append(items, project(s.classView(g), o.selects, nil))

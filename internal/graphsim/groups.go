@@ -150,6 +150,54 @@ func (t *tenant) unifiedNicknameOwner(nick, except string) *group {
 	return nil
 }
 
+// logMember records a membership change, for groups delta and for reads
+// that have not caught up with it yet (seenRefs).
+func (s *Server) logMember(t *tenant, groupID, member, rel string, removed bool) {
+	t.memberLog = append(t.memberLog, memberChange{seq: t.nextSeq(), at: s.now(), groupID: groupID, member: member, rel: rel, removed: removed})
+}
+
+// seenRefs is g's rel collection as a read sees it now. Membership changes
+// replicate like everything else in the directory (graph.md §6): for
+// ConsistencyDelay (scaled) after a write, reads still show the old
+// membership, so a read right after an add can miss the new member. Writes
+// check the true collection (refs), so a second add of the same member is
+// still refused at once.
+func (s *Server) seenRefs(t *tenant, g *group, rel string) []string {
+	refs := g.refs(rel)
+	if s.opts.ConsistencyDelay <= 0 {
+		return refs
+	}
+	cutoff := s.now().Add(-s.scaled(s.opts.ConsistencyDelay))
+	var out []string
+	stale := false
+	// memberLog is in time order: walk back over the changes not yet
+	// replicated, undoing this group's, newest first.
+	for i := len(t.memberLog) - 1; i >= 0; i-- {
+		c := t.memberLog[i]
+		if !c.at.After(cutoff) {
+			break
+		}
+		if c.groupID != g.id || c.rel != rel {
+			continue
+		}
+		if !stale {
+			out = append([]string(nil), refs...)
+			stale = true
+		}
+		if c.removed {
+			if !contains(out, c.member) {
+				out = append(out, c.member)
+			}
+		} else {
+			out = remove(out, c.member)
+		}
+	}
+	if !stale {
+		return refs
+	}
+	return out
+}
+
 func refAlreadyExists(rel string) *apiError {
 	return badRequest("One or more added object references already exist for the following modified properties: '%s'.", rel)
 }
@@ -201,7 +249,7 @@ func groupIDOrNew(g *group) string {
 func (s *Server) addRefs(t *tenant, g *group, rel string, ids []string) {
 	for _, id := range ids {
 		g.setRefs(rel, append(g.refs(rel), id))
-		t.memberLog = append(t.memberLog, memberChange{seq: t.nextSeq(), groupID: g.id, member: id, rel: rel})
+		s.logMember(t, g.id, id, rel, false)
 	}
 }
 
@@ -386,7 +434,7 @@ func (s *Server) getGroup(r *request, v []string) (*response, *apiError) {
 			if rel != "members" && rel != "owners" {
 				return nil, errf(http.StatusBadRequest, CodeBadRequest, "Could not find a property named '%s' on type 'microsoft.graph.group'.", rel)
 			}
-			out[rel] = s.refObjects(r.tenant, g.refs(rel), nil)
+			out[rel] = s.refObjects(r.tenant, s.seenRefs(r.tenant, g, rel), nil)
 		}
 	}
 	return jsonResponse(http.StatusOK, out), nil
@@ -560,7 +608,7 @@ func (s *Server) listGroupRefs(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	ids := sortStrings(g.refs(v[1]))
+	ids := sortStrings(s.seenRefs(t, g, v[1]))
 	items := s.refObjects(t, ids, o.selects)
 	if o.filter != nil {
 		var fi []map[string]any
@@ -607,7 +655,7 @@ func (s *Server) removeGroupRef(r *request, v []string) (*response, *apiError) {
 		return nil, notFound(id)
 	}
 	g.setRefs(rel, remove(g.refs(rel), id))
-	t.memberLog = append(t.memberLog, memberChange{seq: t.nextSeq(), groupID: g.id, member: id, rel: rel, removed: true})
+	s.logMember(t, g.id, id, rel, true)
 	return noContent(), nil
 }
 
@@ -629,7 +677,7 @@ func (s *Server) removeGroup(t *tenant, g *group) {
 			continue
 		}
 		other.members = remove(other.members, g.id)
-		t.memberLog = append(t.memberLog, memberChange{seq: t.nextSeq(), groupID: other.id, member: g.id, rel: "members", removed: true})
+		s.logMember(t, other.id, g.id, "members", true)
 	}
 	for _, sc := range t.schools {
 		sc.classes = remove(sc.classes, g.id)

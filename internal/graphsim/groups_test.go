@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func userRefs(ids ...string) []string {
@@ -338,5 +339,81 @@ func TestGroupPatchRules(t *testing.T) {
 	g := h.do("GET", "/v1.0/groups/"+uni+"?$select=visibility,description,hideFromAddressLists", nil)
 	if g.body["visibility"] != "Private" || g.body["description"] != nil || g.body["hideFromAddressLists"] != nil {
 		t.Errorf("group after refused PATCHes = %v, want Private and nothing else changed", g.body)
+	}
+}
+
+// Membership writes apply at once (a second add is refused) but reads see
+// them only after the consistency delay, scaled (graph.md §6).
+func TestMembershipReplicates(t *testing.T) {
+	h := newHarness(t, Options{ConsistencyDelay: 2 * time.Second, TimeScale: 4}) // 500 ms
+	delay := 500 * time.Millisecond
+	ids := func(path string) []string {
+		h.t.Helper()
+		res := h.do("GET", path, nil)
+		h.want(res, 200, "")
+		var out []string
+		for _, v := range res.body["value"].([]any) {
+			out = append(out, str(v.(map[string]any)["id"]))
+		}
+		return out
+	}
+	expanded := func() []string {
+		res := h.do("GET", "/v1.0/groups/"+allStaff+"?$expand=members", nil)
+		var out []string
+		for _, v := range res.body["members"].([]any) {
+			out = append(out, str(v.(map[string]any)["id"]))
+		}
+		return out
+	}
+	members := "/v1.0/groups/" + allStaff + "/members"
+	ref := map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + sam}
+
+	h.want(h.do("POST", members+"/$ref", ref), 204, "")
+	if got := ids(members); slices.Contains(got, sam) {
+		t.Errorf("members right after the add = %v, want the old membership", got)
+	}
+	if slices.Contains(expanded(), sam) || slices.Contains(ids("/v1.0/users/"+sam+"/memberOf"), allStaff) {
+		t.Error("$expand=members or memberOf saw the add at once")
+	}
+	res := h.do("POST", members+"/$ref", ref)
+	h.want(res, 400, CodeRequestBadRequest)
+	if want := "One or more added object references already exist for the following modified properties: 'members'."; res.errMessage() != want {
+		t.Errorf("second add = %q, want %q", res.errMessage(), want)
+	}
+	h.clk.Advance(delay - time.Millisecond)
+	if slices.Contains(ids(members), sam) {
+		t.Error("the add replicated before the delay")
+	}
+	h.clk.Advance(time.Millisecond)
+	if got := ids(members); !slices.Contains(got, sam) || !slices.Contains(got, ada) {
+		t.Errorf("members after the delay = %v, want ada and sam", got)
+	}
+	if !slices.Contains(expanded(), sam) || !slices.Contains(ids("/v1.0/users/"+sam+"/memberOf"), allStaff) {
+		t.Error("$expand=members or memberOf missed the add after the delay")
+	}
+
+	// A removal shows the member until it replicates; removing again is 404.
+	h.want(h.do("DELETE", members+"/"+sam+"/$ref", nil), 204, "")
+	if !slices.Contains(ids(members), sam) {
+		t.Error("members right after the removal lost the member already")
+	}
+	h.want(h.do("DELETE", members+"/"+sam+"/$ref", nil), 404, CodeResourceNotFound)
+	// An add and a removal both pending leave the read where it was.
+	h.want(h.do("PATCH", "/v1.0/groups/"+allStaff, map[string]any{"members@odata.bind": userRefs(leaver)}), 204, "")
+	h.want(h.do("DELETE", members+"/"+leaver+"/$ref", nil), 204, "")
+	if got := ids(members); len(got) != 2 || slices.Contains(got, leaver) {
+		t.Errorf("members with changes pending = %v, want ada and sam", got)
+	}
+	h.clk.Advance(delay)
+	if got := ids(members); len(got) != 1 || got[0] != ada {
+		t.Errorf("members after the delay = %v, want ada", got)
+	}
+	// The export is the true state, never stale.
+	h.want(h.do("POST", members+"/$ref", ref), 204, "")
+	ts, _ := h.s.ExportTenant(eduTenant)
+	for _, g := range ts.Groups {
+		if g["id"] == allStaff && !slices.Contains(strSlice(g["members"]), sam) {
+			t.Errorf("export members = %v, want sam at once", g["members"])
+		}
 	}
 }

@@ -106,6 +106,7 @@ type asyncOp struct {
 // memberChange is one membership add or removal, for groups delta.
 type memberChange struct {
 	seq     uint64
+	at      time.Time // when it was written; reads see it ConsistencyDelay later
 	groupID string
 	member  string
 	rel     string // "members" or "owners"
@@ -127,7 +128,7 @@ type tenant struct {
 	schools     map[string]*school
 	events      map[string]*event // by event id
 	ops         map[string]*asyncOp
-	memberLog   []memberChange
+	memberLog   []memberChange // in time order
 	// groupDomain is the domain an Exchange email address policy for
 	// Microsoft 365 groups names; "" means the default domain.
 	groupDomain string

@@ -409,7 +409,7 @@ func (s *Server) removeUser(t *tenant, u *user) {
 		for _, rel := range []string{"members", "owners"} {
 			if contains(g.refs(rel), u.id) {
 				g.setRefs(rel, remove(g.refs(rel), u.id))
-				t.memberLog = append(t.memberLog, memberChange{seq: t.nextSeq(), groupID: g.id, member: u.id, rel: rel, removed: true})
+				s.logMember(t, g.id, u.id, rel, true)
 			}
 		}
 	}
@@ -455,7 +455,7 @@ func (s *Server) userMemberOf(r *request, v []string) (*response, *apiError) {
 	var ids []string
 	for _, gid := range sortedIDs(t.groups) {
 		g := t.groups[gid]
-		if g.deleted || !s.visible(&g.meta) || !contains(g.members, u.id) {
+		if g.deleted || !s.visible(&g.meta) || !contains(s.seenRefs(t, g, "members"), u.id) {
 			continue
 		}
 		if o.filter != nil && !o.filter.eval(g.props, nil) {

@@ -1,7 +1,9 @@
 package conformance_test
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	graphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
@@ -295,4 +297,39 @@ func TestGroupRulesThroughSDK(t *testing.T) {
 			t.Errorf("detail target = %q, want visibility", target)
 		}
 	})
+}
+
+// Membership changes replicate: right after a write a read of members can
+// be stale, while the write itself already counts (graph.md §6).
+func TestMembershipReplicationThroughSDK(t *testing.T) {
+	e := newEnv(t, graphsim.Options{ConsistencyDelay: 2 * time.Second, TimeScale: 10}) // 200 ms
+	c := e.client(eduTenant)
+	ctx := ctxT(t)
+	memberIDs := func() []string {
+		t.Helper()
+		res, err := c.Groups().ByGroupId(allStaff).Members().Get(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range res.GetValue() {
+			out = append(out, *m.GetId())
+		}
+		return out
+	}
+	if err := c.Groups().ByGroupId(allStaff).Members().Ref().Post(ctx, refTo(sam), nil); err != nil {
+		t.Fatalf("add member: %v", err)
+	}
+	if got := memberIDs(); slices.Contains(got, sam) {
+		t.Errorf("members right after the add = %v, want the old membership", got)
+	}
+	err := c.Groups().ByGroupId(allStaff).Members().Ref().Post(ctx, refTo(sam), nil)
+	oe := odataErr(t, err, 400, "Request_BadRequest")
+	if want := "One or more added object references already exist for the following modified properties: 'members'."; errMessage(oe) != want {
+		t.Errorf("second add = %q, want %q", errMessage(oe), want)
+	}
+	e.clk.Advance(200 * time.Millisecond)
+	if got := memberIDs(); !slices.Contains(got, sam) {
+		t.Errorf("members after the scaled delay = %v, want sam", got)
+	}
 }
