@@ -140,6 +140,7 @@ module functionApp 'modules/functionapp.bicep' = {
     storageAccountName: storage.outputs.name
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     tablesEndpoint: storage.outputs.tableEndpoint
+    blobsEndpoint: storage.outputs.blobEndpoint
     serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
     syncQueueName: serviceBus.outputs.queueName
     syncQueueMaxDeliveryCount: syncQueueMaxDeliveryCount

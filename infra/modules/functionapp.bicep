@@ -15,6 +15,7 @@ param identityClientId string
 param storageAccountName string
 param deploymentContainerUrl string
 param tablesEndpoint string
+param blobsEndpoint string
 
 @description('NAME.servicebus.windows.net')
 param serviceBusNamespace string
@@ -94,6 +95,9 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
       // State tables.
       TablesEndpoint: tablesEndpoint
+      // Plan bodies (container plans) and customers' roster drops
+      // (container rosterdrops).
+      BlobsEndpoint: blobsEndpoint
       // The SyncJob trigger's connection (prefix ServiceBusConnection) and
       // the handler's sender, both by identity.
       ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespace

@@ -25,8 +25,20 @@ var tables = [
   'blobs'
 ]
 
+// Exactly the containers the code names: state.BlobContainer (plan
+// bodies, internal/state/blobs.go) and tenant.DropContainer (customers'
+// roster drops, internal/tenant/source.go); internal/infracheck fails when
+// they differ.
+var containers = [
+  'plans'
+  'rosterdrops'
+]
+
 var roles = {
-  // The host's own storage and the Flex deployment container are blobs.
+  // The host's own storage and the Flex deployment container are blobs;
+  // so are plan bodies (written) and the roster drop container (read by
+  // blob roster sources) behind BlobsEndpoint. Owner on the account covers
+  // all of them, so no narrower grant is made on the drop container.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   // The state tables (TablesEndpoint).
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -62,6 +74,14 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+resource appContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = [for container in containers: {
+  parent: blobService
+  name: container
+  properties: {
+    publicAccess: 'None'
+  }
+}]
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2024-01-01' = {
   parent: account
   name: 'default'
@@ -87,4 +107,5 @@ resource grants 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role
 
 output name string = account.name
 output tableEndpoint string = account.properties.primaryEndpoints.table
+output blobEndpoint string = account.properties.primaryEndpoints.blob
 output deploymentContainerUrl string = '${account.properties.primaryEndpoints.blob}${deploymentContainerName}'

@@ -23,6 +23,7 @@ import (
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/reconcile"
 	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
 )
 
 // Options are what the settings do not say: how this process hosts the
@@ -136,6 +137,14 @@ func Build(ctx context.Context, o Options) (*App, error) {
 		}
 		files.Root = a.CsvRoot
 	}
+	// Blob roster sources read the deployment's drop container; without
+	// Blob Storage settings BlobSource refuses them, saying which to set.
+	drops := reconcile.BlobSource{Container: tenant.DropContainer, Clock: o.Clock}
+	if acct, _, err := OpenBlobs(getenv); err != nil {
+		return nil, err
+	} else if acct != nil {
+		drops.Drops = acct
+	}
 	ttl, err := exportTTL(getenv)
 	if err != nil {
 		return nil, err
@@ -172,7 +181,7 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	a.Entities = Entities(Deps{
 		Apply:       apply.Options{MaxAttempts: maxAttempts},
 		Store:       a.Store,
-		Source:      reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: a.Sources, Clock: o.Clock}},
+		Source:      reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: a.Sources, Clock: o.Clock}, Blobs: drops},
 		Tenants:     tenants,
 		Credentials: creds,
 		Clock:       o.Clock,

@@ -14,23 +14,24 @@ import (
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/queue/servicebus"
 	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/state/blobstore"
 	"github.com/rostersync/rostersync/internal/state/embedded"
 	"github.com/rostersync/rostersync/internal/state/tablestore"
 )
 
 // OpenBackend picks the state backend from the settings: a Table Storage
 // connection string (Azurite), a Table Storage endpoint with the managed
-// identity, or else the embedded store in StateDir (defaultDir when the
-// setting is empty). It returns a description for the start-up line and
-// the backend's close.
+// identity (either with plan bodies in Blob Storage when
+// BlobsConnectionString or BlobsEndpoint is set), or else the embedded
+// store in StateDir (defaultDir when the setting is empty). It returns a
+// description for the start-up line and the backend's close.
 func OpenBackend(getenv func(string) string, defaultDir string) (state.Backend, string, func() error, error) {
-	noClose := func() error { return nil }
 	if cs := config.Lookup(getenv, config.TablesConnection, ""); cs != "" {
 		b, err := tablestore.FromConnectionString(cs)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("setting %s: %w", config.TablesConnection, err)
 		}
-		return b, "table storage (connection string)", noClose, nil
+		return withPlanBlobs(getenv, b, "table storage (connection string)")
 	}
 	if ep := config.Lookup(getenv, config.TablesEndpoint, ""); ep != "" {
 		cred, err := managedIdentity(getenv)
@@ -41,7 +42,7 @@ func OpenBackend(getenv func(string) string, defaultDir string) (state.Backend, 
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("setting %s: %w", config.TablesEndpoint, err)
 		}
-		return b, "table storage " + ep, noClose, nil
+		return withPlanBlobs(getenv, b, "table storage "+ep)
 	}
 	dir := config.Lookup(getenv, config.StateDir, defaultDir)
 	b, err := embedded.Open(dir)
@@ -49,6 +50,50 @@ func OpenBackend(getenv func(string) string, defaultDir string) (state.Backend, 
 		return nil, "", nil, fmt.Errorf("open embedded state in %s: %w", dir, err)
 	}
 	return b, "embedded store in " + dir, b.Close, nil
+}
+
+// withPlanBlobs keeps the plan bodies of a Table Storage backend in Blob
+// Storage (container state.BlobContainer) when the settings name one, as
+// production does; without, they are cut into rows of the blobs table.
+// The embedded store keeps its own bodies beside its tables, so a blob
+// setting in a local run only feeds blob roster sources.
+func withPlanBlobs(getenv func(string) string, b state.Backend, desc string) (state.Backend, string, func() error, error) {
+	noClose := func() error { return nil }
+	acct, where, err := OpenBlobs(getenv)
+	if err != nil || acct == nil {
+		return b, desc, noClose, err
+	}
+	blobs, err := acct.Blobs(state.BlobContainer)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return state.WithBlobs(b, blobs), desc + ", plan bodies in " + where, noClose, nil
+}
+
+// OpenBlobs opens Blob Storage from the settings: a connection string
+// (Azurite), an endpoint with the managed identity, or nil when neither is
+// set. It returns a description for the start-up line. Nothing is sent
+// until the account is used.
+func OpenBlobs(getenv func(string) string) (*blobstore.Account, string, error) {
+	if cs := config.Lookup(getenv, config.BlobsConnection, ""); cs != "" {
+		a, err := blobstore.FromConnectionString(cs)
+		if err != nil {
+			return nil, "", fmt.Errorf("setting %s: %w", config.BlobsConnection, err)
+		}
+		return a, "blob storage (connection string)", nil
+	}
+	if ep := config.Lookup(getenv, config.BlobsEndpoint, ""); ep != "" {
+		cred, err := managedIdentity(getenv)
+		if err != nil {
+			return nil, "", err
+		}
+		a, err := blobstore.New(ep, cred)
+		if err != nil {
+			return nil, "", fmt.Errorf("setting %s: %w", config.BlobsEndpoint, err)
+		}
+		return a, "blob storage " + ep, nil
+	}
+	return nil, "", nil
 }
 
 func managedIdentity(getenv func(string) string) (*azidentity.ManagedIdentityCredential, error) {

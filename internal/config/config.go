@@ -29,6 +29,8 @@ const (
 	TablesConnection      = "TablesConnectionString"
 	TablesEndpoint        = "TablesEndpoint"
 	StateDir              = "StateDir"
+	BlobsConnection       = "BlobsConnectionString"
+	BlobsEndpoint         = "BlobsEndpoint"
 	ServiceBusNamespace   = "ServiceBusConnection__fullyQualifiedNamespace"
 	ServiceBusCredential  = "ServiceBusConnection__credential"
 	ServiceBusClientID    = "ServiceBusConnection__clientId"
@@ -67,6 +69,8 @@ var Settings = []Setting{
 	{TablesConnection, "", "Table Storage connection string for rostersync's state, e.g. Azurite's full devstoreaccount1 string (UseDevelopmentStorage=true is translated). Empty: use TablesEndpoint, or the embedded store in StateDir."},
 	{TablesEndpoint, "", "Table Storage endpoint (https://ACCOUNT.table.core.windows.net), reached with the managed identity (ManagedIdentityClientId). Used when TablesConnectionString is empty."},
 	{StateDir, ".state", "Folder of the embedded state store, the default when neither TablesConnectionString nor TablesEndpoint is set."},
+	{BlobsConnection, "", "Blob Storage connection string, e.g. Azurite's full devstoreaccount1 string with BlobEndpoint (UseDevelopmentStorage=true is translated): where blob roster sources find customers' drops (container rosterdrops, {customerId}/{prefix}/), and plan bodies (container plans) when the state is in Table Storage. Empty: use BlobsEndpoint; with neither, blob sources are refused and plan bodies stay with the state."},
+	{BlobsEndpoint, "", "Blob Storage endpoint (https://ACCOUNT.blob.core.windows.net), reached with the managed identity (ManagedIdentityClientId). Used when BlobsConnectionString is empty."},
 	{ServiceBusNamespace, "", "Service Bus namespace (NAME.servicebus.windows.net), used by the SyncJob trigger and by rostersync's sender, with the managed identity."},
 	{ServiceBusCredential, "managedidentity", "Tells the Service Bus trigger to authenticate with a managed identity."},
 	{ServiceBusClientID, "", "Client id of the user-assigned managed identity the Service Bus trigger uses."},

@@ -16,6 +16,9 @@
 //     isSessionsEnabled, duplicate detection is on, and maxDeliveryCount
 //     equals the <Queue>MaxDeliveryCount setting the code reads.
 //   - Tables: infra creates exactly state.Tables.
+//   - Containers: infra creates every blob container the code names
+//     (state.BlobContainer for plan bodies, tenant.DropContainer for roster
+//     drops).
 //   - Connection prefixes: each trigger's connection has identity-based
 //     settings (__fullyQualifiedNamespace, __credential, __clientId) in the
 //     infra app settings and is in the example file.
@@ -42,6 +45,7 @@ import (
 
 	"github.com/rostersync/rostersync/internal/config"
 	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
 )
 
 // Kind says what a problem is about.
@@ -51,6 +55,7 @@ type Kind string
 const (
 	KindQueue      Kind = "queue"      // a queue named in one place is missing from another
 	KindTable      Kind = "table"      // infra's tables differ from state.Tables
+	KindContainer  Kind = "container"  // a blob container the code names is not created by infra
 	KindConnection Kind = "connection" // a binding's connection prefix is not configured
 	KindSetting    Kind = "setting"    // an app setting is missing somewhere, or set where it must not be
 	KindSession    Kind = "session"    // a binding's isSessionsEnabled and its queue's requiresSession differ
@@ -93,6 +98,8 @@ type Options struct {
 	Settings []config.Setting
 	// Tables replaces state.Tables.
 	Tables []string
+	// Containers replaces the blob containers the code names.
+	Containers []string
 }
 
 // Paths Check reads, relative to the repository root.
@@ -112,6 +119,7 @@ var localOnly = map[string]string{
 	config.CustomHandlerPort:     "the Functions host sets it for the handler",
 	config.WebJobsStorage:        "it is a connection string with a key; Azure uses AzureWebJobsStorage__accountName with the identity, and shared keys are off",
 	config.TablesConnection:      "it is a connection string with a key; Azure uses TablesEndpoint with the identity",
+	config.BlobsConnection:       "it is a connection string with a key; Azure uses BlobsEndpoint with the identity",
 	config.StateDir:              "the embedded store is for local runs; Azure uses Table Storage",
 	config.ServiceBusConnString:  "it is a connection string with a key, and the namespace has local auth off",
 	config.SecretsDir:            "local secrets; Azure uses KeyVaultUri",
@@ -143,6 +151,10 @@ var hostRead = map[string]string{
 // hostProvided are names the code reads that are not app settings, and why.
 var hostProvided = map[string]string{
 	"FUNCTIONS_HTTPWORKER_PORT": "the older name of FUNCTIONS_CUSTOMHANDLER_PORT, set by the Functions host",
+	// Test support (internal/state/blobstore/blobtest), never read by the
+	// product: whether Azurite tests must run rather than skip.
+	"CI":                         "set by CI runners; the Azurite test helpers fail instead of skipping under it",
+	"ROSTERSYNC_REQUIRE_AZURITE": "set by make test; the Azurite test helpers fail instead of skipping under it",
 }
 
 // requiredValues are app settings whose value in Azure is fixed.
@@ -173,6 +185,7 @@ var roleNames = map[string]string{
 const (
 	typeQueue          = "Microsoft.ServiceBus/namespaces/queues"
 	typeTable          = "Microsoft.Storage/storageAccounts/tableServices/tables"
+	typeContainer      = "Microsoft.Storage/storageAccounts/blobServices/containers"
 	typeSite           = "Microsoft.Web/sites"
 	typeSiteConfig     = "Microsoft.Web/sites/config"
 	typeRoleAssignment = "Microsoft.Authorization/roleAssignments"
@@ -325,9 +338,10 @@ type appSetting struct {
 
 // checker holds everything read, and collects problems.
 type checker struct {
-	root     string
-	settings []config.Setting
-	tables   []string
+	root       string
+	settings   []config.Setting
+	tables     []string
+	containers []string
 
 	example    *jsonDoc
 	exampleVal map[string]string
@@ -351,12 +365,16 @@ func (c *checker) add(kind Kind, subject string, at Pos, format string, args ...
 // finds, ordered by file and line. The error is for files it cannot read
 // or parse (a *SyntaxError for Bicep), not for disagreements.
 func Check(root string, opts *Options) ([]Problem, error) {
-	c := &checker{root: root, settings: config.Settings, tables: state.Tables}
+	c := &checker{root: root, settings: config.Settings, tables: state.Tables,
+		containers: []string{state.BlobContainer, tenant.DropContainer}}
 	if opts != nil && opts.Settings != nil {
 		c.settings = opts.Settings
 	}
 	if opts != nil && opts.Tables != nil {
 		c.tables = opts.Tables
+	}
+	if opts != nil && opts.Containers != nil {
+		c.containers = opts.Containers
 	}
 	if err := c.load(); err != nil {
 		return nil, err
@@ -366,6 +384,7 @@ func Check(root string, opts *Options) ([]Problem, error) {
 	c.checkBindings()
 	c.checkProperties()
 	c.checkTables()
+	c.checkContainers()
 	c.checkRoles()
 	c.checkRuntime()
 	c.checkModules()
@@ -847,6 +866,28 @@ func (c *checker) checkTables() {
 	}
 }
 
+// checkContainers checks that infra creates every container the code
+// names. Infra may create more (the Flex deployment package's container,
+// whose name is a parameter): the code never names those.
+func (c *checker) checkContainers() {
+	infra := map[string]bool{}
+	at := Pos{File: infraDir}
+	for _, r := range c.resources {
+		if r.decl.fullType() != typeContainer {
+			continue
+		}
+		at = Pos{File: r.inst.file.path, Line: r.decl.line}
+		if name := r.prop("name"); name.kind == vString {
+			infra[name.s] = true
+		}
+	}
+	for _, name := range c.containers {
+		if !infra[name] {
+			c.add(KindContainer, name, at, "the code names blob container %q (state.BlobContainer or tenant.DropContainer), but infra does not create it", name)
+		}
+	}
+}
+
 // grant is a role assignment infra makes.
 type grant struct {
 	role      string
@@ -921,6 +962,9 @@ func (c *checker) checkRoles() {
 			needs = append(needs, need{roleServiceBusSender, "Microsoft.ServiceBus/namespaces", "the code's sender (" + r.Name + ", " + r.Pos.String() + ")", s.pos})
 			break
 		}
+	}
+	if s, ok := c.app[config.BlobsEndpoint]; ok {
+		needs = append(needs, need{roleBlobDataOwner, "Microsoft.Storage/storageAccounts", "plan bodies and roster drops (" + config.BlobsEndpoint + ")", s.pos})
 	}
 	if s, ok := c.app[config.KeyVaultURI]; ok {
 		needs = append(needs, need{roleKeyVaultSecretsUser, "Microsoft.KeyVault/vaults", "secrets (" + config.KeyVaultURI + ")", s.pos})

@@ -80,6 +80,27 @@ func TestMutations(t *testing.T) {
 			want: []want{{KindTable, "leftovers", "infra/modules/storage.bicep"}},
 		},
 		{
+			name: "drop container dropped from the bicep",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "infra/modules/storage.bicep", "  'rosterdrops'\n", "")
+			},
+			want: []want{{KindContainer, "rosterdrops", "infra/modules/storage.bicep"}},
+		},
+		{
+			name: "plan container renamed in the bicep",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "infra/modules/storage.bicep", "  'plans'\n  'rosterdrops'\n", "  'plan-bodies'\n  'rosterdrops'\n")
+			},
+			want: []want{{KindContainer, "plans", "infra/modules/storage.bicep"}},
+		},
+		{
+			name: "blob endpoint missing from the app settings",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "infra/modules/functionapp.bicep", "      BlobsEndpoint: blobsEndpoint\n", "")
+			},
+			want: []want{{KindSetting, "BlobsEndpoint", "infra/modules/functionapp.bicep"}},
+		},
+		{
 			name: "requiresSession flipped",
 			mutate: func(t *testing.T, root string) {
 				replace(t, root, "infra/modules/servicebus.bicep", "requiresSession: true", "requiresSession: false")
