@@ -7,20 +7,34 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/rostersync/rostersync/internal/state"
 )
 
 var _ state.Blobs = (*Backend)(nil)
 
-// blobName keeps blob names to plain relative paths.
+// blobName keeps blob names to plain relative paths: segments of letters,
+// digits, '_', '-' and '.', none of them "." or "..".
 var blobName = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$`)
+
+func validBlobName(name string) bool {
+	if !blobName.MatchString(name) {
+		return false
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
 
 // PutBlob stores a write-once value in a file of its own (blobs/NAME),
 // through a temporary file and a rename, so a crash leaves either no blob
 // or the whole of it; in memory without a folder.
 func (b *Backend) PutBlob(ctx context.Context, name string, data []byte) error {
-	if !blobName.MatchString(name) {
+	if !validBlobName(name) {
 		return fmt.Errorf("put blob %q: not a plain relative name", name)
 	}
 	b.mu.Lock()
@@ -62,7 +76,7 @@ func (b *Backend) PutBlob(ctx context.Context, name string, data []byte) error {
 
 // GetBlob returns state.ErrNotFound for a blob never (wholly) put.
 func (b *Backend) GetBlob(ctx context.Context, name string) ([]byte, error) {
-	if !blobName.MatchString(name) {
+	if !validBlobName(name) {
 		return nil, fmt.Errorf("get blob %q: not a plain relative name", name)
 	}
 	b.mu.Lock()
