@@ -99,39 +99,7 @@ func (v entityPlanView) count(action, status string) int {
 // noop, so the profile's first run failed with unknown entity "users".
 func TestDevRunsUsersAgainstTheEmbeddedSimulator(t *testing.T) {
 	state := t.TempDir()
-	port := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	// The test starts its runs by hand; the timer is left off so it cannot
-	// race them (the scheduler is covered elsewhere).
-	getenv := func(k string) string {
-		if k == "AzureWebJobs.Scheduler.Disabled" {
-			return "true"
-		}
-		return ""
-	}
-	go func() {
-		done <- run(ctx, []string{"dev", "--root", "../..", "--addr", "127.0.0.1:" + port, "--state", state, "--time-scale", "60"},
-			environment{getenv: getenv, stdout: &stdout, stderr: &stderr})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("dev returned %v", err)
-		}
-	}()
-	d := devSession{t: t, base: "http://127.0.0.1:" + port}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get(d.base + "/api/health")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dev never answered: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
-		}
-	}
+	d, stdout := startDev(t, state, nil)
 	feeds := filepath.Join(state, "feeds")
 	if !strings.Contains(stdout.String(), feeds) {
 		t.Errorf("dev does not print its csv root %s:\n%s", feeds, stdout.String())
@@ -206,4 +174,44 @@ func TestDevRunsUsersAgainstTheEmbeddedSimulator(t *testing.T) {
 	if n := p3.count("suspend", ""); n == 0 || p3.count("suspend", "done") != n {
 		t.Errorf("confirmed plan: %d of %d suspends done, want all", p3.count("suspend", "done"), n)
 	}
+}
+
+// startDev runs `rostersync dev` in state on a free loopback port, with
+// extra settings, until the test ends; it returns a session once the API
+// answers, and dev's stdout. The timer is left off: tests start their runs
+// by hand so it cannot race them (the scheduler is covered elsewhere).
+func startDev(t *testing.T, state string, settings map[string]string) (devSession, *syncBuffer) {
+	t.Helper()
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	getenv := func(k string) string {
+		if k == "AzureWebJobs.Scheduler.Disabled" {
+			return "true"
+		}
+		return settings[k]
+	}
+	go func() {
+		done <- run(ctx, []string{"dev", "--root", "../..", "--addr", "127.0.0.1:" + port, "--state", state, "--time-scale", "60"},
+			environment{getenv: getenv, stdout: &stdout, stderr: &stderr})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev returned %v", err)
+		}
+	})
+	d := devSession{t: t, base: "http://127.0.0.1:" + port}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(d.base + "/api/health")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dev never answered: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+		}
+	}
+	return d, &stdout
 }
