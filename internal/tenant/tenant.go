@@ -42,6 +42,10 @@ type Customer struct {
 	Education bool `json:"education"`
 	// Disconnected is set by "Remove configuration": no run starts for it.
 	Disconnected bool `json:"disconnected,omitempty"`
+	// Status and Tenant are written by admin consent and tenant checks
+	// (internal/consent), never by a PUT of the customer.
+	Status Status      `json:"status,omitempty"`
+	Tenant *TenantInfo `json:"tenant,omitempty"`
 }
 
 // Features are the customer's switches for what gets synced.
