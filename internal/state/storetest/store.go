@@ -35,6 +35,7 @@ func runStore(t *testing.T, newBackend func(t *testing.T) state.Backend) {
 	t.Run("Failures", func(t *testing.T) { testFailures(t, newStore(t)) })
 	t.Run("Intents", func(t *testing.T) { testIntents(t, newStore(t)) })
 	t.Run("Confirmations", func(t *testing.T) { testConfirmations(t, newStore(t)) })
+	t.Run("Consent", func(t *testing.T) { testConsent(t, newStore(t)) })
 	t.Run("Plans", func(t *testing.T) { testPlans(t, newBackend(t)) })
 }
 
