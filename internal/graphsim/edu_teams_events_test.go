@@ -153,10 +153,24 @@ func TestTeams(t *testing.T) {
 	h.want(h.do("PUT", "/v1.0/groups/"+g+"/team", map[string]any{}), 409, CodeConflict)
 	h.want(h.do("GET", "/v1.0/teams/"+g, nil), 200, "")
 
-	// POST /teams from the seeded (old) class group with the educationClass template.
-	cls := h.createGroup("tclass", true)
-	h.want(h.do("POST", "/v1.0/groups/"+cls+"/owners/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/users/" + ada}), 204, "")
+	// The educationClass template is refused on a plain Microsoft 365
+	// group (msgraph-sdk-dotnet#532) and accepted on a class's group.
+	plain := h.createGroup("tplain", true)
+	h.want(h.do("POST", "/v1.0/groups/"+plain+"/owners/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/users/" + ada}), 204, "")
+	res = h.do("POST", "/v1.0/education/classes", map[string]any{"displayName": "T Class", "mailNickname": "tclass"})
+	h.want(res, 201, "")
+	cls := str(res.body["id"])
+	h.want(h.do("POST", "/v1.0/education/classes/"+cls+"/teachers/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/education/users/" + ada}), 204, "")
+	h.want(h.do("POST", "/v1.0/education/classes/"+cls+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/education/users/" + ada}), 204, "")
 	h.clk.Advance(15 * time.Second)
+	res = h.do("POST", "/v1.0/teams", map[string]any{
+		"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('educationClass')",
+		"group@odata.bind":    "https://graph.microsoft.com/v1.0/groups('" + plain + "')",
+	})
+	h.want(res, 400, CodeBadRequest)
+	if !strings.Contains(res.errMessage(), "Team with template 'educationClass' can not be provisioned using a group which does not belong to a class.") {
+		t.Errorf("plain group message = %q", res.errMessage())
+	}
 	body := map[string]any{
 		"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('educationClass')",
 		"group@odata.bind":    "https://graph.microsoft.com/v1.0/groups('" + cls + "')",
@@ -219,6 +233,16 @@ func TestTeams(t *testing.T) {
 			"user@odata.bind": "https://graph.microsoft.com/v1.0/users('" + ada + "')"}},
 	})
 	h.want(res, 202, "")
+	// A class team made without a group makes its group a class
+	// (team-post.md example 6).
+	res = h.do("POST", "/v1.0/teams", map[string]any{
+		"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('educationClass')", "displayName": "My Class Team",
+		"members": []any{map[string]any{"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": []string{"owner"},
+			"user@odata.bind": "https://graph.microsoft.com/v1.0/users('" + ada + "')"}},
+	})
+	h.want(res, 202, "")
+	newCls := strings.TrimSuffix(strings.TrimPrefix(res.header.Get("Content-Location"), "/teams('"), "')")
+	h.want(h.do("GET", "/v1.0/education/classes/"+newCls, nil), 200, "")
 }
 
 func TestTeamsRateLimit(t *testing.T) {

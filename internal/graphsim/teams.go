@@ -44,6 +44,15 @@ func groupNotReplicated(id string) *apiError {
 		"Failed to execute Templates backend request CreateTeamFromGroupWithTemplateRequest. Response Status Code: NotFound, ErrorMessage: Group %s was not found. It may not have replicated yet.", id)
 }
 
+// notAClass is the Teams templates backend's refusal of the educationClass
+// template on a group that is not an education class (reported verbatim in
+// microsoftgraph/msgraph-sdk-dotnet#532 and microsoft/o365-moodle#2114,
+// both 400 BadRequest wrapping the backend's PUT).
+func notAClass(id string) *apiError {
+	return errf(http.StatusBadRequest, CodeBadRequest,
+		"Failed to execute Templates backend request CreateTeamFromGroupWithTemplateRequest. Request Url: https://teams.microsoft.com/fabric/templates/api/groups/%s/team, Request Method: PUT, Response Status Code: BadRequest, ErrorMessage : {\"errors\":[{\"message\":\"Team with template 'educationClass' can not be provisioned using a group which does not belong to a class.\",\"errorCode\":\"Unknown\"}]}", id)
+}
+
 func teamNotFound(id string) *apiError {
 	return errf(http.StatusNotFound, CodeNotFound, "No team found with Group Id %s", id)
 }
@@ -189,10 +198,19 @@ func (s *Server) createTeam(r *request) (*response, *apiError) {
 		if err != nil {
 			return nil, err
 		}
+		if tmpl == "educationClass" && g.class == nil {
+			return nil, notAClass(g.id)
+		}
 	} else {
 		g, err = s.teamWithNewGroup(t, body, tmpl)
 		if err != nil {
 			return nil, err
+		}
+		if tmpl == "educationClass" {
+			// A class team made without a group (team-post.md example 6)
+			// makes its group a class, as a teacher's class team made in
+			// the Teams client is.
+			g.class = map[string]any{"externalSource": "manual"}
 		}
 	}
 	ready := s.now().Add(s.scaled(s.opts.TeamProvisioningDelay))

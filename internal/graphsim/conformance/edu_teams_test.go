@@ -125,12 +125,28 @@ func TestTeamsThroughSDK(t *testing.T) {
 		t.Errorf("team = %v archived %v", *tm.GetId(), *tm.GetIsArchived())
 	}
 
-	// POST /teams from the seeded class group with the educationClass template.
-	ct := models.NewTeam()
-	ct.SetAdditionalData(map[string]any{
-		"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('educationClass')",
-		"group@odata.bind":    "https://graph.microsoft.com/v1.0/groups('" + oldClassGroup(t, e) + "')",
-	})
+	// The educationClass template on a group that is not a class is
+	// refused (msgraph-sdk-dotnet#532); on a class's group it is accepted.
+	classTeam := func(groupID string) models.Teamable {
+		ct := models.NewTeam()
+		ct.SetAdditionalData(map[string]any{
+			"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('educationClass')",
+			"group@odata.bind":    "https://graph.microsoft.com/v1.0/groups('" + groupID + "')",
+		})
+		return ct
+	}
+	pg := newGroup("11BPlain", true)
+	pg.SetAdditionalData(map[string]any{"owners@odata.bind": refURLs(ada)})
+	plain, err := c.Groups().Post(ctx, pg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(15 * time.Minute)
+	_, err = c.Teams().Post(ctx, classTeam(*plain.GetId()), nil)
+	if oe := odataErr(t, err, 400, "BadRequest"); !strings.Contains(errMessage(oe), "Team with template 'educationClass' can not be provisioned using a group which does not belong to a class.") {
+		t.Errorf("plain group message = %q", errMessage(oe))
+	}
+	ct := classTeam(oldClassGroup(t, e))
 	hi := khttp.NewHeadersInspectionOptions()
 	hi.InspectResponseHeaders = true
 	_, err = c.Teams().Post(ctx, ct, &teams.TeamsRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{hi}})
@@ -180,18 +196,29 @@ func TestTeamsThroughSDK(t *testing.T) {
 	odataErr(t, err, 404, "NotFound")
 }
 
-// oldClassGroup creates a Unified group with an owner and ages it past the
-// team replication delay.
+// oldClassGroup creates an education class with ada as teacher (and, as
+// the educationClass docs require, member) and ages it past the team
+// replication delay.
 func oldClassGroup(t *testing.T, e *env) string {
 	t.Helper()
 	ctx := ctxT(t)
 	c := e.client(eduTenant)
-	g := newGroup("12CChem", true)
-	g.SetAdditionalData(map[string]any{"owners@odata.bind": refURLs(ada)})
-	grp, err := c.Groups().Post(ctx, g, nil)
+	cls := models.NewEducationClass()
+	cls.SetDisplayName(ptr("12C Chemistry"))
+	cls.SetMailNickname(ptr("12cchem"))
+	got, err := c.Education().Classes().Post(ctx, cls, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := *got.GetId()
+	ref := models.NewReferenceCreate()
+	ref.SetOdataId(ptr("https://graph.microsoft.com/v1.0/education/users/" + ada))
+	if err := c.Education().Classes().ByEducationClassId(id).Teachers().Ref().Post(ctx, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Education().Classes().ByEducationClassId(id).Members().Ref().Post(ctx, ref, nil); err != nil {
+		t.Fatal(err)
+	}
 	e.clk.Advance(15 * time.Minute)
-	return *grp.GetId()
+	return id
 }
