@@ -57,6 +57,23 @@ func TestEducation(t *testing.T) {
 		t.Errorf("duplicate teacher message = %q", res.errMessage())
 	}
 	h.want(h.do("POST", "/v1.0/education/classes/"+cls+"/members/$ref", ref("00000000-0000-4000-8000-00000000beef")), 404, CodeResourceNotFound)
+	// Only the education/users form the add-member and add-teacher pages
+	// show is taken.
+	for _, bad := range []string{
+		"https://graph.microsoft.com/v1.0/users/" + sam,
+		"https://graph.microsoft.com/v1.0/directoryObjects/" + sam,
+		sam,
+	} {
+		for _, rel := range []string{"members", "teachers"} {
+			res := h.do("POST", "/v1.0/education/classes/"+cls+"/"+rel+"/$ref", map[string]any{"@odata.id": bad})
+			h.want(res, 400, CodeBadRequest)
+			if !strings.Contains(res.errMessage(), "education/users/{id}") {
+				t.Errorf("%s ref %q message = %q", rel, bad, res.errMessage())
+			}
+		}
+	}
+	h.want(h.do("POST", "/v1.0/education/classes/"+cls+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/education/users('" + sam + "')"}), 204, "")
+	h.want(h.do("DELETE", "/v1.0/education/classes/"+cls+"/members/"+sam+"/$ref", nil), 204, "")
 	teachers := h.do("GET", "/v1.0/education/classes/"+cls+"/teachers", nil).body["value"].([]any)
 	members := h.do("GET", "/v1.0/education/classes/"+cls+"/members", nil).body["value"].([]any)
 	if len(teachers) != 1 || len(members) != 2 || teachers[0].(map[string]any)["primaryRole"] != "teacher" {
@@ -196,6 +213,20 @@ func TestTeams(t *testing.T) {
 	if team.body["visibility"] != "hiddenMembership" || team.body["specialization"] != "educationClass" {
 		t.Errorf("class team = %v", team.body)
 	}
+	// The roster: a teacher who is also a member is an owner on it; a
+	// teacher who is not a member is not on it (educationclass.md: teachers
+	// must be in both collections).
+	h.want(h.do("POST", "/v1.0/education/classes/"+cls+"/teachers/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/education/users/" + sam}), 204, "")
+	roster := h.do("GET", "/v1.0/teams/"+cls+"/members", nil)
+	h.want(roster, 200, "")
+	if v := roster.body["value"].([]any); len(v) != 1 || v[0].(map[string]any)["userId"] != ada || len(v[0].(map[string]any)["roles"].([]any)) != 1 {
+		t.Errorf("roster with a teacher who is not a member = %v", v)
+	}
+	h.want(h.do("POST", "/v1.0/education/classes/"+cls+"/members/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/education/users/" + sam}), 204, "")
+	if v := h.do("GET", "/v1.0/teams/"+cls+"/members", nil).body["value"].([]any); len(v) != 2 {
+		t.Errorf("roster once the teacher is a member = %v", v)
+	}
+	h.want(h.do("GET", "/v1.0/teams/"+plain+"/members", nil), 404, CodeNotFound)
 	// Inherited properties are refused with group@odata.bind.
 	body["displayName"] = "x"
 	h.want(h.do("POST", "/v1.0/teams", body), 400, CodeBadRequest)

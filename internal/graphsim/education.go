@@ -276,7 +276,7 @@ func (s *Server) addClassRef(r *request, v []string) (*response, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := refFromBody(r)
+	id, err := classRefFromBody(r, v[1])
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +292,36 @@ func (s *Server) addClassRef(r *request, v []string) (*response, *apiError) {
 	}
 	s.addRefs(t, g, rel, []string{id})
 	return noContent(), nil
+}
+
+// classRefFromBody reads a class members/teachers $ref body. Both pages
+// (educationclass-post-members.md, educationclass-post-teachers.md) give
+// the reference as https://graph.microsoft.com/v1.0/education/users/{id};
+// another entity set (users/{id}, directoryObjects/{id}) is refused. Graph's
+// wording for that refusal is not documented; this one names the form.
+func classRefFromBody(r *request, rel string) (string, *apiError) {
+	body, err := decodeObject(r)
+	if err != nil {
+		return "", err
+	}
+	ref, ok := body["@odata.id"].(string)
+	if !ok {
+		return "", errf(http.StatusBadRequest, CodeBadRequest, "The request payload must contain '@odata.id'.")
+	}
+	id, ok := refID(ref)
+	if !ok {
+		return "", badRef(ref)
+	}
+	path := ref
+	if i := strings.Index(path, "?"); i >= 0 {
+		path = path[:i]
+	}
+	segs := splitPath(path)
+	if n := len(segs); n < 3 || !strings.EqualFold(segs[n-3], "education") || !strings.EqualFold(segs[n-2], "users") {
+		return "", errf(http.StatusBadRequest, CodeBadRequest,
+			"Invalid reference '%s' for '%s': a class takes education users, https://graph.microsoft.com/v1.0/education/users/{id}.", ref, rel)
+	}
+	return id, nil
 }
 
 func (s *Server) removeClassRef(r *request, v []string) (*response, *apiError) {

@@ -65,6 +65,13 @@ func TestEducationThroughSDK(t *testing.T) {
 	}
 	err = c.Education().Classes().ByEducationClassId(id).Members().Ref().Post(ctx, ref(*pupil.GetId()), nil)
 	odataErr(t, err, 400, "Request_BadRequest")
+	// A directory-user reference is not the documented education/users form.
+	userRef := models.NewReferenceCreate()
+	userRef.SetOdataId(ptr("https://graph.microsoft.com/v1.0/users/" + sam))
+	err = c.Education().Classes().ByEducationClassId(id).Teachers().Ref().Post(ctx, userRef, nil)
+	if oe := odataErr(t, err, 400, "BadRequest"); !strings.Contains(errMessage(oe), "education/users/{id}") {
+		t.Errorf("users/{id} teacher ref message = %q", errMessage(oe))
+	}
 	members, err := c.Education().Classes().ByEducationClassId(id).Members().Get(ctx, nil)
 	if err != nil || len(members.GetValue()) != 1 {
 		t.Errorf("class members = %v, %v", members, err)
@@ -171,6 +178,14 @@ func TestTeamsThroughSDK(t *testing.T) {
 	team, err := c.Teams().ByTeamId(parts[0]).Get(ctx, nil)
 	if err != nil || *team.GetVisibility() != models.HIDDENMEMBERSHIP_TEAMVISIBILITYTYPE || *team.GetSpecialization() != models.EDUCATIONCLASS_TEAMSPECIALIZATION {
 		t.Errorf("class team = %v, %v", team, err)
+	}
+	// The teacher, also a member, is the team's owner.
+	roster, err := c.Teams().ByTeamId(parts[0]).Members().Get(ctx, nil)
+	if err != nil || len(roster.GetValue()) != 1 {
+		t.Fatalf("roster = %v, %v", roster, err)
+	}
+	if m, ok := roster.GetValue()[0].(models.AadUserConversationMemberable); !ok || *m.GetUserId() != ada || len(m.GetRoles()) != 1 || m.GetRoles()[0] != "owner" {
+		t.Errorf("roster member = %#v", roster.GetValue()[0])
 	}
 
 	// Archive: 202 + operation, then isArchived.
