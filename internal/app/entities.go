@@ -44,6 +44,9 @@ func Entities(d Deps) []EntityKind {
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store,
 			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock, Apply: d.Apply,
 		}},
+		{Name: tenant.EntityGroups, LinkKind: reconcile.MappingGroup, Buttons: []handlers.Button{handlers.ButtonResync, handlers.ButtonCreate, handlers.ButtonDelete}, Handler: &reconcile.Groups{Kind: reconcile.GroupsKind(),
+			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply,
+		}},
 		{Name: tenant.EntityNoop, Handler: pipeline.Noop},
 	}
 }

@@ -33,6 +33,22 @@ const (
 	// OpAddMember adds TargetID to the group Ref. The executor packs the
 	// adds of one group into PATCH members@odata.bind requests of up to 20.
 	OpAddMember OpKind = "addGroupMember"
+	// OpCreateGroup is POST /groups with Props displayName, mailNickname
+	// (also its Key), unified ("true" for a Microsoft 365 group),
+	// visibility, options (resourceBehaviorOptions, comma-separated) and
+	// owners and members (object ids, comma-separated, at most 20 in all)
+	// bound in the same request.
+	OpCreateGroup OpKind = "createGroup"
+	// OpAddOwner adds TargetID as an owner of the group Ref.
+	OpAddOwner OpKind = "addGroupOwner"
+	// OpRemoveMember and OpRemoveOwner take TargetID out of the group Ref's
+	// members or owners (DELETE …/$ref: the reference, never the object).
+	OpRemoveMember OpKind = "removeGroupMember"
+	OpRemoveOwner  OpKind = "removeGroupOwner"
+	// OpDeleteGroup is DELETE /groups/{TargetID}.
+	OpDeleteGroup OpKind = "deleteGroup"
+	// OpPatchGroup is PATCH /groups/{TargetID} with Props (displayName).
+	OpPatchGroup OpKind = "patchGroup"
 )
 
 // Op is one operation. ID is unique within a run (change key + suffix) and

@@ -125,6 +125,134 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return status == http.StatusBadRequest && strings.Contains(ge.Message, "Not a valid reference update")
 		},
 	},
+	apply.OpCreateGroup: {
+		invalid: func(op apply.Op) string {
+			switch {
+			case op.Props["mailNickname"] == "" || op.Key == "":
+				return "createGroup without a mailNickname"
+			case op.Props["displayName"] == "":
+				return "createGroup without a displayName"
+			case len(splitIDs(op.Props["owners"]))+len(splitIDs(op.Props["members"])) > maxCreateBinds:
+				return "createGroup binds more than 20 owners and members"
+			}
+			return ""
+		},
+		request: func(e *Executor, op apply.Op) batchItem {
+			return batchItem{Method: http.MethodPost, URL: "/groups", Headers: jsonHeader, Body: e.groupBody(op.Props)}
+		},
+		create: &createSpec{
+			lookup: func(op apply.Op) batchItem {
+				nick := strings.ReplaceAll(op.Key, "'", "''")
+				q := "$filter=" + queryEscape("mailNickname eq '"+nick+"'") + "&$select=id,mailNickname,displayName"
+				return batchItem{Method: http.MethodGet, URL: "/groups?" + q}
+			},
+			same: func(op apply.Op, g map[string]any) bool {
+				name, _ := g["displayName"].(string)
+				return strings.EqualFold(strings.TrimSpace(name), strings.TrimSpace(op.Props["displayName"]))
+			},
+			what: "mailNickname",
+		},
+	},
+	apply.OpAddOwner: {
+		invalid: groupRef,
+		request: func(e *Executor, op apply.Op) batchItem {
+			body := map[string]any{"@odata.id": e.directoryObject(op.TargetID)}
+			return batchItem{Method: http.MethodPost, URL: "/groups/" + url.PathEscape(op.Ref) + "/owners/$ref", Headers: jsonHeader, Body: body}
+		},
+		alreadyDone:   alreadyMember,
+		followsCreate: true,
+	},
+	apply.OpRemoveMember: {
+		invalid: groupRef,
+		request: func(e *Executor, op apply.Op) batchItem { return removeRef(op, "members") },
+		// Not there (any more): the removal is in effect.
+		alreadyDone: func(status int, _ graphError) bool { return status == http.StatusNotFound },
+	},
+	apply.OpRemoveOwner: {
+		invalid:     groupRef,
+		request:     func(e *Executor, op apply.Op) batchItem { return removeRef(op, "owners") },
+		alreadyDone: func(status int, _ graphError) bool { return status == http.StatusNotFound },
+	},
+	apply.OpDeleteGroup: {
+		invalid: needsTarget,
+		request: func(e *Executor, op apply.Op) batchItem {
+			return batchItem{Method: http.MethodDelete, URL: "/groups/" + url.PathEscape(op.TargetID)}
+		},
+		alreadyDone: func(status int, _ graphError) bool { return status == http.StatusNotFound },
+	},
+	apply.OpPatchGroup: {
+		invalid: needsTarget,
+		noop:    func(op apply.Op) bool { return len(op.Props) == 0 },
+		request: func(e *Executor, op apply.Op) batchItem {
+			body := map[string]any{}
+			for k, v := range op.Props {
+				body[k] = v
+			}
+			return batchItem{Method: http.MethodPatch, URL: "/groups/" + url.PathEscape(op.TargetID), Headers: jsonHeader, Body: body}
+		},
+	},
+}
+
+// maxCreateBinds is Graph's limit of owner and member references in one
+// POST /groups (graph.md §4.1).
+const maxCreateBinds = 20
+
+// groupRef is what a reference op on a group needs: the group and the
+// object.
+func groupRef(op apply.Op) string {
+	if op.Ref == "" {
+		return string(op.Kind) + " without a group"
+	}
+	return needsTarget(op)
+}
+
+// removeRef is DELETE /groups/{Ref}/{rel}/{TargetID}/$ref. The $ref is
+// never left out: without it Graph deletes the member object itself.
+func removeRef(op apply.Op, rel string) batchItem {
+	return batchItem{Method: http.MethodDelete, URL: "/groups/" + url.PathEscape(op.Ref) + "/" + rel + "/" + url.PathEscape(op.TargetID) + "/$ref"}
+}
+
+// groupBody is a POST /groups body: a Microsoft 365 group (mail-enabled,
+// not security-enabled, with its visibility and creation-only
+// resourceBehaviorOptions) or a security group, with its owners and
+// members bound.
+func (e *Executor) groupBody(props map[string]string) map[string]any {
+	unified := props["unified"] == "true"
+	body := map[string]any{
+		"displayName":     props["displayName"],
+		"mailNickname":    props["mailNickname"],
+		"mailEnabled":     unified,
+		"securityEnabled": !unified,
+		"groupTypes":      []string{},
+	}
+	if unified {
+		body["groupTypes"] = []string{"Unified"}
+		if v := props["visibility"]; v != "" {
+			body["visibility"] = v
+		}
+		if o := splitIDs(props["options"]); len(o) > 0 {
+			body["resourceBehaviorOptions"] = o
+		}
+	}
+	for _, rel := range []string{"owners", "members"} {
+		ids := splitIDs(props[rel])
+		if len(ids) == 0 {
+			continue
+		}
+		binds := make([]string, len(ids))
+		for i, id := range ids {
+			binds[i] = e.directoryObject(id)
+		}
+		body[rel+"@odata.bind"] = binds
+	}
+	return body
+}
+
+func splitIDs(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func needsTarget(op apply.Op) string {

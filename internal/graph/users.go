@@ -10,6 +10,7 @@ import (
 
 	graphcore "github.com/microsoftgraph/msgraph-sdk-go-core"
 	"github.com/microsoftgraph/msgraph-sdk-go/domains"
+	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
@@ -156,27 +157,60 @@ func deref(s *string) string {
 	return *s
 }
 
+// createdKeys is, per plan kind, the property a create's deterministic key
+// is and how objects holding a value of it are listed (ids only).
+var createdKeys = map[plan.Kind]struct {
+	property string
+	list     func(ctx context.Context, c *Client, filter string) ([]*string, error)
+}{
+	plan.KindUser: {"userPrincipalName", func(ctx context.Context, c *Client, filter string) ([]*string, error) {
+		resp, err := c.sdk.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+			QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: []string{"id"}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		var ids []*string
+		for _, u := range resp.GetValue() {
+			ids = append(ids, u.GetId())
+		}
+		return ids, nil
+	}},
+	plan.KindGroup: {"mailNickname", func(ctx context.Context, c *Client, filter string) ([]*string, error) {
+		resp, err := c.sdk.Groups().Get(ctx, &groups.GroupsRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.GroupsRequestBuilderGetQueryParameters{Filter: &filter, Select: []string{"id"}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		var ids []*string
+		for _, g := range resp.GetValue() {
+			ids = append(ids, g.GetId())
+		}
+		return ids, nil
+	}},
+}
+
 // FindCreated finds the object a create of kind may have made, by its
-// deterministic key (a user's userPrincipalName). It filters rather than
-// GETs by key, so "none" is an empty page, not an error to interpret.
+// deterministic key (a user's userPrincipalName, a group's mailNickname).
+// It filters rather than GETs by key, so "none" is an empty page, not an
+// error to interpret.
 func (c *Client) FindCreated(ctx context.Context, kind plan.Kind, key string) (string, bool, error) {
-	if kind != plan.KindUser {
+	k, ok := createdKeys[kind]
+	if !ok {
 		return "", false, fmt.Errorf("find created %s: no lookup for this kind", kind)
 	}
-	filter := "userPrincipalName eq '" + strings.ReplaceAll(key, "'", "''") + "'"
-	resp, err := c.sdk.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
-		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{Filter: &filter, Select: []string{"id"}},
-	})
+	filter := k.property + " eq '" + strings.ReplaceAll(key, "'", "''") + "'"
+	found, err := k.list(ctx, c, filter)
 	if err != nil {
-		return "", false, fmt.Errorf("find user by userPrincipalName: %w", classify(err))
+		return "", false, fmt.Errorf("find %s by %s: %w", kind, k.property, classify(err))
 	}
-	found := resp.GetValue()
 	switch {
 	case len(found) == 0:
 		return "", false, nil
 	case len(found) > 1:
-		return "", false, fmt.Errorf("find user by userPrincipalName: %d accounts have it", len(found))
+		return "", false, fmt.Errorf("find %s by %s: %d objects have it", kind, k.property, len(found))
 	}
-	id := deref(found[0].GetId())
+	id := deref(found[0])
 	return id, id != "", nil
 }

@@ -23,7 +23,8 @@ const FormatVersion = "2.0"
 type Kind string
 
 const (
-	KindUser Kind = "user"
+	KindUser  Kind = "user"
+	KindGroup Kind = "group"
 )
 
 // Action is what apply does. Apply switches on Action only; Reason and
@@ -38,6 +39,10 @@ const (
 	// Link records an existing account as the person's, writing nothing to
 	// the account itself beyond what an Update would.
 	Link Action = "link"
+	// Delete removes the object (a group rostersync created whose source
+	// left the MIS); Unlink forgets the link and writes nothing.
+	Delete Action = "delete"
+	Unlink Action = "unlink"
 )
 
 // Symbol prints an action in a plan listing.
@@ -53,6 +58,10 @@ func (a Action) Symbol() string {
 		return "^"
 	case Link:
 		return "="
+	case Delete:
+		return "x"
+	case Unlink:
+		return "/"
 	}
 	return "?"
 }
@@ -63,7 +72,7 @@ func (a Action) Writes() int {
 	switch a {
 	case Suspend:
 		return 2 // disable, revoke sessions
-	case Create, Update, Reactivate, Link:
+	case Create, Update, Reactivate, Link, Delete:
 		return 1
 	}
 	return 0

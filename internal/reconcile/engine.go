@@ -42,6 +42,10 @@ type Kind[S any] struct {
 	// FeedSize is what the shrink guard compares between feeds; nil
 	// counts the view's active people.
 	FeedSize func(v *roster.View, p tenant.Profile) int
+	// RelatedLinks are other kinds' links the planner reads (groups read
+	// the users links to turn people into account ids); they reach it in
+	// PlanInput.Related.
+	RelatedLinks []string
 }
 
 // PlanInput is everything a kind's planner may read.
@@ -49,6 +53,8 @@ type PlanInput[S any] struct {
 	View     *roster.View
 	Snapshot S
 	Links    []state.Mapping
+	// Related holds the links of Kind.RelatedLinks, by link kind.
+	Related  map[string][]state.Mapping
 	Excluded map[string]bool
 	Customer tenant.Customer
 	Profile  tenant.Profile
@@ -191,6 +197,12 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 	if err != nil {
 		return nil, err
 	}
+	related := make(map[string][]state.Mapping, len(e.Kind.RelatedLinks))
+	for _, k := range e.Kind.RelatedLinks {
+		if related[k], err = e.Store.ListMappings(ctx, in.Customer.ID, k); err != nil {
+			return nil, err
+		}
+	}
 	excluded, err := e.excluded(ctx, in.Customer.ID)
 	if err != nil {
 		return nil, err
@@ -206,7 +218,7 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 			only[k] = true
 		}
 	}
-	p := e.Kind.Plan(PlanInput[S]{View: view, Snapshot: snap, Links: links, Excluded: excluded, Customer: in.Customer,
+	p := e.Kind.Plan(PlanInput[S]{View: view, Snapshot: snap, Links: links, Related: related, Excluded: excluded, Customer: in.Customer,
 		Profile: in.Profile, Only: only, RosterShrank: shrank, Now: e.clock().Now()})
 	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.Entity, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Job.Entity, in.Now.UTC()
 	p.Quarantined = feed.PlanQuarantined()

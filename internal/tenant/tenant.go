@@ -103,6 +103,8 @@ type Profile struct {
 	Source RosterSource `json:"source"`
 	// Users holds the account rules; nil means DefaultUsersConfig.
 	Users *UsersConfig `json:"users,omitempty"`
+	// Groups holds the group rules; nil means DefaultGroupsConfig.
+	Groups *GroupsConfig `json:"groups,omitempty"`
 	// CreatedAt is set by the store when the profile is first saved. A
 	// window due before it does not run: a profile created at 23:00 with
 	// runAt 02:00 waits for the coming night instead of starting at once.
@@ -143,6 +145,11 @@ func (p Profile) Validate() error {
 	}
 	if p.Users != nil {
 		if err := p.Users.Validate(); err != nil {
+			return fmt.Errorf("profile %s: %w", p.ID, err)
+		}
+	}
+	if p.Groups != nil {
+		if err := p.Groups.Validate(); err != nil {
 			return fmt.Errorf("profile %s: %w", p.ID, err)
 		}
 	}

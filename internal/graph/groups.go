@@ -1,0 +1,180 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	abs "github.com/microsoft/kiota-abstractions-go"
+
+	"github.com/rostersync/rostersync/internal/groupplan"
+)
+
+// groupsSnapshotQuery reads every group with what the groups planner
+// needs, and its members and owners, in one paged pass. A full round of
+// groups/delta with members and owners in $select is the cheapest
+// documented way to read a whole tenant's membership: ⌈groups/page⌉
+// requests, where a per-group read is two requests per group and
+// $expand=members on a list returns at most 20 members per group
+// (graph.md §3.5, §4.2). A large group may come on several pages with
+// different slices of members@delta, which are merged by group id.
+const groupsSnapshotQuery = "$select=id,displayName,mailNickname,mail,groupTypes,securityEnabled,members,owners"
+
+// GroupsSnapshot reads the tenant as the groups planner needs it. Groups
+// are sorted by id, their members and owners by id.
+func (c *Client) GroupsSnapshot(ctx context.Context) (groupplan.Directory, error) {
+	byID := map[string]*groupplan.Group{}
+	next := c.adapter.GetBaseUrl() + "/groups/delta?" + groupsSnapshotQuery
+	for pages := 0; next != ""; pages++ {
+		if pages > 100000 {
+			return groupplan.Directory{}, fmt.Errorf("snapshot of tenant %s groups: too many pages", c.tenantID)
+		}
+		var page struct {
+			Value     []json.RawMessage `json:"value"`
+			NextLink  string            `json:"@odata.nextLink"`
+			DeltaLink string            `json:"@odata.deltaLink"`
+		}
+		if err := c.getJSON(ctx, next, &page); err != nil {
+			return groupplan.Directory{}, fmt.Errorf("snapshot of tenant %s: groups delta: %w", c.tenantID, err)
+		}
+		for _, raw := range page.Value {
+			if err := mergeGroup(byID, raw); err != nil {
+				return groupplan.Directory{}, fmt.Errorf("snapshot of tenant %s: %w", c.tenantID, err)
+			}
+		}
+		next = page.NextLink
+	}
+	out := groupplan.Directory{Groups: make([]groupplan.Group, 0, len(byID))}
+	for _, g := range byID {
+		slices.Sort(g.Members)
+		slices.Sort(g.Owners)
+		g.Members, g.Owners = slices.Compact(g.Members), slices.Compact(g.Owners)
+		out.Groups = append(out.Groups, *g)
+	}
+	slices.SortFunc(out.Groups, func(a, b groupplan.Group) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// deltaGroup is one group of a groups/delta page.
+type deltaGroup struct {
+	ID              string           `json:"id"`
+	DisplayName     *string          `json:"displayName"`
+	MailNickname    *string          `json:"mailNickname"`
+	Mail            *string          `json:"mail"`
+	GroupTypes      []string         `json:"groupTypes"`
+	SecurityEnabled *bool            `json:"securityEnabled"`
+	Members         []deltaReference `json:"members@delta"`
+	Owners          []deltaReference `json:"owners@delta"`
+	Removed         *struct {
+		Reason string `json:"reason"`
+	} `json:"@removed"`
+}
+
+type deltaReference struct {
+	ID      string    `json:"id"`
+	Removed *struct{} `json:"@removed"`
+}
+
+// mergeGroup folds one delta item into the groups read so far: a group on
+// a second page adds its slice of members and owners.
+func mergeGroup(byID map[string]*groupplan.Group, raw json.RawMessage) error {
+	var d deltaGroup
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("decode group: %w", err)
+	}
+	if d.ID == "" {
+		return errors.New("a group without an id")
+	}
+	id := strings.ToLower(d.ID)
+	if d.Removed != nil {
+		delete(byID, id) // a deleted group is no group to plan for
+		return nil
+	}
+	g := byID[id]
+	if g == nil {
+		g = &groupplan.Group{ID: d.ID}
+		byID[id] = g
+	}
+	if d.DisplayName != nil {
+		g.DisplayName = *d.DisplayName
+	}
+	if d.MailNickname != nil {
+		g.MailNickname = *d.MailNickname
+	}
+	if d.Mail != nil {
+		g.Mail = *d.Mail
+	}
+	if d.GroupTypes != nil {
+		g.GroupTypes = d.GroupTypes
+	}
+	if d.SecurityEnabled != nil {
+		g.SecurityEnabled = *d.SecurityEnabled
+	}
+	g.Members = applyRefs(g.Members, d.Members)
+	g.Owners = applyRefs(g.Owners, d.Owners)
+	return nil
+}
+
+func applyRefs(have []string, refs []deltaReference) []string {
+	for _, r := range refs {
+		id := strings.ToLower(r.ID)
+		if r.Removed != nil {
+			have = slices.DeleteFunc(have, func(x string) bool { return x == id })
+			continue
+		}
+		have = append(have, id)
+	}
+	return have
+}
+
+// maxReadResponse bounds one page read.
+const maxReadResponse = 64 << 20
+
+// getJSON GETs an absolute Graph URL (a first page or a nextLink) through
+// the request adapter, with the SDK's retry middleware (a plain GET's
+// status is the status that matters), and decodes the answer into out.
+func (c *Client) getJSON(ctx context.Context, rawURL string, out any) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return fmt.Errorf("page link: %w", err)
+	}
+	ri := abs.NewRequestInformation()
+	ri.Method = abs.GET
+	ri.SetUri(*u)
+	ri.Headers.TryAdd("Accept", "application/json")
+	var (
+		status  int
+		body    []byte
+		readErr error
+	)
+	handler := abs.NewRequestHandlerOption()
+	handler.SetResponseHandler(func(r any, _ abs.ErrorMappings) (any, error) {
+		resp, ok := r.(*http.Response)
+		if !ok || resp == nil {
+			readErr = errors.New("no HTTP response")
+			return nil, nil
+		}
+		defer resp.Body.Close()
+		status = resp.StatusCode
+		body, readErr = io.ReadAll(io.LimitReader(resp.Body, maxReadResponse))
+		return nil, nil
+	})
+	ri.AddRequestOptions([]abs.RequestOption{handler})
+	if err := c.adapter.SendNoContent(ctx, ri, nil); err != nil {
+		return err
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if status < 200 || status > 299 {
+		ge := parseGraphError(body)
+		return fmt.Errorf("status %d %s: %s", status, ge.Code, ge.Message)
+	}
+	return json.Unmarshal(body, out)
+}

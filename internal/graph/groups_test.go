@@ -1,0 +1,146 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rostersync/rostersync/internal/apply"
+	"github.com/rostersync/rostersync/internal/graphsim"
+	"github.com/rostersync/rostersync/internal/plan"
+)
+
+// TestGroupOpRequests pins each group op kind's request: method, path (a
+// removal always ends in $ref, or Graph deletes the member itself) and
+// body.
+func TestGroupOpRequests(t *testing.T) {
+	env := newSimEnv(t, graphsim.Options{}, simTenant(), nil)
+	ex := NewExecutor(env.client, ExecutorOptions{})
+	base := env.client.adapter.GetBaseUrl()
+	for _, tc := range []struct {
+		op           apply.Op
+		method, path string
+		body         map[string]any
+	}{
+		{apply.Op{Kind: apply.OpCreateGroup, Key: "10a-ma1", Props: map[string]string{"displayName": "10A/Ma1", "mailNickname": "10a-ma1", "unified": "true",
+			"visibility": "Private", "options": "WelcomeEmailDisabled,HideGroupInOutlook", "owners": "o1", "members": "m1,o1"}},
+			"POST", "/groups", map[string]any{"displayName": "10A/Ma1", "mailNickname": "10a-ma1", "mailEnabled": true, "securityEnabled": false,
+				"groupTypes": []string{"Unified"}, "visibility": "Private", "resourceBehaviorOptions": []string{"WelcomeEmailDisabled", "HideGroupInOutlook"},
+				"owners@odata.bind": []string{base + "/directoryObjects/o1"}, "members@odata.bind": []string{base + "/directoryObjects/m1", base + "/directoryObjects/o1"}}},
+		{apply.Op{Kind: apply.OpCreateGroup, Key: "sec", Props: map[string]string{"displayName": "Sec", "mailNickname": "sec", "unified": "false", "visibility": "Private"}},
+			"POST", "/groups", map[string]any{"displayName": "Sec", "mailNickname": "sec", "mailEnabled": false, "securityEnabled": true, "groupTypes": []string{}}},
+		{apply.Op{Kind: apply.OpAddOwner, Ref: "g1", TargetID: "u1"}, "POST", "/groups/g1/owners/$ref", map[string]any{"@odata.id": base + "/directoryObjects/u1"}},
+		{apply.Op{Kind: apply.OpRemoveMember, Ref: "g1", TargetID: "u1"}, "DELETE", "/groups/g1/members/u1/$ref", nil},
+		{apply.Op{Kind: apply.OpRemoveOwner, Ref: "g1", TargetID: "u1"}, "DELETE", "/groups/g1/owners/u1/$ref", nil},
+		{apply.Op{Kind: apply.OpDeleteGroup, TargetID: "g1"}, "DELETE", "/groups/g1", nil},
+		{apply.Op{Kind: apply.OpPatchGroup, TargetID: "g1", Props: map[string]string{"displayName": "New"}}, "PATCH", "/groups/g1", map[string]any{"displayName": "New"}},
+	} {
+		t.Run(string(tc.op.Kind), func(t *testing.T) {
+			spec, ok := opSpecs[tc.op.Kind]
+			if !ok {
+				t.Fatal("op kind not registered")
+			}
+			if why := spec.invalid(tc.op); why != "" {
+				t.Fatalf("valid op refused: %s", why)
+			}
+			req := spec.request(ex, tc.op)
+			if req.Method != tc.method || req.URL != tc.path {
+				t.Errorf("request %s %s, want %s %s", req.Method, req.URL, tc.method, tc.path)
+			}
+			if tc.body == nil {
+				if req.Body != nil {
+					t.Errorf("body %v, want none", req.Body)
+				}
+				return
+			}
+			got, _ := req.Body.(map[string]any)
+			if len(got) != len(tc.body) {
+				t.Errorf("body %v, want %v", got, tc.body)
+			}
+			for k, v := range tc.body {
+				if !same(got[k], v) {
+					t.Errorf("body %s = %v, want %v", k, got[k], v)
+				}
+			}
+		})
+	}
+	tooMany := apply.Op{Kind: apply.OpCreateGroup, Key: "x", Props: map[string]string{"displayName": "X", "mailNickname": "x",
+		"members": strings.Repeat("m,", 20) + "m"}}
+	if opSpecs[apply.OpCreateGroup].invalid(tooMany) == "" {
+		t.Error("a create binding 21 references was not refused")
+	}
+	if opSpecs[apply.OpRemoveMember].invalid(apply.Op{Kind: apply.OpRemoveMember, TargetID: "u"}) == "" {
+		t.Error("a removal without its group was not refused")
+	}
+}
+
+func same(a, b any) bool {
+	switch bv := b.(type) {
+	case []string:
+		av, ok := a.([]string)
+		return ok && slices.Equal(av, bv)
+	}
+	return a == b
+}
+
+// TestGroupsOnTheSimulator creates a group with binds, adds and removes
+// members, finds it again by mailNickname, reads it back through the
+// snapshot, and deletes it; a second removal of the same member is done.
+func TestGroupsOnTheSimulator(t *testing.T) {
+	env := newSimEnv(t, graphsim.Options{}, simTenant(), nil)
+	ex := NewExecutor(env.client, ExecutorOptions{})
+	ctx := context.Background()
+	create := apply.Op{ID: "g#create", Kind: apply.OpCreateGroup, Key: "class-10a", Props: map[string]string{"displayName": "10A", "mailNickname": "class-10a",
+		"unified": "true", "visibility": "Private", "options": "WelcomeEmailDisabled", "owners": simExisting, "members": simExisting}}
+	res := executeAll(t, ex, []apply.Op{create})
+	gid := res["g#create"].TargetID
+	if res["g#create"].Status != apply.Done || gid == "" {
+		t.Fatalf("create: %+v", res["g#create"])
+	}
+	res = executeAll(t, ex, []apply.Op{
+		{ID: "g#member", Kind: apply.OpAddMember, Ref: gid, TargetID: simMember},
+		{ID: "g#unmember", Kind: apply.OpRemoveMember, Ref: gid, TargetID: simExisting},
+	})
+	for id, r := range res {
+		if r.Status != apply.Done {
+			t.Errorf("%s: %+v", id, r)
+		}
+	}
+	res = executeAll(t, ex, []apply.Op{{ID: "g#again", Kind: apply.OpRemoveMember, Ref: gid, TargetID: simExisting}})
+	if res["g#again"].Status != apply.Done {
+		t.Errorf("removing a member already gone: %+v", res["g#again"])
+	}
+	if id, found, err := env.client.FindCreated(ctx, plan.KindGroup, "class-10a"); err != nil || !found || !strings.EqualFold(id, gid) {
+		t.Errorf("FindCreated by mailNickname: %s %t %v; want %s", id, found, err, gid)
+	}
+	// A retried create (its answer lost) finds its group, not a duplicate.
+	res = executeAll(t, ex, []apply.Op{create})
+	if r := res["g#create"]; r.Status != apply.Done || !strings.EqualFold(r.TargetID, gid) || !r.Existing {
+		t.Errorf("retried create: %+v", r)
+	}
+	snap, err := env.client.GroupsSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bool
+	for _, g := range snap.Groups {
+		if strings.EqualFold(g.ID, gid) {
+			got = true
+			if g.MailNickname != "class-10a" || g.DisplayName != "10A" || !slices.Equal(g.Members, []string{strings.ToLower(simMember)}) ||
+				!slices.Equal(g.Owners, []string{strings.ToLower(simExisting)}) || !slices.Contains(g.GroupTypes, "Unified") {
+				t.Errorf("snapshot group %+v", g)
+			}
+		}
+	}
+	if !got || len(snap.Groups) != 2 {
+		t.Errorf("snapshot has %d groups (new one found %t), want 2", len(snap.Groups), got)
+	}
+	res = executeAll(t, ex, []apply.Op{{ID: "g#delete", Kind: apply.OpDeleteGroup, TargetID: gid}})
+	if res["g#delete"].Status != apply.Done {
+		t.Errorf("delete: %+v", res["g#delete"])
+	}
+	if snap, _ := env.client.GroupsSnapshot(ctx); len(snap.Groups) != 1 {
+		t.Errorf("after the delete the snapshot has %d groups, want 1", len(snap.Groups))
+	}
+}

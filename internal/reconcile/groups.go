@@ -1,0 +1,93 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rostersync/rostersync/internal/groupplan"
+	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/roster"
+	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/tenant"
+)
+
+// GroupsReader is what the groups planner reads of a tenant.
+type GroupsReader interface {
+	GroupsSnapshot(ctx context.Context) (groupplan.Directory, error)
+}
+
+// MappingGroup is the mapping kind of group-key↔group links. A class's
+// group is keyed by the class's sourcedId; derived groups by a stable key
+// (year:{school}:{grade}, students:{school}, staff:{school},
+// subject:{school}:{subject}, dept:{org}).
+const MappingGroup = "group"
+
+// Groups is the groups entity: the engine with the groups kind.
+type Groups = Engine[groupplan.Directory]
+
+// GroupsKind is the groups entity's part: its snapshot, planner, expander
+// and links. It reads the users links to know people's accounts.
+func GroupsKind() Kind[groupplan.Directory] {
+	return Kind[groupplan.Directory]{
+		LinkKind: MappingGroup,
+		Snapshot: func(ctx context.Context, d Directory) (groupplan.Directory, error) {
+			r, ok := d.(GroupsReader)
+			if !ok {
+				return groupplan.Directory{}, fmt.Errorf("tenant %T offers no groups snapshot", d)
+			}
+			return r.GroupsSnapshot(ctx)
+		},
+		Plan:         planGroups,
+		Expand:       groupplan.Expand,
+		Link:         groupLink,
+		FeedSize:     groupsFeedSize,
+		RelatedLinks: []string{MappingUser},
+	}
+}
+
+func planGroups(in PlanInput[groupplan.Directory]) *plan.Plan {
+	links := make([]groupplan.Link, 0, len(in.Links))
+	for _, m := range in.Links {
+		links = append(links, groupplan.Link{Key: m.SourceID, TargetID: m.TargetID, How: m.How, Type: m.UserType})
+	}
+	accounts := map[string]string{}
+	for _, m := range in.Related[MappingUser] {
+		if m.TargetID != "" {
+			accounts[m.SourceID] = m.TargetID
+		}
+	}
+	return groupplan.Compute(groupplan.Input{View: in.View, Dir: in.Snapshot, Links: links, Accounts: accounts, Excluded: in.Excluded,
+		Rules: in.Profile.GroupsConfig(), RosterShrank: in.RosterShrank, Only: in.Only})
+}
+
+// groupsFeedSize counts the session's classes: a truncated export loses
+// classes before it loses people.
+func groupsFeedSize(v *roster.View, _ tenant.Profile) int { return len(v.Classes()) }
+
+// groupLink is the link an entry's progress makes: a created group as
+// soon as it exists, a matched one when its change is done; a deleted or
+// unlinked group's link is kept as history (the planner ignores it), so
+// the group is never planned for again under that link. The group type
+// rides in the link's UserType.
+func groupLink(e state.Entry) (state.Mapping, bool) {
+	pl, _ := groupplan.PayloadOf(e.Change)
+	m := state.Mapping{Kind: MappingGroup, SourceID: e.Key, TargetID: e.TargetID, UserType: pl.Type}
+	switch {
+	case e.Action == plan.Create && e.Created != "":
+		m.TargetID, m.How = e.Created, groupplan.HowCreated
+		if e.Existing {
+			m.How = groupplan.HowCreated + " (found after a retried create)"
+		}
+	case e.Status != state.EntryDone:
+		return m, false
+	case e.Action == plan.Link:
+		m.How = groupplan.HowMatched
+	case e.Action == plan.Delete:
+		m.How = groupplan.HowDeleted
+	case e.Action == plan.Unlink:
+		m.How = groupplan.HowUnlinked
+	default:
+		return m, false
+	}
+	return m, true
+}
