@@ -283,6 +283,32 @@ func packMembers(queue []*item) []*item {
 	return out
 }
 
+// onFreshObject reports an op that follows a create on an object this
+// client made (or first found missing) within the consistency window.
+func (x *execution) onFreshObject(it *item) bool {
+	if !opSpecs[it.op.Kind].followsCreate {
+		return false
+	}
+	for _, one := range it.ops() {
+		if _, ok := x.e.c.fresh.since(one.op.TargetID); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sawVisible notes the age at which the item's new objects were visible.
+func (x *execution) sawVisible(it *item, now time.Time) {
+	if !opSpecs[it.op.Kind].followsCreate {
+		return
+	}
+	for _, one := range it.ops() {
+		if created, ok := x.e.c.fresh.since(one.op.TargetID); ok {
+			x.e.c.fresh.visibleAt(now.Sub(created))
+		}
+	}
+}
+
 // awaitReplication holds an op that follows a create until its newest
 // object is as old as the replication lag seen so far.
 func (x *execution) awaitReplication(it *item) {
@@ -336,16 +362,21 @@ func invalidOp(op apply.Op) string {
 // execution is the state of one Execute call. Only run's goroutine
 // touches it; senders get their items and report back on a channel.
 type execution struct {
-	e       *Executor
-	ctx     context.Context
-	clk     clock.Clock
-	queue   []*item
-	back    []*item // handed back as Retry; RetryAfter set at the end
-	results []apply.Result
+	e     *Executor
+	ctx   context.Context
+	clk   clock.Clock
+	queue []*item
+	// probeOut is set while the first batch to carry ops on new objects,
+	// sent while the replication lag is unknown, awaits its answer.
+	probeOut bool
+	back     []*item // handed back as Retry; RetryAfter set at the end
+	results  []apply.Result
 }
 
 // sent is one $batch's outcome, from a sender to run.
 type sent struct {
+	// probe marks the batch sent to learn whether new objects replicated.
+	probe  bool
 	items  []*item
 	at     time.Time
 	answer *batchAnswer
@@ -373,18 +404,19 @@ func (x *execution) run() {
 		x.handBackLate(now)
 		wait := time.Duration(-1)
 		for inflight < o.MaxInFlight && len(x.queue) > 0 {
-			batch, next := x.take(now)
+			batch, next, probe := x.take(now)
 			if len(batch) == 0 {
 				wait = next
 				break
 			}
 			if d := x.e.c.throttle.reserve(now, writes(batch), o.WriteRate*o.TimeScale); d > 0 {
 				x.queue = append(batch, x.queue...)
+				x.probeOut = x.probeOut && !probe
 				wait = d
 				break
 			}
 			inflight++
-			go x.send(batch, now, done)
+			go x.send(batch, now, done, probe)
 		}
 		if len(x.queue) == 0 && inflight == 0 {
 			break
@@ -414,14 +446,24 @@ func (x *execution) run() {
 
 // take removes up to BatchSize items that are due at now from the queue.
 // When none is due it returns the wait until the first one is.
-func (x *execution) take(now time.Time) ([]*item, time.Duration) {
+func (x *execution) take(now time.Time) ([]*item, time.Duration, bool) {
 	var batch []*item
+	probe := false
 	next := time.Duration(-1)
 	kept := x.queue[:0]
+	probing := x.e.c.fresh.probing()
 	for _, it := range x.queue {
+		x.awaitReplication(it) // the lag may have been learned since it was queued
+		onFresh := probing && x.onFreshObject(it)
 		switch {
+		case onFresh && x.probeOut:
+			// A probe is out: wait for its answer before the others.
+			kept = append(kept, it)
 		case len(batch) < x.e.opts.BatchSize && !it.notBefore.After(now):
 			batch = append(batch, it)
+			if onFresh {
+				probe, x.probeOut = true, true
+			}
 		default:
 			if d := it.notBefore.Sub(now); d > 0 && (next < 0 || d < next) {
 				next = d
@@ -430,7 +472,7 @@ func (x *execution) take(now time.Time) ([]*item, time.Duration) {
 		}
 	}
 	x.queue = kept
-	return batch, next
+	return batch, next, probe
 }
 
 // handBackLate returns as Retry the queued items that cannot go within
@@ -471,19 +513,22 @@ func writes(batch []*item) int {
 // send posts one batch. Each request gets a short id, "1".."20" (the ops'
 // own ids can be long and Graph wants them unique only per batch), and
 // collect finds each answer by that id, whatever order answers come in.
-func (x *execution) send(batch []*item, at time.Time, done chan<- sent) {
+func (x *execution) send(batch []*item, at time.Time, done chan<- sent, probe bool) {
 	reqs := make([]batchItem, len(batch))
 	for i, it := range batch {
 		reqs[i] = x.e.request(it)
 		reqs[i].ID = strconv.Itoa(i + 1)
 	}
 	ans, err := x.e.c.postBatch(x.ctx, reqs)
-	done <- sent{items: batch, at: at, answer: ans, err: err}
+	done <- sent{items: batch, at: at, answer: ans, err: err, probe: probe}
 }
 
 // collect classifies one batch's answers.
 func (x *execution) collect(s sent) {
 	now := x.clk.Now()
+	if s.probe {
+		x.probeOut = false
+	}
 	x.e.count(func(st *ExecutorStats) { st.Requests++; st.Items += len(s.items) })
 	log := x.e.opts.Logger
 	switch {
@@ -592,6 +637,7 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 			return 2
 		}
 		x.e.count(func(s *ExecutorStats) { s.Writes++ })
+		x.sawVisible(it, now)
 		res := apply.Result{ID: it.op.ID, Status: apply.Done}
 		if opSpecs[it.op.Kind].create != nil {
 			var u struct {

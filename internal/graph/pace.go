@@ -136,6 +136,30 @@ type freshIDs struct {
 	// wait until their object is that old, instead of spending a write on
 	// a refusal (and a retry) each.
 	lag time.Duration
+	// known is set once an op on a new object was answered at all (done
+	// or refused as not visible yet): until then the lag is a guess, and
+	// ops on new objects go one batch at a time, a probe, not a wave.
+	known bool
+	// okAge is the youngest age at which a new object was seen visible.
+	okAge time.Duration
+}
+
+// visibleAt records that an op on a new object aged age succeeded: objects
+// that old have replicated, so younger ones wait until they are as old.
+func (f *freshIDs) visibleAt(age time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.known || age < f.okAge {
+		f.okAge = max(age, 0)
+	}
+	f.known = true
+}
+
+// probing reports whether the replication lag is still unknown.
+func (f *freshIDs) probing() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.known
 }
 
 // learn records that an object aged age was not visible yet.
@@ -143,6 +167,8 @@ func (f *freshIDs) learn(age, ceiling time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lag = min(max(f.lag, age), ceiling)
+	f.okAge = max(f.okAge, f.lag)
+	f.known = true
 }
 
 // visibleAfter is when an object created at created is expected to show,
@@ -150,7 +176,7 @@ func (f *freshIDs) learn(age, ceiling time.Duration) {
 func (f *freshIDs) visibleAfter(created time.Time) time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return created.Add(f.lag)
+	return created.Add(max(f.lag, f.okAge))
 }
 
 // note records id as fresh since at, unless it is already known; entries
