@@ -855,20 +855,20 @@ func (x *execution) found(it *item, rep *batchReply, now time.Time) {
 			x.retry(it, now, x.consistencyDelay(it.waits), false)
 			return
 		}
-		x.fail(it, CodeObjectConflict, conflictMessage(it.conflict))
+		x.fail(it, CodeObjectConflict, conflictMessage(it.conflict, opSpecs[it.op.Kind].create.what))
 	case len(out.Value) > 1:
-		x.fail(it, CodeObjectConflict, "more than one account has this userPrincipalName")
+		x.fail(it, CodeObjectConflict, "more than one object has this "+opSpecs[it.op.Kind].create.what)
 	default:
 		acct := out.Value[0]
 		id, _ := acct["id"].(string)
 		if id == "" {
-			x.fail(it, CodeObjectConflict, "the account holding this userPrincipalName has no id")
+			x.fail(it, CodeObjectConflict, "the object holding this "+opSpecs[it.op.Kind].create.what+" has no id")
 			return
 		}
 		if !it.created && !opSpecs[it.op.Kind].create.same(it.op, acct) {
 			// Someone else's account took the name after the plan was made;
 			// linking it would merge two people.
-			x.fail(it, CodeObjectConflict, "userPrincipalName is taken by an account whose names or employeeId differ from this create's; match it by hand if it is this person's")
+			x.fail(it, CodeObjectConflict, opSpecs[it.op.Kind].create.what+" is taken by an object that is not the one this create would make (names or ids differ); match it by hand if it is")
 			return
 		}
 		x.e.c.fresh.note(id, now, x.e.graphTime(x.e.opts.ConsistencyWindow))
@@ -878,11 +878,11 @@ func (x *execution) found(it *item, rep *batchReply, now time.Time) {
 
 func (d errorDetail) isProxy() bool { return strings.EqualFold(d.Target, "proxyAddresses") }
 
-func conflictMessage(ge graphError) string {
+func conflictMessage(ge graphError, what string) string {
 	if ge.Message != "" {
 		return ge.Message
 	}
-	return "another object has this userPrincipalName or address"
+	return "another object has this " + what + " or address"
 }
 
 // sameAccount reports whether acct agrees with every identity property the
