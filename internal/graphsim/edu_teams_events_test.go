@@ -198,13 +198,18 @@ func TestTeams(t *testing.T) {
 	if !strings.HasPrefix(loc, "/teams('"+cls+"')/operations('") || res.header.Get("Content-Location") != "/teams('"+cls+"')" {
 		t.Fatalf("Location %q Content-Location %q", loc, res.header.Get("Content-Location"))
 	}
+	// notStarted for the first quarter of the 20 s (/60), then inProgress.
 	op := h.do("GET", "/v1.0"+loc, nil)
 	h.want(op, 200, "")
-	if op.body["status"] != "inProgress" || op.body["operationType"] != "createTeam" {
+	if op.body["status"] != "notStarted" || op.body["operationType"] != "createTeam" || op.body["error"] != nil {
 		t.Errorf("operation = %v", op.body)
 	}
+	h.clk.Advance(100 * time.Millisecond)
+	if op = h.do("GET", "/v1.0"+loc, nil); op.body["status"] != "inProgress" {
+		t.Errorf("operation after 6 s = %v", op.body)
+	}
 	h.want(h.do("GET", "/v1.0/teams/"+cls, nil), 404, CodeNotFound)
-	h.clk.Advance(time.Second) // 20 s / 60
+	h.clk.Advance(900 * time.Millisecond) // past 20 s / 60
 	op = h.do("GET", "/v1.0"+loc, nil)
 	if op.body["status"] != "succeeded" || op.body["targetResourceId"] != cls {
 		t.Errorf("operation = %v", op.body)
@@ -274,6 +279,83 @@ func TestTeams(t *testing.T) {
 	h.want(res, 202, "")
 	newCls := strings.TrimSuffix(strings.TrimPrefix(res.header.Get("Content-Location"), "/teams('"), "')")
 	h.want(h.do("GET", "/v1.0/education/classes/"+newCls, nil), 200, "")
+}
+
+// TestTeamOperationFailure injects failed teamsAsyncOperations: the
+// operation reports failed with the error, no team exists, and a retry
+// (the second attempt) succeeds; a failed archive leaves the team as it was.
+func TestTeamOperationFailure(t *testing.T) {
+	var seen []FaultOperation
+	faults := &Faults{TeamOperation: func(f FaultOperation) *OperationError {
+		seen = append(seen, f)
+		if f.Attempt == 1 {
+			return &OperationError{Code: "InternalServerError", Message: "Failed to provision the team."}
+		}
+		return nil
+	}}
+	h := newHarness(t, Options{TeamReplicationDelay: -1, TeamProvisioningDelay: 20 * time.Second, Faults: faults})
+	g := h.createGroup("tfail", true, ada)
+	h.want(h.do("POST", "/v1.0/groups/"+g+"/owners/$ref", map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/users/" + ada}), 204, "")
+	create := map[string]any{
+		"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('standard')",
+		"group@odata.bind":    "https://graph.microsoft.com/v1.0/groups('" + g + "')",
+	}
+	res := h.do("POST", "/v1.0/teams", create)
+	h.want(res, 202, "")
+	loc := res.header.Get("Location")
+	if op := h.do("GET", "/v1.0"+loc, nil); op.body["status"] != "notStarted" {
+		t.Errorf("failing operation at first = %v", op.body)
+	}
+	// While it runs, a second create is a conflict.
+	h.want(h.do("POST", "/v1.0/teams", create), 409, CodeConflict)
+	h.clk.Advance(20 * time.Second)
+	op := h.do("GET", "/v1.0"+loc, nil)
+	e, _ := op.body["error"].(map[string]any)
+	if op.body["status"] != "failed" || e["code"] != "InternalServerError" || e["message"] != "Failed to provision the team." {
+		t.Fatalf("failed operation = %v", op.body)
+	}
+	h.want(h.do("GET", "/v1.0/teams/"+g, nil), 404, CodeNotFound)
+	if rpo := h.do("GET", "/v1.0/groups/"+g, nil).body["resourceProvisioningOptions"].([]any); len(rpo) != 0 {
+		t.Errorf("resourceProvisioningOptions after a failed create = %v", rpo)
+	}
+	st, _ := h.s.ExportTenant(eduTenant)
+	for _, eg := range st.Groups {
+		if eg["id"] == g && eg["team"] != nil {
+			t.Errorf("a failed team is exported: %v", eg)
+		}
+	}
+	// The retry is attempt 2 and succeeds.
+	res = h.do("POST", "/v1.0/teams", create)
+	h.want(res, 202, "")
+	h.clk.Advance(20 * time.Second)
+	if op := h.do("GET", "/v1.0"+res.header.Get("Location"), nil); op.body["status"] != "succeeded" || op.body["error"] != nil {
+		t.Errorf("retried operation = %v", op.body)
+	}
+	h.want(h.do("GET", "/v1.0/teams/"+g, nil), 200, "")
+
+	// The first archive fails: the team stays unarchived.
+	res = h.do("POST", "/v1.0/teams/"+g+"/archive", nil)
+	h.want(res, 202, "")
+	h.clk.Advance(20 * time.Second)
+	if op := h.do("GET", "/v1.0"+res.header.Get("Location"), nil); op.body["status"] != "failed" || op.body["operationType"] != "archiveTeam" {
+		t.Errorf("archive operation = %v", op.body)
+	}
+	if tm := h.do("GET", "/v1.0/teams/"+g, nil); tm.body["isArchived"] != false {
+		t.Errorf("team after a failed archive = %v", tm.body)
+	}
+	want := []FaultOperation{
+		{TenantID: eduTenant, TeamID: g, OperationType: "createTeam", Attempt: 1},
+		{TenantID: eduTenant, TeamID: g, OperationType: "createTeam", Attempt: 2},
+		{TenantID: eduTenant, TeamID: g, OperationType: "archiveTeam", Attempt: 1},
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("fault calls = %+v", seen)
+	}
+	for i := range want {
+		if seen[i] != want[i] {
+			t.Errorf("fault call %d = %+v, want %+v", i, seen[i], want[i])
+		}
+	}
 }
 
 func TestTeamsRateLimit(t *testing.T) {

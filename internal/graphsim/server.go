@@ -42,7 +42,9 @@ type Options struct {
 	// 0 means DefaultTeamReplicationDelay; negative turns it off.
 	TeamReplicationDelay time.Duration
 	// TeamProvisioningDelay is how long a teamsAsyncOperation takes to
-	// succeed. 0 means DefaultTeamProvisioningDelay; negative means at once.
+	// finish: its first quarter it reports notStarted (queued), then
+	// inProgress, then succeeded (or failed, see Faults.TeamOperation).
+	// 0 means DefaultTeamProvisioningDelay; negative means at once.
 	TeamProvisioningDelay time.Duration
 	// Limits are the throttling figures. Nil means DefaultLimits().
 	Limits *Limits
@@ -68,7 +70,8 @@ const (
 	DefaultTeamReplicationDelay = 15 * time.Minute
 	// DefaultTeamProvisioningDelay is how long team provisioning runs before
 	// the async operation reports succeeded; undocumented, chosen so a
-	// client polling at Graph's advised 30 s sees one inProgress answer.
+	// client polling at Graph's advised 30 s sees one pending answer
+	// (notStarted for the first 5 s, inProgress after).
 	DefaultTeamProvisioningDelay = 20 * time.Second
 )
 
@@ -85,6 +88,34 @@ type Latency struct {
 // to the client instead of running the request.
 type Faults struct {
 	Request func(FaultRequest) *Fault
+	// TeamOperation runs when a Teams async operation (createTeam,
+	// archiveTeam, unarchiveTeam) is accepted. A non-nil result makes that
+	// teamsAsyncOperation end with status failed and this error
+	// (teamsasyncoperation.md: error is "any error that causes the async
+	// operation to fail") where it would have succeeded, and its change is
+	// not made: no team, or no change of archive state. The 202 is the same
+	// either way, as in Graph.
+	TeamOperation func(FaultOperation) *OperationError
+}
+
+// FaultOperation describes an accepted Teams async operation to
+// Faults.TeamOperation.
+type FaultOperation struct {
+	TenantID string
+	TeamID   string
+	// OperationType is createTeam, archiveTeam or unarchiveTeam.
+	OperationType string
+	// Attempt counts the operations of this type on this team since the
+	// simulator started, 1 for the first, so a test can fail the first
+	// attempt and let the retry succeed.
+	Attempt int
+}
+
+// OperationError is a failed teamsAsyncOperation's error (operationError:
+// code and message).
+type OperationError struct {
+	Code    string
+	Message string
 }
 
 // FaultRequest describes a request to Faults.Request.

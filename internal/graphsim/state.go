@@ -388,7 +388,8 @@ func exportUser(u *user) map[string]any {
 
 // exportGroup is g in the seed format. An archive or unarchive still
 // running is exported as done: Graph accepted it and finishes it whatever
-// happens to the caller.
+// happens to the caller. One that will fail (Faults.TeamOperation) is
+// exported as never made.
 func (s *Server) exportGroup(g *group) map[string]any {
 	p := cloneMap(g.props)
 	p["members"] = append([]string{}, g.members...)
@@ -396,10 +397,10 @@ func (s *Server) exportGroup(g *group) map[string]any {
 	if g.class != nil {
 		p["educationClass"] = cloneMap(g.class)
 	}
-	if g.team != nil {
+	if g.team != nil && !g.team.failed {
 		s.settle(g.team)
 		archived := g.team.archived
-		if g.team.pending != nil {
+		if g.team.pending != nil && !g.team.pending.failed {
 			archived = g.team.pending.archived
 		}
 		p["team"] = map[string]any{"isArchived": archived}

@@ -62,7 +62,7 @@ func teamNotFound(id string) *apiError {
 
 // teamReady returns g's team once provisioning finished.
 func (s *Server) teamReady(g *group) bool {
-	return g != nil && g.team != nil && !s.now().Before(g.team.created)
+	return g != nil && g.team != nil && !g.team.failed && !s.now().Before(g.team.created)
 }
 
 func (s *Server) teamView(g *group) map[string]any {
@@ -111,6 +111,10 @@ func (s *Server) teamable(t *tenant, id string) (*group, *apiError) {
 	}
 	if len(g.owners) == 0 {
 		return nil, errf(http.StatusBadRequest, CodeBadRequest, "Group %s has no owner; a team needs at least one owner.", id)
+	}
+	if g.team != nil && g.team.failed && !s.now().Before(g.team.created) {
+		// The createTeam operation failed: no team was made.
+		g.team = nil
 	}
 	if g.team != nil {
 		return nil, errf(http.StatusConflict, CodeConflict, "Team already exists for group %s.", id)
@@ -217,6 +221,13 @@ func (s *Server) createTeam(r *request) (*response, *apiError) {
 		}
 	}
 	ready := s.now().Add(s.scaled(s.opts.TeamProvisioningDelay))
+	op := s.newOperation(t, g.id, "createTeam", ready)
+	if op.fail != nil {
+		// Accepted like any other; the operation ends failed and nothing
+		// about the group changes.
+		g.team = &team{created: ready, failed: true, props: map[string]any{}}
+		return accepted(g.id, op), nil
+	}
 	g.team = &team{created: ready, props: map[string]any{}}
 	for k, val := range tb {
 		if k != "members" && k != "displayName" && k != "description" && k != "visibility" {
@@ -232,7 +243,6 @@ func (s *Server) createTeam(r *request) (*response, *apiError) {
 	}
 	g.props["resourceProvisioningOptions"] = []any{"Team"}
 	g.seq = t.nextSeq()
-	op := s.newOperation(t, g.id, "createTeam", ready)
 	return accepted(g.id, op), nil
 }
 
@@ -291,16 +301,37 @@ func accepted(teamID string, op *asyncOp) *response {
 	return resp
 }
 
-// settle applies an archive or unarchive whose operation has finished.
+// settle applies an archive or unarchive whose operation has finished
+// (and drops one that failed).
 func (s *Server) settle(tm *team) {
 	if tm != nil && tm.pending != nil && !s.now().Before(tm.pending.at) {
-		tm.archived = tm.pending.archived
+		if !tm.pending.failed {
+			tm.archived = tm.pending.archived
+		}
 		tm.pending = nil
 	}
 }
 
+// newOperation records an accepted teamsAsyncOperation that finishes at
+// done. It is notStarted for the first quarter of its run (queued; the
+// teamsAsyncOperationStatus enum has notStarted, inProgress, succeeded,
+// failed), and Faults.TeamOperation decides whether it fails.
 func (s *Server) newOperation(t *tenant, teamID, opType string, done time.Time) *asyncOp {
-	op := &asyncOp{id: s.ids.guid(), teamID: teamID, opType: opType, created: s.now(), done: done}
+	now := s.now()
+	op := &asyncOp{id: s.ids.guid(), teamID: teamID, opType: opType, created: now, done: done}
+	op.started = now
+	if done.After(now) {
+		op.started = now.Add(done.Sub(now) / 4)
+	}
+	if f := s.opts.Faults; f != nil && f.TeamOperation != nil {
+		attempt := 1
+		for _, o := range t.ops {
+			if o.teamID == teamID && o.opType == opType {
+				attempt++
+			}
+		}
+		op.fail = f.TeamOperation(FaultOperation{TenantID: t.id, TeamID: teamID, OperationType: opType, Attempt: attempt})
+	}
 	t.ops[op.id] = op
 	return op
 }
@@ -311,11 +342,17 @@ func (s *Server) getTeamOperation(r *request, v []string) (*response, *apiError)
 	if op == nil || !strings.EqualFold(op.teamID, v[0]) {
 		return nil, errf(http.StatusNotFound, CodeNotFound, "Operation %s was not found for team %s.", v[1], v[0])
 	}
-	status := "inProgress"
-	last := s.now()
-	if !s.now().Before(op.done) {
-		status = "succeeded"
-		last = op.done
+	now := s.now()
+	status, last := "notStarted", op.created
+	var opErr any
+	switch {
+	case !now.Before(op.done) && op.fail != nil:
+		status, last = "failed", op.done
+		opErr = map[string]any{"code": op.fail.Code, "message": op.fail.Message}
+	case !now.Before(op.done):
+		status, last = "succeeded", op.done
+	case !now.Before(op.started):
+		status, last = "inProgress", op.started
 	}
 	return jsonResponse(http.StatusOK, map[string]any{
 		"@odata.context":         r.baseURL + "/$metadata#teams('" + op.teamID + "')/operations/$entity",
@@ -327,7 +364,7 @@ func (s *Server) getTeamOperation(r *request, v []string) (*response, *apiError)
 		"attemptsCount":          1,
 		"targetResourceId":       op.teamID,
 		"targetResourceLocation": "/teams('" + op.teamID + "')",
-		"error":                  nil,
+		"error":                  opErr,
 	}), nil
 }
 
@@ -436,8 +473,8 @@ func (s *Server) archiveTeam(r *request, v []string) (*response, *apiError) {
 		opType = "unarchiveTeam"
 	}
 	done := s.now().Add(s.scaled(s.opts.TeamProvisioningDelay))
-	g.team.pending = &pendingArchive{at: done, archived: archive}
-	s.settle(g.team)
 	op := s.newOperation(t, g.id, opType, done)
+	g.team.pending = &pendingArchive{at: done, archived: archive, failed: op.fail != nil}
+	s.settle(g.team)
 	return accepted(g.id, op), nil
 }

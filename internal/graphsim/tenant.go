@@ -76,12 +76,16 @@ type team struct {
 	archived bool
 	pending  *pendingArchive
 	props    map[string]any
+	// failed: the createTeam operation ends failed at created; the team
+	// never exists, and once failed the group can be team-ified again.
+	failed bool
 }
 
 // pendingArchive is an archive or unarchive still running.
 type pendingArchive struct {
 	at       time.Time
 	archived bool
+	failed   bool // the operation fails: the archive state stays
 }
 
 type school struct {
@@ -99,8 +103,9 @@ type event struct {
 
 // asyncOp is a teamsAsyncOperation.
 type asyncOp struct {
-	id, teamID, opType string
-	created, done      time.Time
+	id, teamID, opType     string
+	created, started, done time.Time
+	fail                   *OperationError // non-nil: ends failed at done
 }
 
 // memberChange is one membership add or removal, for groups delta.

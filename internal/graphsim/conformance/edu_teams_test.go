@@ -167,10 +167,15 @@ func TestTeamsThroughSDK(t *testing.T) {
 	// Poll the teamsAsyncOperation the way a client does: parse the ids.
 	parts := strings.Split(strings.NewReplacer("/teams('", "", "')/operations('", "|", "')", "").Replace(loc[0]), "|")
 	op, err := c.Teams().ByTeamId(parts[0]).Operations().ByTeamsAsyncOperationId(parts[1]).Get(ctx, nil)
-	if err != nil || *op.GetStatus() != models.INPROGRESS_TEAMSASYNCOPERATIONSTATUS || *op.GetOperationType() != models.CREATETEAM_TEAMSASYNCOPERATIONTYPE {
+	if err != nil || *op.GetStatus() != models.NOTSTARTED_TEAMSASYNCOPERATIONSTATUS || *op.GetOperationType() != models.CREATETEAM_TEAMSASYNCOPERATIONTYPE {
 		t.Fatalf("operation = %v, %v", op, err)
 	}
-	e.clk.Advance(30 * time.Second)
+	e.clk.Advance(10 * time.Second)
+	op, err = c.Teams().ByTeamId(parts[0]).Operations().ByTeamsAsyncOperationId(parts[1]).Get(ctx, nil)
+	if err != nil || *op.GetStatus() != models.INPROGRESS_TEAMSASYNCOPERATIONSTATUS {
+		t.Fatalf("operation after 10 s = %v, %v", op, err)
+	}
+	e.clk.Advance(20 * time.Second)
 	op, err = c.Teams().ByTeamId(parts[0]).Operations().ByTeamsAsyncOperationId(parts[1]).Get(ctx, nil)
 	if err != nil || *op.GetStatus() != models.SUCCEEDED_TEAMSASYNCOPERATIONSTATUS || *op.GetTargetResourceId() != parts[0] {
 		t.Fatalf("operation = %v, %v", op, err)
@@ -209,6 +214,53 @@ func TestTeamsThroughSDK(t *testing.T) {
 	odataErr(t, c.Teams().ByTeamId(gid).Archive().Post(ctx, ab, nil), 400, "BadRequest")
 	_, err = c.Teams().ByTeamId("00000000-0000-4000-8000-00000000beef").Get(ctx, nil)
 	odataErr(t, err, 404, "NotFound")
+}
+
+// TestTeamOperationFailedThroughSDK: an injected failure reaches the SDK as
+// a teamsAsyncOperation with status failed and its operationError, and no
+// team is made.
+func TestTeamOperationFailedThroughSDK(t *testing.T) {
+	faults := &graphsim.Faults{TeamOperation: func(f graphsim.FaultOperation) *graphsim.OperationError {
+		if f.OperationType == "createTeam" && f.Attempt == 1 {
+			return &graphsim.OperationError{Code: "Conflict", Message: "The team could not be provisioned."}
+		}
+		return nil
+	}}
+	e := newEnv(t, graphsim.Options{TeamReplicationDelay: 15 * time.Minute, TeamProvisioningDelay: 30 * time.Second, Faults: faults})
+	c := e.client(eduTenant)
+	ctx := ctxT(t)
+	cls := oldClassGroup(t, e)
+	ct := models.NewTeam()
+	ct.SetAdditionalData(map[string]any{
+		"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('educationClass')",
+		"group@odata.bind":    "https://graph.microsoft.com/v1.0/groups('" + cls + "')",
+	})
+	hi := khttp.NewHeadersInspectionOptions()
+	hi.InspectResponseHeaders = true
+	if _, err := c.Teams().Post(ctx, ct, &teams.TeamsRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{hi}}); err != nil {
+		t.Fatalf("POST /teams: %v", err)
+	}
+	loc := hi.GetResponseHeaders().Get("Location")
+	if len(loc) != 1 {
+		t.Fatalf("Location = %v", loc)
+	}
+	parts := strings.Split(strings.NewReplacer("/teams('", "", "')/operations('", "|", "')", "").Replace(loc[0]), "|")
+	e.clk.Advance(30 * time.Second)
+	op, err := c.Teams().ByTeamId(parts[0]).Operations().ByTeamsAsyncOperationId(parts[1]).Get(ctx, nil)
+	if err != nil || *op.GetStatus() != models.FAILED_TEAMSASYNCOPERATIONSTATUS || op.GetError() == nil ||
+		*op.GetError().GetCode() != "Conflict" || *op.GetError().GetMessage() != "The team could not be provisioned." {
+		t.Fatalf("operation = %+v, %v", op, err)
+	}
+	_, err = c.Teams().ByTeamId(cls).Get(ctx, nil)
+	odataErr(t, err, 404, "NotFound")
+	// The retry succeeds.
+	if _, err := c.Teams().Post(ctx, ct, nil); err != nil {
+		t.Fatalf("retry POST /teams: %v", err)
+	}
+	e.clk.Advance(30 * time.Second)
+	if _, err := c.Teams().ByTeamId(cls).Get(ctx, nil); err != nil {
+		t.Errorf("team after the retry: %v", err)
+	}
 }
 
 // oldClassGroup creates an education class with ada as teacher (and, as
