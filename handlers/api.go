@@ -79,9 +79,11 @@ type API struct {
 	entities EntityCatalog
 	objects  ObjectLookup
 	sources  egress.Policy
-	log      *slog.Logger
-	mux      *http.ServeMux
-	routes   []string
+	// onboarding is admin consent and tenant checks (consent.go).
+	onboarding Onboarding
+	log        *slog.Logger
+	mux        *http.ServeMux
+	routes     []string
 }
 
 func (a *API) handle(pattern string, h http.HandlerFunc) {
@@ -108,6 +110,9 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 	a.handle("GET /api/health", a.health)
 	a.handle("GET /api/customers/{customer}", a.getCustomer)
 	a.handle("PUT /api/customers/{customer}", a.putCustomer)
+	a.handle("POST /api/customers/{customer}/consent", a.startConsent)
+	a.handle("POST /api/customers/{customer}/tenant/check", a.checkTenant)
+	a.handle("GET "+ConsentCallbackPath, a.consentCallback)
 	a.handle("GET /api/customers/{customer}/profiles", a.listProfiles)
 	a.handle("GET /api/customers/{customer}/profiles/{profile}", a.getProfile)
 	a.handle("PUT /api/customers/{customer}/profiles/{profile}", a.putProfile)
@@ -235,6 +240,9 @@ func (a *API) putCustomer(w http.ResponseWriter, r *http.Request) {
 	// is not changed or removed by a PUT (onboarding records it at admin
 	// consent). An empty tenantId keeps the bound one.
 	old, err := a.store.GetCustomer(r.Context(), c.ID)
+	// Status and tenant details are the service's (admin consent and
+	// tenant checks write them), whatever the body says.
+	c.Status, c.Tenant = old.Status, old.Tenant
 	switch {
 	case errors.Is(err, state.ErrNotFound):
 	case err != nil:

@@ -69,8 +69,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.api.ServeHTTP(sw, r)
 	}
-	if sw.status < 300 {
-		return
+	if sw.status < 400 {
+		return // success, or a redirect (the consent callback's)
 	}
 	level := slog.LevelError
 	if sw.status < http.StatusInternalServerError {
@@ -102,7 +102,7 @@ func (w *statusWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
-	if code < 300 {
+	if code < 400 {
 		w.ResponseWriter.WriteHeader(code)
 	}
 }
@@ -111,14 +111,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.status >= 300 {
+	if w.status >= 400 {
 		return w.held.Write(b)
 	}
 	return w.ResponseWriter.Write(b)
 }
 
 func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok && w.status < 300 {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && w.status < 400 {
 		f.Flush()
 	}
 }

@@ -42,6 +42,9 @@ const (
 	FunctionScheduler = "Scheduler"
 	FunctionSyncJob   = "SyncJob"
 	FunctionAPI       = "Api"
+	// FunctionConsent is the anonymous admin-consent callback; a browser
+	// lands on it, so it has no function key.
+	FunctionConsent = "Consent"
 )
 
 // Functions is every function the handler serves.
@@ -49,6 +52,7 @@ var Functions = []Function{
 	{Name: FunctionScheduler, Trigger: TriggerTimer, Binding: "timer"},
 	{Name: FunctionSyncJob, Trigger: TriggerServiceBus, Binding: "job"},
 	{Name: FunctionAPI, Trigger: TriggerHTTP, Binding: "req"},
+	{Name: FunctionConsent, Trigger: TriggerHTTP, Binding: "req"},
 }
 
 // Pipeline is what the handler needs from the pipeline.
