@@ -278,7 +278,7 @@ func (a *API) putLink(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	m := state.Mapping{CustomerID: customer, Kind: e.LinkKind, SourceID: source, TargetID: body.ObjectID, How: "manual", UserType: body.UserType}
+	m := state.Mapping{CustomerID: customer, Kind: e.LinkKind, SourceID: source, TargetID: body.ObjectID, How: "manual", Type: body.UserType}
 	if err := a.store.PutMappings(r.Context(), m); err != nil {
 		a.fail(w, r, err)
 		return

@@ -364,7 +364,7 @@ func (r *round) intend(ctx context.Context, batch []readyOp) error {
 		pending.Created = "pending"
 		link, _ := r.a.links(pending)
 		in = append(in, state.Intent{CustomerID: r.p.CustomerID, Kind: string(e.Kind), SourceID: e.Key,
-			Key: ro.op.Key, UserType: link.UserType, RunID: r.p.RunID, At: now})
+			Key: ro.op.Key, Type: link.Type, RunID: r.p.RunID, At: now})
 	}
 	if err := r.a.journal.PutIntents(ctx, in...); err != nil {
 		return fmt.Errorf("journal create intents: %w", err)

@@ -77,6 +77,6 @@ func resolveIntent(ctx context.Context, st IntentStore, f Finder, in state.Inten
 		return 0, nil
 	}
 	m := state.Mapping{CustomerID: in.CustomerID, Kind: in.Kind, SourceID: in.SourceID, TargetID: id,
-		How: HowFoundByIntent, UserType: in.UserType}
+		How: HowFoundByIntent, Type: in.Type}
 	return 0, st.PutMappings(ctx, m)
 }

@@ -54,7 +54,7 @@ func TestResolveIntents(t *testing.T) {
 	now := time.Date(2026, 11, 30, 2, 0, 0, 0, time.UTC)
 	const window = 5 * time.Minute
 	intent := func(src, key string, age time.Duration) state.Intent {
-		return state.Intent{CustomerID: "oak", Kind: "user", SourceID: src, Key: key, UserType: "student", At: now.Add(-age)}
+		return state.Intent{CustomerID: "oak", Kind: "user", SourceID: src, Key: key, Type: "student", At: now.Add(-age)}
 	}
 	tests := []struct {
 		name      string
@@ -90,7 +90,7 @@ func TestResolveIntents(t *testing.T) {
 			if _, kept := f.intents["s1"]; kept != tt.wantKept {
 				t.Errorf("intent kept = %t, want %t", kept, tt.wantKept)
 			}
-			if got := f.links["s1"]; got.TargetID != tt.wantLink || (tt.wantHowIs != "" && (got.How != tt.wantHowIs || got.UserType != "student")) {
+			if got := f.links["s1"]; got.TargetID != tt.wantLink || (tt.wantHowIs != "" && (got.How != tt.wantHowIs || got.Type != "student")) {
 				t.Errorf("link = %+v, want target %q how %q", got, tt.wantLink, tt.wantHowIs)
 			}
 		})

@@ -48,7 +48,7 @@ func GroupsKind() Kind[groupplan.Directory] {
 func planGroups(in PlanInput[groupplan.Directory]) *plan.Plan {
 	links := make([]groupplan.Link, 0, len(in.Links))
 	for _, m := range in.Links {
-		links = append(links, groupplan.Link{Key: m.SourceID, TargetID: m.TargetID, How: m.How, Type: m.UserType})
+		links = append(links, groupplan.Link{Key: m.SourceID, TargetID: m.TargetID, How: m.How, Type: m.Type})
 	}
 	accounts := map[string]string{}
 	for _, m := range in.Related[MappingUser] {
@@ -68,10 +68,10 @@ func groupsFeedSize(v *roster.View, _ tenant.Profile) int { return len(v.Classes
 // soon as it exists, a matched one when its change is done; a deleted or
 // unlinked group's link is kept as history (the planner ignores it), so
 // the group is never planned for again under that link. The group type
-// rides in the link's UserType.
+// rides in the link's Type.
 func groupLink(e state.Entry) (state.Mapping, bool) {
 	pl, _ := groupplan.PayloadOf(e.Change)
-	m := state.Mapping{Kind: MappingGroup, SourceID: e.Key, TargetID: e.TargetID, UserType: pl.Type}
+	m := state.Mapping{Kind: MappingGroup, SourceID: e.Key, TargetID: e.TargetID, Type: pl.Type}
 	switch {
 	case e.Action == plan.Create && e.Created != "":
 		m.TargetID, m.How = e.Created, groupplan.HowCreated

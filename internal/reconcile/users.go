@@ -78,7 +78,7 @@ func UsersKind() Kind[userplan.Directory] {
 func planUsers(in PlanInput[userplan.Directory]) *plan.Plan {
 	links := make([]userplan.Link, 0, len(in.Links))
 	for _, m := range in.Links {
-		links = append(links, userplan.Link{SourceID: m.SourceID, TargetID: m.TargetID, UserType: m.UserType, Suspended: m.Suspended, Since: m.UpdatedAt})
+		links = append(links, userplan.Link{SourceID: m.SourceID, TargetID: m.TargetID, UserType: m.Type, Suspended: m.Suspended, Since: m.UpdatedAt})
 	}
 	return userplan.Compute(userplan.Input{View: in.View, Dir: in.Snapshot, Links: links, Excluded: in.Excluded, Rules: in.Profile.UsersConfig(),
 		Domains: in.Customer.Domains, RosterShrank: in.RosterShrank, Only: in.Only, Now: in.Now})
@@ -99,7 +99,7 @@ func usersFeedSize(v *roster.View, p tenant.Profile) int {
 // soon as its account does, before its licence and groups are done.
 func userLink(e state.Entry) (state.Mapping, bool) {
 	pl, _ := userplan.PayloadOf(e.Change)
-	m := state.Mapping{Kind: MappingUser, SourceID: e.Key, UserType: pl.UserType}
+	m := state.Mapping{Kind: MappingUser, SourceID: e.Key, Type: pl.UserType}
 	switch {
 	case e.Action == plan.Create && e.Created != "":
 		m.TargetID, m.How = e.Created, "created"

@@ -17,10 +17,10 @@ type Intent struct {
 	Kind       string `json:"kind"`
 	SourceID   string `json:"sourceId"`
 	Key        string `json:"key"`
-	// UserType is carried onto the link an intent settles into.
-	UserType string    `json:"userType,omitempty"`
-	RunID    string    `json:"runId"`
-	At       time.Time `json:"at"`
+	// Type is carried onto the link an intent settles into.
+	Type  string    `json:"userType,omitempty"`
+	RunID string    `json:"runId"`
+	At    time.Time `json:"at"`
 }
 
 // intentPK keeps a kind's intents in a partition of their own beside its

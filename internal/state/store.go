@@ -494,9 +494,10 @@ type Mapping struct {
 	// How records how the link was made (e.g. "matched:email", "created",
 	// "manual").
 	How string `json:"how,omitempty"`
-	// UserType is the person's type when the link was made, so a leaver
+	// Type is the object's type when the link was made (a person's user
+	// type, a group's type), so a leaver
 	// who is gone from the roster is still handled by its type's rules.
-	UserType string `json:"userType,omitempty"`
+	Type string `json:"userType,omitempty"` // the stored name predates groups
 	// Suspended is set when rostersync suspended the account, so only
 	// accounts it switched off are switched back on for returners.
 	Suspended bool      `json:"suspended,omitempty"`
