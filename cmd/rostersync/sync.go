@@ -418,7 +418,7 @@ func (s syncSummary) print(w io.Writer) {
 	fmt.Fprintf(w, "  graph: %d requests (%d operations in %d batches), %d writes, %d throttled (429)\n",
 		s.Graph.Requests, s.Graph.Operations, s.Graph.Batches, s.Graph.Writes, s.Graph.Throttled)
 	if s.Credentials > 0 {
-		fmt.Fprintf(w, "  %d initial credentials sealed, waiting for their one-time export\n", s.Credentials)
+		fmt.Fprintf(w, "  %d initial credentials sealed until an export of them is acknowledged\n", s.Credentials)
 	}
 }
 
