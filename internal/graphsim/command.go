@@ -53,6 +53,7 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	teamProv := fs.Duration("team-provisioning-delay", 0, "team async operation duration (0 = default 20s, negative = instant)")
 	intRA := fs.Bool("integer-retry-after", false, "send Retry-After as whole seconds")
 	noThrottle := fs.Bool("no-throttle", false, "turn throttling off")
+	eduCharge := fs.Bool("education-writes-charge-directory", false, "also charge education writes to the directory write quotas (undocumented either way; a guess)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("graphsim: %w", err)
 	}
@@ -67,9 +68,10 @@ func RunCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		TeamProvisioningDelay: *teamProv,
 		IntegerRetryAfter:     *intRA,
 	}
-	if *noThrottle {
+	if *noThrottle || *eduCharge {
 		l := DefaultLimits()
-		l.Disabled = true
+		l.Disabled = *noThrottle
+		l.EducationWritesChargeDirectory = *eduCharge
 		opts.Limits = &l
 	}
 	srv := New(opts)

@@ -380,6 +380,91 @@ func TestTeamsRateLimit(t *testing.T) {
 	h.want(h.do("PUT", "/v1.0/groups/"+gs[6]+"/team", map[string]any{}), 201, "")
 }
 
+// TestTeamsCreationRateScaled: POST /teams is a 10-per-second bucket per
+// app per tenant (throttling-limits.md, Teams table), its refill divided by
+// the time scale; and a 100-per-second bucket per app across tenants.
+func TestTeamsCreationRateScaled(t *testing.T) {
+	L := DefaultLimits()
+	L.TeamsAppRPS["POST /teams"] = 15 // small enough to reach with two tenants
+	h := newHarness(t, Options{TeamReplicationDelay: -1, TeamProvisioningDelay: -1, TimeScale: 60, Limits: &L})
+	newTeam := func(owner string) *result {
+		return h.do("POST", "/v1.0/teams", map[string]any{
+			"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('standard')", "displayName": "Rate Team",
+			"members": []any{map[string]any{"@odata.type": "#microsoft.graph.aadUserConversationMember", "roles": []string{"owner"},
+				"user@odata.bind": "https://graph.microsoft.com/v1.0/users('" + owner + "')"}},
+		})
+	}
+	for range 10 {
+		h.want(newTeam(ada), 202, "")
+	}
+	res := newTeam(ada)
+	h.want(res, 429, CodeTooManyRequests)
+	if !strings.HasPrefix(res.header.Get("x-ms-throttle-scope"), "Tenant_Application/ReadWrite/") {
+		t.Errorf("scope = %q", res.header.Get("x-ms-throttle-scope"))
+	}
+	// 1/10 s at ×60 is 1.67 ms.
+	if ra := res.header.Get("Retry-After"); ra != "0.002" {
+		t.Errorf("Retry-After = %q, want 0.002", ra)
+	}
+	h.clk.Advance(2 * time.Millisecond)
+	h.want(newTeam(ada), 202, "")
+
+	// Another tenant has its own per-tenant bucket but shares the app's.
+	h.tok = "Bearer sim:" + bizTenant
+	ub := newUserBody("rate.owner")
+	ub["userPrincipalName"] = "rate.owner@fabrikam.onmicrosoft.com"
+	res = h.do("POST", "/v1.0/users", ub)
+	h.want(res, 201, "")
+	biz := str(res.body["id"])
+	// The app bucket holds 15 - 11 + 2 ms × 900/s = 5.8 by now.
+	for range 5 {
+		h.want(newTeam(biz), 202, "")
+	}
+	res = newTeam(biz)
+	h.want(res, 429, CodeTooManyRequests)
+	if !strings.HasPrefix(res.header.Get("x-ms-throttle-scope"), "Application/ReadWrite/") {
+		t.Errorf("app-wide scope = %q", res.header.Get("x-ms-throttle-scope"))
+	}
+}
+
+// TestEducationWritesChargeDirectory: with the (undocumented, default off)
+// option, education writes spend the identity write quota and are throttled
+// by it; without it they do not.
+func TestEducationWritesChargeDirectory(t *testing.T) {
+	for _, c := range []struct {
+		name                string
+		charge              bool
+		userAfter, eduAfter int // status of a directory write and an education write once 3 education writes are done
+	}{
+		{"off", false, 201, 201},
+		{"on", true, 429, 429},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			L := DefaultLimits()
+			L.AppTenantWrites = 3
+			L.EducationWritesChargeDirectory = c.charge
+			h := newHarness(t, Options{Limits: &L})
+			for i := range 3 {
+				nick := "chg" + string(rune('a'+i))
+				h.want(h.do("POST", "/v1.0/education/classes", map[string]any{"displayName": nick, "mailNickname": nick}), 201, "")
+			}
+			// Reads are not charged to the write quota either way.
+			h.want(h.do("GET", "/v1.0/education/classes", nil), 200, "")
+			res := h.do("POST", "/v1.0/users", newUserBody("chg.user"))
+			if res.status != c.userAfter {
+				t.Fatalf("directory write after 3 education writes = %d %s, want %d", res.status, res.raw, c.userAfter)
+			}
+			if res.status == 429 && res.header.Get("x-ms-throttle-information") != "WriteLimitExceeded" {
+				t.Errorf("x-ms-throttle-information = %q", res.header.Get("x-ms-throttle-information"))
+			}
+			res = h.do("POST", "/v1.0/education/classes", map[string]any{"displayName": "chgz", "mailNickname": "chgz"})
+			if res.status != c.eduAfter {
+				t.Errorf("education write after the quota = %d %s, want %d", res.status, res.raw, c.eduAfter)
+			}
+		})
+	}
+}
+
 const tagID = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name MisLessonId"
 
 func lesson(subject, tag, start, end string) map[string]any {

@@ -37,10 +37,25 @@ type Limits struct {
 	EducationAppTenantWindow time.Duration // 10 s
 	EducationApp             int           // 400,000
 	EducationAppWindow       time.Duration // 20 s
+	// EducationWritesChargeDirectory also charges every education write
+	// (class, school, education user, class member or teacher) to the
+	// identity write quotas (3,000 per 150 s per app+tenant, 18,000 per
+	// 5 min per tenant, 35,000 per 5 min per app), as if /education wrote
+	// through the directory's own throttle. Undocumented either way — the
+	// education rostering entry in throttling-limits.md names only its own
+	// request limits, and an education class is a directory group — so this
+	// is a guess to benchmark both ways; default off.
+	EducationWritesChargeDirectory bool
 
-	// Teams, requests per second per app per tenant by operation, and per
-	// team (graph.md §1.3 table); unlisted writes use "default".
+	// Teams, requests per second per app per tenant by operation, per app
+	// across all tenants, and per team (graph.md §1.3 table; current
+	// throttling-limits.md "Microsoft Teams service limits"); unlisted
+	// operations use "default". Each is a token bucket of one second's
+	// worth, so a burst of that many passes and the next waits 1/rps s
+	// (divided by TimeScale). The sustained limit of about 83 % over a
+	// longer, unstated window is not modelled.
 	TeamsAppTenantRPS map[string]float64
+	TeamsAppRPS       map[string]float64
 	TeamsPerTeamRPS   map[string]float64
 
 	// Outlook, per app and mailbox (graph.md §1.3).
@@ -76,6 +91,13 @@ func DefaultLimits() Limits {
 			"GET /teams/{id}":       30,
 			"PATCH /teams/{id}":     30,
 			"default":               30,
+		},
+		TeamsAppRPS: map[string]float64{
+			"POST /teams":           100,
+			"PUT /groups/{id}/team": 150,
+			"GET /teams/{id}":       1500,
+			"PATCH /teams/{id}":     300,
+			"default":               300,
 		},
 		TeamsPerTeamRPS: map[string]float64{
 			"GET /teams/{id}":   4,
@@ -151,17 +173,22 @@ func (th *throttler) limitsFor(r *request, c cost, ru int) []limitRef {
 			out = append(out, l)
 		}
 	}
+	// The identity write quotas, shared by directory writes and (with
+	// EducationWritesChargeDirectory) education writes.
+	directoryWrites := func() {
+		add(limitRef{key: "w|" + app + "|" + t.id, capacity: float64(L.AppTenantWrites), window: sc(L.AppTenantWindow), cost: 1,
+			scope: "Tenant_Application", limit: "Write", info: "WriteLimitExceeded", subject: t.id, percent: true})
+		add(limitRef{key: "tw|" + t.id, capacity: float64(L.TenantWrites), window: sc(L.TenantWriteWindow), cost: 1,
+			scope: "Tenant", limit: "Write", info: "WriteLimitExceeded", subject: t.id})
+		add(limitRef{key: "aw|" + app, capacity: float64(L.AppWrites), window: sc(L.AppWriteWindow), cost: 1,
+			scope: "Application", limit: "Write", info: "WriteLimitExceeded", subject: t.id})
+	}
 	switch c.family {
 	case famIdentity:
 		add(limitRef{key: "ru|" + app + "|" + t.id, capacity: float64(L.ResourceUnits[t.sizeClass()]), window: sc(L.ResourceUnitWindow), cost: float64(ru),
 			scope: "Tenant_Application", limit: "ReadWrite", info: "ResourceUnitLimitExceeded", subject: t.id, percent: true})
 		if c.write {
-			add(limitRef{key: "w|" + app + "|" + t.id, capacity: float64(L.AppTenantWrites), window: sc(L.AppTenantWindow), cost: 1,
-				scope: "Tenant_Application", limit: "Write", info: "WriteLimitExceeded", subject: t.id, percent: true})
-			add(limitRef{key: "tw|" + t.id, capacity: float64(L.TenantWrites), window: sc(L.TenantWriteWindow), cost: 1,
-				scope: "Tenant", limit: "Write", info: "WriteLimitExceeded", subject: t.id})
-			add(limitRef{key: "aw|" + app, capacity: float64(L.AppWrites), window: sc(L.AppWriteWindow), cost: 1,
-				scope: "Application", limit: "Write", info: "WriteLimitExceeded", subject: t.id})
+			directoryWrites()
 		}
 		add(limitRef{key: "aru|" + app, capacity: float64(L.AppResourceUnits), window: sc(L.AppResourceUnitWin), cost: float64(ru),
 			scope: "Application", limit: "ReadWrite", info: "ResourceUnitLimitExceeded", subject: t.id})
@@ -170,6 +197,9 @@ func (th *throttler) limitsFor(r *request, c cost, ru int) []limitRef {
 			scope: "Tenant_Application", limit: "ReadWrite", info: "RequestLimitExceeded", subject: t.id, percent: true})
 		add(limitRef{key: "edua|" + app, capacity: float64(L.EducationApp), window: sc(L.EducationAppWindow), cost: 1,
 			scope: "Application", limit: "ReadWrite", info: "RequestLimitExceeded", subject: t.id})
+		if c.write && L.EducationWritesChargeDirectory {
+			directoryWrites()
+		}
 	case famTeams:
 		op := c.teamsOp
 		rps, ok := L.TeamsAppTenantRPS[op]
@@ -179,6 +209,14 @@ func (th *throttler) limitsFor(r *request, c cost, ru int) []limitRef {
 		// A per-second limit is a bucket of one second's worth.
 		add(limitRef{key: "teams|" + op + "|" + app + "|" + t.id, capacity: math.Max(1, rps), window: sc(time.Duration(float64(time.Second) * math.Max(1, rps) / math.Max(rps, 1e-9))), cost: 1,
 			scope: "Tenant_Application", limit: "ReadWrite", info: "RequestLimitExceeded", subject: t.id, percent: true})
+		arps, ok := L.TeamsAppRPS[op]
+		if !ok {
+			arps = L.TeamsAppRPS["default"]
+		}
+		if arps > 0 {
+			add(limitRef{key: "teamsa|" + op + "|" + app, capacity: math.Max(1, arps), window: sc(time.Duration(float64(time.Second) * math.Max(1, arps) / arps)), cost: 1,
+				scope: "Application", limit: "ReadWrite", info: "RequestLimitExceeded", subject: t.id})
+		}
 		if per, ok := L.TeamsPerTeamRPS[op]; ok && c.teamID != "" {
 			add(limitRef{key: "team|" + op + "|" + app + "|" + c.teamID, capacity: math.Max(1, per), window: sc(time.Duration(float64(time.Second) * math.Max(1, per) / per)), cost: 1,
 				scope: "Tenant_Application", limit: "ReadWrite", info: "RequestLimitExceeded", subject: c.teamID})

@@ -7,6 +7,7 @@ import (
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	khttp "github.com/microsoft/kiota-http-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/education"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/teams"
 
@@ -260,6 +261,61 @@ func TestTeamOperationFailedThroughSDK(t *testing.T) {
 	e.clk.Advance(30 * time.Second)
 	if _, err := c.Teams().ByTeamId(cls).Get(ctx, nil); err != nil {
 		t.Errorf("team after the retry: %v", err)
+	}
+}
+
+// TestEducationAndTeamsQuotasThroughSDK: the Teams creation rate (10/s per
+// app per tenant) and, with the undocumented option on, the directory write
+// quota charged by education writes both reach the SDK as 429s with the
+// scope and reason headers.
+func TestEducationAndTeamsQuotasThroughSDK(t *testing.T) {
+	L := graphsim.DefaultLimits()
+	L.AppTenantWrites = 2
+	L.EducationWritesChargeDirectory = true
+	e := newEnv(t, graphsim.Options{Limits: &L})
+	c := e.client(eduTenant)
+	ctx := ctxT(t)
+	newClass := func(nick string) error {
+		cls := models.NewEducationClass()
+		cls.SetDisplayName(ptr(nick))
+		cls.SetMailNickname(ptr(nick))
+		_, err := c.Education().Classes().Post(ctx, cls, &education.ClassesRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{noSDKRetry()}})
+		return err
+	}
+	for _, nick := range []string{"q1", "q2"} {
+		if err := newClass(nick); err != nil {
+			t.Fatalf("class %s: %v", nick, err)
+		}
+	}
+	oe := odataErr(t, newClass("q3"), 429, "TooManyRequests")
+	if h := oe.GetResponseHeaders(); h == nil || len(h.Get("x-ms-throttle-information")) != 1 || h.Get("x-ms-throttle-information")[0] != "WriteLimitExceeded" {
+		t.Errorf("education write 429 headers = %v", h)
+	}
+
+	ct := func() models.Teamable {
+		tm := models.NewTeam()
+		tm.SetDisplayName(ptr("Quota Team"))
+		owner := models.NewAadUserConversationMember()
+		owner.SetRoles([]string{"owner"})
+		owner.SetAdditionalData(map[string]any{"user@odata.bind": "https://graph.microsoft.com/v1.0/users('" + ada + "')"})
+		tm.SetMembers([]models.ConversationMemberable{owner})
+		tm.SetAdditionalData(map[string]any{"template@odata.bind": "https://graph.microsoft.com/v1.0/teamsTemplates('standard')"})
+		return tm
+	}
+	cfg := &teams.TeamsRequestBuilderPostRequestConfiguration{Options: []abs.RequestOption{noSDKRetry()}}
+	var err error
+	n := 0
+	for ; n < 20; n++ {
+		if _, err = c.Teams().Post(ctx, ct(), cfg); err != nil {
+			break
+		}
+	}
+	oe = odataErr(t, err, 429, "TooManyRequests")
+	if n != 10 {
+		t.Errorf("POST /teams admitted %d in a burst, want 10", n)
+	}
+	if h := oe.GetResponseHeaders(); h == nil || len(h.Get("x-ms-throttle-scope")) != 1 || !strings.HasPrefix(h.Get("x-ms-throttle-scope")[0], "Tenant_Application/") {
+		t.Errorf("teams 429 headers = %v", h)
 	}
 }
 
