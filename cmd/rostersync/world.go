@@ -29,6 +29,7 @@ import (
 //	tenant.json       the simulated tenants, and their write log
 //	tenant.json.log   (durable per write, as Microsoft 365 is)
 //	credentials.key   the key that seals initial credentials
+//	consent-state.key the key that signs admin-consent states
 //	feeds/            dev: one csv feed folder per customer (CsvRoot)
 //
 // With a graph URL the tenants live in a standalone simulator instead.
@@ -121,6 +122,10 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
+	consentKey, err := localConsentKey(filepath.Join(o.dir, consentKeyFile))
+	if err != nil {
+		return nil, err
+	}
 	getenv := o.getenv
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -140,7 +145,7 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 		QueueName: app.QueueName(settings), Queue: queueOpts, HTTPAddr: o.httpAddr, FunctionKey: o.functionKey,
 		Handler: func(ctx context.Context, sender queue.Sender, log *slog.Logger) (http.Handler, error) {
 			a, err := app.Build(ctx, app.Options{Getenv: settings, Backend: backend, Sender: sender, Log: log,
-				MaxDeliveryCount: queueOpts.MaxDeliveryCount, Simulator: w.sim, CredentialsKey: key, Clock: o.clock,
+				MaxDeliveryCount: queueOpts.MaxDeliveryCount, Simulator: w.sim, CredentialsKey: key, ConsentKey: consentKey, Clock: o.clock,
 				LocalSources: true, CsvRoot: o.csvRoot, FeedDir: o.feedDir})
 			if err != nil {
 				return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/config"
+	"github.com/rostersync/rostersync/internal/consent"
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/graph"
@@ -47,6 +48,9 @@ type Options struct {
 	// CredentialsKey, when set, seals initial credentials (a local key
 	// file's); nil reads the credentials-key secret on first use.
 	CredentialsKey []byte
+	// ConsentKey, when set, signs admin-consent states (a local key
+	// file's); nil reads the consent-state-key secret on first use.
+	ConsentKey []byte
 	// LocalSources puts roster sources in local mode whatever the settings
 	// say: the local stack is one machine, whose test servers listen on
 	// loopback over plain http, and whose csv feeds are on its disk.
@@ -162,6 +166,7 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	var tenants interface {
 		reconcile.Tenants
 		handlers.ObjectChecker
+		consent.Tenants
 	}
 	if o.Simulator != nil {
 		factory, err := graph.NewFactory(graph.Config{Mode: graph.ModeStatic, BaseURL: o.Simulator.URL + "/v1.0"})
@@ -200,6 +205,11 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	a.API.SetSourcePolicy(a.Sources)
 	// Manual links are checked against the customer's own tenant.
 	a.API.SetObjectChecker(tenants)
+	consentSet, err := consentSettings(getenv, o.Simulator != nil)
+	if err != nil {
+		return nil, err
+	}
+	a.API.SetOnboarding(consent.New(a.Store, tenants, consentKeyFunc(o.ConsentKey, secretSource), consentSet, o.Clock.Now, o.Log))
 	ticker := exportPurger{Pipeline: a.Pipeline, vault: creds, log: o.Log}
 	a.Handler = handlers.NewServer(ticker, a.API, o.Clock, o.Log)
 	return a, nil

@@ -37,6 +37,9 @@ func (t graphTenants) Directory(ctx context.Context, c tenant.Customer) (reconci
 	if c.TenantID == "" {
 		return nil, fmt.Errorf("customer %s has no tenant id: admin consent has not been recorded", c.ID)
 	}
+	if c.Status == tenant.StatusConsentRevoked {
+		return nil, errConsentRevoked(c)
+	}
 	client, err := t.factory.Client(ctx, c.TenantID)
 	if err != nil {
 		return nil, fmt.Errorf("customer %s: %w", c.ID, err)

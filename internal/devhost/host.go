@@ -2,6 +2,7 @@ package devhost
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -128,7 +129,9 @@ func New(opts Options) (*Host, error) {
 		if h.timeout > 0 {
 			timeout = h.timeout + time.Minute
 		}
-		h.client = &http.Client{Timeout: timeout}
+		// A handler's redirect (the consent callback's 302) is the
+		// caller's to follow, as the host passes it through.
+		h.client = &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	for _, f := range fns {
 		trig, _ := f.Trigger()
@@ -537,7 +540,27 @@ func (h *Host) httpRoutes() []httpRoute {
 		}
 		out = append(out, r)
 	}
+	// ASP.NET Core routing tries literal segments before parameters and a
+	// catch-all last, whatever the order of the functions: Consent's
+	// consent/callback wins over Api's {*path}.
+	slices.SortStableFunc(out, func(a, b httpRoute) int { return cmp.Compare(a.rank(), b.rank()) })
 	return out
+}
+
+// rank orders routes as the host matches them: fewer catch-alls first,
+// then more literal segments.
+func (r httpRoute) rank() int {
+	rank := 0
+	for _, seg := range r.segments {
+		switch {
+		case strings.HasPrefix(seg, "{*"):
+			rank += 1000
+		case strings.HasPrefix(seg, "{"):
+		default:
+			rank--
+		}
+	}
+	return rank
 }
 
 // match reports whether the decoded path matches the route; literal
