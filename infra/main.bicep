@@ -49,8 +49,11 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
-@description('Redirect URIs of the admin-consent callback registered on the app. Empty: the function app\'s /api/consent/callback.')
+@description('Redirect URIs of the admin-consent callback registered on the app. Empty: the function app\'s /api/consent/callback (the anonymous Consent function). The first is the one consent URLs name (ConsentRedirectUri).')
 param consentRedirectUris array = []
+
+@description('The vendor UI page the consent callback sends the admin\'s browser back to, with ?customer=…&outcome=connected|denied|error&reason=… (ConsentReturnUrl).')
+param consentReturnUrl string
 
 // The job queue's name. Not a parameter: sessions and duplicate detection are
 // fixed when a queue is created, so a new name means a new queue and a
@@ -149,6 +152,8 @@ module functionApp 'modules/functionapp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.connectionString
     logLevel: logLevel
     rosterSourceAllowedHosts: rosterSourceAllowedHosts
+    consentRedirectUri: redirectUris[0]
+    consentReturnUrl: consentReturnUrl
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }

@@ -29,6 +29,11 @@ param logLevel string
 
 @description('Comma-separated host names OneRoster REST sources may use (RosterSourceAllowedHosts); empty allows any public host.')
 param rosterSourceAllowedHosts string
+@description('The admin-consent redirect URI consent URLs name: registered on the app registration (graphapp.bicep), served by the anonymous Consent function.')
+param consentRedirectUri string
+
+@description('The vendor UI page the consent callback redirects the browser to.')
+param consentReturnUrl string
 param maximumInstanceCount int
 param instanceMemoryMB int
 
@@ -118,6 +123,13 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       GraphBaseUrl: 'https://graph.microsoft.com/v1.0'
       // Where a profile's OneRoster source may send its credentials.
       RosterSourceAllowedHosts: rosterSourceAllowedHosts
+      // Admin consent: the redirect URI registered on the app (the Consent
+      // function's route), where the browser goes afterwards, and how long
+      // a consent link's signed state lasts. The state's signing key is
+      // the Key Vault secret consent-state-key.
+      ConsentRedirectUri: consentRedirectUri
+      ConsentReturnUrl: consentReturnUrl
+      ConsentStateMinutes: '30'
       LogLevel: logLevel
     }
   }

@@ -50,6 +50,9 @@ const (
 	GraphStaticToken      = "GraphStaticToken"
 	GraphClientSecretName = "GraphClientSecretName"
 	APIKey                = "ApiKey"
+	ConsentRedirectURI    = "ConsentRedirectUri"
+	ConsentReturnURL      = "ConsentReturnUrl"
+	ConsentStateMinutes   = "ConsentStateMinutes"
 	LogLevel              = "LogLevel"
 )
 
@@ -60,6 +63,12 @@ const (
 	CsvRoot                  = "CsvRoot"
 	RosterSourceAllowedHosts = "RosterSourceAllowedHosts"
 )
+
+// ConsentCallbackRoute is the route (under the host's routePrefix, "api")
+// of the Consent function, the anonymous HTTP function admin consent
+// returns to; functions/Consent/function.json, the app registration's
+// redirect URI in infra/ and the handler's route all name it (infracheck).
+const ConsentCallbackRoute = "consent/callback"
 
 // Settings is every setting, in the order the example file lists them.
 var Settings = []Setting{
@@ -89,6 +98,9 @@ var Settings = []Setting{
 	{GraphBaseURL, "http://127.0.0.1:5099/v1.0", "Graph base URL; https://graph.microsoft.com/v1.0 in production, the simulator's address locally."},
 	{GraphStaticToken, "sim:{tenant}", "Bearer token for static mode; {tenant} is replaced by the customer's tenant id. Only the simulator accepts it."},
 	{GraphClientSecretName, "graph-client-secret", "Name of the secret (Key Vault or SecretsDir) holding the app's client secret or PEM certificate in secret or certificate mode."},
+	{ConsentRedirectURI, "http://127.0.0.1:7071/api/consent/callback", "Where Microsoft's admin-consent page returns to: this deployment's /api/consent/callback, exactly as registered in the app registration's redirect URIs. Local runs default to the dev host's address."},
+	{ConsentReturnURL, "http://127.0.0.1:7071/consent-done", "The vendor UI page the consent callback sends the browser back to, with ?customer=…&outcome=connected|denied|error&reason=…; empty refuses to start an admin consent."},
+	{ConsentStateMinutes, "30", "Minutes an admin-consent link (its signed, single-use state) stays usable."},
 	{APIKey, "", "Local host only: the function key the API requires (x-functions-key header or code parameter). In Azure the host checks function keys itself."},
 	{LocalMode, "true", "Local runs only: true lets OneRoster REST sources use plain http to a loopback address (a test server on 127.0.0.1) and lets CSV feeds be read from CsvRoot. Unset (false) in Azure: sources must be https to public addresses, and a CSV path source is refused."},
 	{CsvRoot, ".feeds", "Local mode only: the folder holding one folder per customer (CsvRoot/{customerId}/) that CSV profile paths are relative to; a path may not leave its customer's folder."},

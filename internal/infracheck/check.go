@@ -382,6 +382,7 @@ func Check(root string, opts *Options) ([]Problem, error) {
 	c.checkSettings()
 	c.checkReferences()
 	c.checkBindings()
+	c.checkConsent()
 	c.checkProperties()
 	c.checkTables()
 	c.checkContainers()

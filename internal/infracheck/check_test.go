@@ -247,6 +247,37 @@ func TestMutations(t *testing.T) {
 			},
 			want: []want{{KindInfra, "logLevels", "infra/main.parameters.json"}},
 		},
+		{
+			name: "consent callback behind a function key",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "functions/Consent/function.json", `"authLevel": "anonymous"`, `"authLevel": "function"`)
+			},
+			want: []want{
+				{KindBinding, "Consent/req", "functions/Consent/function.json"}, // must be anonymous
+				{KindBinding, "consent/callback", "functions"},                  // so nothing serves it
+			},
+		},
+		{
+			name: "the API made anonymous",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "functions/Api/function.json", `"authLevel": "function"`, `"authLevel": "anonymous"`)
+			},
+			want: []want{{KindBinding, "Api/req", "functions/Api/function.json"}},
+		},
+		{
+			name: "consent callback moved without the redirect URI",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "infra/main.bicep", `/api/consent/callback'`, `/api/onboarding/callback'`)
+			},
+			want: []want{{KindInfra, "/api/consent/callback", "infra/main.bicep"}},
+		},
+		{
+			name: "consent redirect URI missing from the app settings",
+			mutate: func(t *testing.T, root string) {
+				replace(t, root, "infra/modules/functionapp.bicep", "      ConsentRedirectUri: consentRedirectUri\n", "")
+			},
+			want: []want{{KindSetting, "ConsentRedirectUri", "infra/modules/functionapp.bicep"}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
