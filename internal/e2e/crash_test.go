@@ -291,7 +291,12 @@ func runCrashCase(t *testing.T, e *env, r *roster.Roster, people int, cc crashCa
 // entity ends; it returns the input of the step that was running.
 func (e *env) stepsUntilCrash(t *testing.T, r *roster.Roster, in pipeline.EntityInput) (pipeline.EntityInput, bool) {
 	t.Helper()
-	u := e.users(r)
+	return stepsUntilCrash(t, e.users(r), in)
+}
+
+// stepsUntilCrash runs an entity's steps until the armed crash fires.
+func stepsUntilCrash(t *testing.T, u pipeline.Entity, in pipeline.EntityInput) (pipeline.EntityInput, bool) {
+	t.Helper()
 	for range 200 {
 		out, died, err := syncOrCrash(u, in)
 		switch {
@@ -309,7 +314,7 @@ func (e *env) stepsUntilCrash(t *testing.T, r *roster.Roster, in pipeline.Entity
 	return in, false
 }
 
-func syncOrCrash(u *reconcile.Users, in pipeline.EntityInput) (out pipeline.EntityOutcome, died bool, err error) {
+func syncOrCrash(u pipeline.Entity, in pipeline.EntityInput) (out pipeline.EntityOutcome, died bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(crashed); !ok {

@@ -130,7 +130,13 @@ func wantGroups(r *roster.Roster) map[string]groupState {
 
 func (e *env) checkGroups(r *roster.Roster) {
 	e.t.Helper()
-	have, want := e.tenantGroups(), wantGroups(r)
+	e.checkGroupsWant(wantGroups(r))
+}
+
+// checkGroupsWant asserts the tenant's linked groups are want, by key.
+func (e *env) checkGroupsWant(want map[string]groupState) {
+	e.t.Helper()
+	have := e.tenantGroups()
 	if len(have) != len(want) {
 		e.t.Errorf("tenant has %d linked groups, roster wants %d", len(have), len(want))
 	}

@@ -305,10 +305,12 @@ func nextDay(r *roster.Roster) (*roster.Roster, string, string) {
 // crashingDirectory lets a number of Execute calls through, then performs
 // the next one and loses its answers (as if the process died before it
 // could journal them), and fails every later call as a dead process would.
-// usersDirectory is a tenant with its users reads: a wrapper keeps both.
+// usersDirectory is a tenant with its users and groups reads: a wrapper
+// keeps them all.
 type usersDirectory interface {
 	reconcile.Directory
 	reconcile.UsersReader
+	reconcile.GroupsReader
 }
 
 type crashingDirectory struct {
