@@ -91,6 +91,11 @@ type Query struct {
 	RowKeyPrefix string
 	// Limit caps the number of rows returned; 0 means all.
 	Limit int
+	// RowKeyAfter, when set, keeps only rows whose RowKey is strictly
+	// greater (ordinal comparison) than it: the continuation of a paged
+	// read, given the last RowKey of the previous page. It needs a
+	// PartitionKey, since a row key orders rows only within a partition.
+	RowKeyAfter string
 }
 
 // Table is one named table of a Backend. Implementations are safe for
@@ -231,6 +236,14 @@ func ValidateQuery(q Query) error {
 	}
 	if q.Limit < 0 {
 		return fmt.Errorf("negative limit %d", q.Limit)
+	}
+	if q.RowKeyAfter != "" {
+		if q.PartitionKey == "" {
+			return fmt.Errorf("%w: RowKeyAfter needs a PartitionKey", ErrInvalidKey)
+		}
+		if err := ValidateKey("RowKeyAfter", q.RowKeyAfter); err != nil {
+			return err
+		}
 	}
 	return nil
 }

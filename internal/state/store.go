@@ -176,45 +176,100 @@ var ErrOverlap = errors.New("overlaps another enabled profile")
 // SaveProfile validates p, refuses overlaps with the customer's other
 // enabled profiles, and creates or replaces it.
 func (s *Store) SaveProfile(ctx context.Context, p tenant.Profile) error {
+	return s.saveProfile(ctx, p, false)
+}
+
+// CreateProfile is SaveProfile for a profile that must not exist yet:
+// ErrExists (wrapped with ErrConflict) when the id is taken.
+func (s *Store) CreateProfile(ctx context.Context, p tenant.Profile) error {
+	return s.saveProfile(ctx, p, true)
+}
+
+// profilesMarkerRow is a row in each customer's profiles partition that
+// every save of a profile rewrites, ETag-guarded, in one transaction with
+// the profile: two saves that read the same profiles cannot both commit,
+// so the overlap rule holds however they interleave. Its key cannot be a
+// profile id (ids start with a letter or digit).
+const profilesMarkerRow = "_saves"
+
+// maxProfileSaveRounds bounds the re-reads of a save that lost a race.
+const maxProfileSaveRounds = 20
+
+func (s *Store) saveProfile(ctx context.Context, p tenant.Profile, create bool) error {
 	if err := p.Validate(); err != nil {
 		return err
-	}
-	others, err := s.ListProfiles(ctx, p.CustomerID)
-	if err != nil {
-		return err
-	}
-	for _, o := range others {
-		if o.ID == p.ID && !o.CreatedAt.IsZero() {
-			p.CreatedAt = o.CreatedAt
-		}
-	}
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = s.now().UTC()
-	}
-	if clash := p.Overlaps(others); len(clash) > 0 {
-		ids := make([]string, len(clash))
-		for i, o := range clash {
-			ids[i] = o.ID
-		}
-		return fmt.Errorf("save profile %s of customer %s: %w: %s", p.ID, p.CustomerID, ErrOverlap, strings.Join(ids, ", "))
 	}
 	t, err := s.table(ctx, TableProfiles)
 	if err != nil {
 		return err
 	}
-	e, err := encodeData(EncodeKey(p.CustomerID), EncodeKey(p.ID), p, nil)
-	if err != nil {
-		return err
+	pk := EncodeKey(p.CustomerID)
+	for range maxProfileSaveRounds {
+		marker, err := t.Get(ctx, pk, profilesMarkerRow)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("save profile %s of customer %s: %w", p.ID, p.CustomerID, err)
+		}
+		others, err := s.ListProfiles(ctx, p.CustomerID)
+		if err != nil {
+			return err
+		}
+		q := p
+		for _, o := range others {
+			if o.ID != q.ID {
+				continue
+			}
+			if create {
+				return fmt.Errorf("create profile %s of customer %s: %w: %w", p.ID, p.CustomerID, ErrConflict, ErrExists)
+			}
+			if !o.CreatedAt.IsZero() {
+				q.CreatedAt = o.CreatedAt
+			}
+		}
+		if q.CreatedAt.IsZero() {
+			q.CreatedAt = s.now().UTC()
+		}
+		if clash := q.Overlaps(others); len(clash) > 0 {
+			ids := make([]string, len(clash))
+			for i, o := range clash {
+				ids[i] = o.ID
+			}
+			return fmt.Errorf("save profile %s of customer %s: %w: %s", p.ID, p.CustomerID, ErrOverlap, strings.Join(ids, ", "))
+		}
+		e, err := encodeData(pk, EncodeKey(q.ID), q, nil)
+		if err != nil {
+			return err
+		}
+		saves, _ := strconv.Atoi(marker.Props["Saves"])
+		m := Entity{PartitionKey: pk, RowKey: profilesMarkerRow, ETag: marker.ETag, Props: map[string]string{"Saves": strconv.Itoa(saves + 1)}}
+		mop := Op{Kind: OpUpdate, Entity: m}
+		if marker.ETag == "" {
+			mop.Kind = OpInsert
+		}
+		pop := Op{Kind: OpUpsert, Entity: e}
+		if create {
+			pop.Kind = OpInsert
+		}
+		err = t.Transact(ctx, []Op{mop, pop})
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrExists) && !create, errors.Is(err, ErrExists) && mop.Kind == OpInsert:
+			continue // another save committed first: read again
+		case errors.Is(err, ErrExists):
+			return fmt.Errorf("create profile %s of customer %s: %w: %w", p.ID, p.CustomerID, ErrConflict, err)
+		default:
+			return fmt.Errorf("save profile %s of customer %s: %w", p.ID, p.CustomerID, err)
+		}
 	}
-	if _, err := t.Upsert(ctx, e); err != nil {
-		return fmt.Errorf("save profile %s of customer %s: %w", p.ID, p.CustomerID, err)
-	}
-	return nil
+	return fmt.Errorf("save profile %s of customer %s: %w: too many concurrent saves", p.ID, p.CustomerID, ErrConflict)
 }
 
 // GetProfile returns ErrNotFound for an unknown profile.
 func (s *Store) GetProfile(ctx context.Context, customerID, profileID string) (tenant.Profile, error) {
 	var p tenant.Profile
+	if EncodeKey(profileID) == profilesMarkerRow {
+		return p, fmt.Errorf("get profile %s of customer %s: %w", profileID, customerID, ErrNotFound)
+	}
 	t, err := s.table(ctx, TableProfiles)
 	if err != nil {
 		return p, err
@@ -238,6 +293,9 @@ func (s *Store) ListProfiles(ctx context.Context, customerID string) ([]tenant.P
 	}
 	out := make([]tenant.Profile, 0, len(rows))
 	for _, e := range rows {
+		if e.RowKey == profilesMarkerRow {
+			continue
+		}
 		var p tenant.Profile
 		if err := decodeData(e, &p); err != nil {
 			return nil, err
@@ -411,6 +469,48 @@ func (s *Store) ListRuns(ctx context.Context, customerID, profileID string, limi
 	return out, nil
 }
 
+// ListRunsPage returns at most top of a customer's runs in the order they
+// were created (run ids are time-ordered), optionally of one profile,
+// reading only the rows of this page: after is the continuation a previous
+// page returned ("" for the first). The continuation answered is "" when
+// there is nothing more; a page of one profile may be short, since rows of
+// other profiles are read and skipped.
+func (s *Store) ListRunsPage(ctx context.Context, customerID, profileID string, top int, after string) ([]runs.Run, string, error) {
+	t, err := s.table(ctx, TableRuns)
+	if err != nil {
+		return nil, "", err
+	}
+	if top < 1 {
+		return nil, "", fmt.Errorf("list runs of customer %s: page size %d: %w", customerID, top, ErrInvalidKey)
+	}
+	rows, err := t.List(ctx, Query{PartitionKey: EncodeKey(customerID), RowKeyAfter: after, Limit: top})
+	if err != nil {
+		return nil, "", fmt.Errorf("list runs of customer %s: %w", customerID, err)
+	}
+	out := make([]runs.Run, 0, len(rows))
+	for _, e := range rows {
+		var r runs.Run
+		if err := decodeData(e, &r); err != nil {
+			return nil, "", err
+		}
+		if profileID != "" && r.ProfileID != profileID {
+			continue
+		}
+		r.ETag = e.ETag
+		out = append(out, r)
+	}
+	return out, nextAfter(rows, top), nil
+}
+
+// nextAfter is the continuation after rows, a page read with Limit top:
+// its last row key when the page was full, "" when the read ran out.
+func nextAfter(rows []Entity, top int) string {
+	if len(rows) < top || len(rows) == 0 {
+		return ""
+	}
+	return rows[len(rows)-1].RowKey
+}
+
 // --- run log
 
 // AppendRunLog adds entries to a run's log in one or more transactions.
@@ -480,6 +580,32 @@ func (s *Store) RunLog(ctx context.Context, customerID, runID string) ([]runs.Lo
 		out = append(out, le)
 	}
 	return out, nil
+}
+
+// RunLogPage returns at most top entries of a run's log, oldest first,
+// after the continuation a previous page returned ("" for the first); the
+// continuation answered is "" when there is nothing more.
+func (s *Store) RunLogPage(ctx context.Context, customerID, runID string, top int, after string) ([]runs.LogEntry, string, error) {
+	t, err := s.table(ctx, TableRunLog)
+	if err != nil {
+		return nil, "", err
+	}
+	if top < 1 {
+		return nil, "", fmt.Errorf("read run log of run %s: page size %d: %w", runID, top, ErrInvalidKey)
+	}
+	rows, err := t.List(ctx, Query{PartitionKey: EncodeKey(customerID, runID), RowKeyAfter: after, Limit: top})
+	if err != nil {
+		return nil, "", fmt.Errorf("read run log of run %s: %w", runID, err)
+	}
+	out := make([]runs.LogEntry, 0, len(rows))
+	for _, e := range rows {
+		var le runs.LogEntry
+		if err := decodeData(e, &le); err != nil {
+			return nil, "", err
+		}
+		out = append(out, le)
+	}
+	return out, nextAfter(rows, top), nil
 }
 
 // --- mappings

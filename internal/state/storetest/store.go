@@ -429,6 +429,44 @@ func testRuns(t *testing.T, s *state.Store) {
 			}
 		}
 	}
+	// Paged: each page reads top rows after the continuation, in creation
+	// order; a profile's page may come short, but walking to the end
+	// yields each of its runs once.
+	pages := []struct {
+		profile string
+		top     int
+		want    [][]string
+	}{
+		{"", 2, [][]string{{created[0].ID, created[1].ID}, {created[2].ID}}},
+		{"", 3, [][]string{{created[0].ID, created[1].ID, created[2].ID}, nil}},
+		{"", 5, [][]string{{created[0].ID, created[1].ID, created[2].ID}}},
+		{"p1", 1, [][]string{{created[0].ID}, nil, {created[2].ID}, nil}},
+		{"p2", 2, [][]string{{created[1].ID}, nil}},
+	}
+	for _, tc := range pages {
+		after := ""
+		var got [][]string
+		for range 10 {
+			list, next, err := s.ListRunsPage(ctx, "cust1", tc.profile, tc.top, after)
+			if err != nil {
+				t.Fatalf("ListRunsPage(%q, %d, %q): %v", tc.profile, tc.top, after, err)
+			}
+			got = append(got, ids(list))
+			if next == "" {
+				break
+			}
+			if next == after {
+				t.Fatalf("ListRunsPage(%q, %d, %q) answered its own continuation", tc.profile, tc.top, after)
+			}
+			after = next
+		}
+		if !slices.EqualFunc(got, tc.want, slices.Equal) {
+			t.Errorf("ListRunsPage(cust1, %q, top %d) pages = %q, want %q", tc.profile, tc.top, got, tc.want)
+		}
+	}
+	if _, _, err := s.ListRunsPage(ctx, "cust1", "", 0, ""); err == nil {
+		t.Errorf("ListRunsPage with top 0 = nil error, want an error")
+	}
 }
 
 func testRunLog(t *testing.T, s *state.Store) {
@@ -471,6 +509,29 @@ func testRunLog(t *testing.T, s *state.Store) {
 	}
 	if other, err := s.RunLog(ctx, "cust1", "run2"); err != nil || len(other) != 1 {
 		t.Errorf("RunLog(run2) = %v, %v; want its one entry", other, err)
+	}
+	// Paged by 100: three pages, the same entries in the same order.
+	var paged []string
+	after, pageCount := "", 0
+	for {
+		page, next, err := s.RunLogPage(ctx, "cust1", "run1", 100, after)
+		if err != nil {
+			t.Fatalf("RunLogPage(after %q): %v", after, err)
+		}
+		pageCount++
+		if len(page) > 100 {
+			t.Errorf("RunLogPage(top 100) returned %d entries", len(page))
+		}
+		for _, e := range page {
+			paged = append(paged, e.Message)
+		}
+		if next == "" || pageCount > 5 {
+			break
+		}
+		after = next
+	}
+	if !slices.Equal(paged, want) || pageCount != 3 {
+		t.Errorf("RunLogPage walk returned %d entries in %d pages, want %d in 3; first difference at %d", len(paged), pageCount, len(want), firstDiff(paged, want))
 	}
 }
 

@@ -810,6 +810,12 @@ func testList(t *testing.T, b state.Backend) {
 		{"limit across partitions", state.Query{Limit: 7}, ks("p1/a", "p1/b", "p1/b1", "p1/b2", "p1/b3", "p1/c", "p10/a")},
 		{"limit above the count", state.Query{PartitionKey: "p2", Limit: 10}, ks("p2/a", "p2/b1")},
 		{"missing partition", state.Query{PartitionKey: "nope"}, nil},
+		{"after a row key, exclusive", state.Query{PartitionKey: "p1", RowKeyAfter: "b1"}, ks("p1/b2", "p1/b3", "p1/c")},
+		{"after a row key that is not stored", state.Query{PartitionKey: "p1", RowKeyAfter: "b15"}, ks("p1/b2", "p1/b3", "p1/c")},
+		{"after, with a prefix and a limit: the next page", state.Query{PartitionKey: "p1", RowKeyPrefix: "b", RowKeyAfter: "b", Limit: 2}, ks("p1/b1", "p1/b2")},
+		{"after the last row", state.Query{PartitionKey: "p1", RowKeyAfter: "c"}, nil},
+		{"after, with a quote", state.Query{PartitionKey: "q", RowKeyAfter: "o'k1"}, ks("q/o'k2", "q/ok")},
+		{"after a non-ASCII key", state.Query{PartitionKey: "u", RowKeyAfter: "é1"}, ks("u/é2", "u/ê")},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -831,6 +837,9 @@ func testList(t *testing.T, b state.Backend) {
 	}
 	if _, err := tb.List(ctx, state.Query{Limit: -1}); err == nil {
 		t.Errorf("List with a negative limit = nil error, want an error")
+	}
+	if _, err := tb.List(ctx, state.Query{RowKeyAfter: "a"}); err == nil {
+		t.Errorf("List with RowKeyAfter and no PartitionKey = nil error, want an error")
 	}
 }
 

@@ -313,7 +313,7 @@ func (t *table) List(ctx context.Context, q state.Query) ([]state.Entity, error)
 			// The filter already did this; checking again keeps the
 			// contract even where the service compares strings in a way
 			// that differs from Go for some non-ASCII prefix.
-			if !strings.HasPrefix(e.RowKey, q.RowKeyPrefix) {
+			if !strings.HasPrefix(e.RowKey, q.RowKeyPrefix) || (q.RowKeyAfter != "" && e.RowKey <= q.RowKeyAfter) {
 				continue
 			}
 			out = append(out, e)
@@ -333,8 +333,9 @@ func (t *table) List(ctx context.Context, q state.Query) ([]state.Entity, error)
 	return out, nil
 }
 
-// filter builds the OData filter of q: an exact PartitionKey and a RowKey
-// range [prefix, successor(prefix)).
+// filter builds the OData filter of q: an exact PartitionKey, a RowKey
+// range [prefix, successor(prefix)) and, for a continuation, RowKey >
+// RowKeyAfter.
 func filter(q state.Query) string {
 	var parts []string
 	if q.PartitionKey != "" {
@@ -345,6 +346,9 @@ func filter(q state.Query) string {
 		if end, ok := prefixEnd(q.RowKeyPrefix); ok {
 			parts = append(parts, "RowKey lt "+quote(end))
 		}
+	}
+	if q.RowKeyAfter != "" {
+		parts = append(parts, "RowKey gt "+quote(q.RowKeyAfter))
 	}
 	return strings.Join(parts, " and ")
 }
