@@ -48,10 +48,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) ./internal/oneroster
 	$(GO) test -run '^$$' -fuzz '^FuzzCleanProperty$$' -fuzztime $(FUZZTIME) ./internal/userplan
 
-## bench: the speed and memory figures (users sync against Graph's limits,
-## the $batch executor, reading a 100,000-person district)
+## bench: the speed and memory figures (users, and users then groups, synced
+## against Graph's limits; the $batch executor; reading a 100,000-person district)
 bench:
 	$(GO) test -run '^$$' -bench 'InitialUsersSync' -benchtime 1x -count 3 ./internal/e2e
+	$(GO) test -run '^$$' -bench 'InitialUsersAndGroups' -benchtime 1x ./internal/e2e
 	$(GO) test -run '^$$' -bench 'ExecuteCreates' -benchtime 1x ./internal/graph
 	$(GO) test -run '^$$' -bench 'ReadDistrict' -benchtime 3x ./internal/oneroster
 

@@ -100,3 +100,88 @@ func licensedRules() *tenant.UsersConfig {
 	}
 	return &rules
 }
+
+// BenchmarkInitialUsersAndGroups provisions a school of 1,500 pupils and
+// 150 staff (accounts with a licence and a security group, as in
+// BenchmarkInitialUsersSync), then its registration and teaching groups as
+// Microsoft 365 groups, into an empty simulated tenant with Graph's
+// default limits, then runs both again with nothing changed. It reports
+// the writes made against the minimum — 2 writes per account (create,
+// licence) plus its security groups' binds 20 at a time, and per class
+// group 1 + ⌈(owners+members−20)/20⌉ — and the elapsed Graph time against
+// the bound the write quota puts on that minimum: the writes beyond the
+// 3,000-write burst at 20 writes per second.
+func BenchmarkInitialUsersAndGroups(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		e := newEnv(b, benchScale, nil, seedLicenceAndGroups)
+		day1 := school(1500, 150)
+		prof := groupsProfile()
+		prof.Users = licensedRules()
+		b.StartTimer()
+
+		start := time.Now()
+		in := e.input(runs.ModeApply)
+		in.Profile = prof
+		users := e.syncEntity(e.users(day1), in)
+		in.Job.Entity, in.Job.Step, in.Job.Cursor = tenant.EntityGroups, 0, ""
+		groups := e.syncEntity(e.groups(day1), in)
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if users["failed.create"]+groups["failed.create"]+groups["failed.update"] != 0 {
+			b.Fatalf("initial sync failed changes: users %v groups %v", users, groups)
+		}
+		st := e.stats()
+		minimum := minimumWrites(e, users["applied.create"])
+		graphSeconds := elapsed.Seconds() * benchScale
+		bound := max(float64(minimum)-3000, 0) / 20
+		b.ReportMetric(float64(users["applied.create"]), "accounts")
+		b.ReportMetric(float64(groups["applied.create"]), "groups")
+		b.ReportMetric(float64(e.requests.Load()), "graph-requests")
+		b.ReportMetric(float64(st.Writes), "writes")
+		b.ReportMetric(float64(minimum), "min-writes")
+		b.ReportMetric(float64(st.Writes)/float64(minimum), "writes/min")
+		b.ReportMetric(float64(st.Throttled), "429s")
+		b.ReportMetric(graphSeconds, "graph-s")
+		b.ReportMetric(bound, "bound-s")
+		if bound > 0 {
+			b.ReportMetric(graphSeconds/bound, "ratio-to-bound")
+		}
+
+		// A no-change night, once Graph's reads show every new object.
+		time.Sleep(2 * graphsim.DefaultConsistencyDelay / benchScale)
+		reqBefore, writesBefore := e.requests.Load(), st.Writes
+		in = e.input(runs.ModeApply)
+		in.Profile = prof
+		e.syncEntity(e.users(day1), in)
+		in.Job.Entity, in.Job.Step, in.Job.Cursor = tenant.EntityGroups, 0, ""
+		e.syncEntity(e.groups(day1), in)
+		reqs, writes := e.requests.Load()-reqBefore, e.stats().Writes-writesBefore
+		b.ReportMetric(float64(reqs), "rerun-requests")
+		b.ReportMetric(float64(writes), "rerun-writes")
+		if writes != 0 || reqs > 20 {
+			b.Errorf("the no-change night made %d requests and %d writes, want at most 20 and none", reqs, writes)
+		}
+		b.StartTimer()
+	}
+}
+
+// minimumWrites is the fewest writes the tenant's final state takes from
+// empty: per account a create and a licence, each security group's
+// members 20 binds a write, and each Microsoft 365 group one create
+// carrying 20 binds plus one PATCH per further 20.
+func minimumWrites(e *env, accounts int) int {
+	ts, _ := e.sim.ExportTenant(tenantID)
+	n := 2 * accounts
+	for _, g := range ts.Groups {
+		members, _ := g["members"].([]string)
+		owners, _ := g["owners"].([]string)
+		switch g["id"] {
+		case groupStudents, groupStaff: // seeded: only their members are written
+			n += (len(members) + 19) / 20
+		default:
+			n += 1 + (max(len(owners)+len(members)-20, 0)+19)/20
+		}
+	}
+	return n
+}
