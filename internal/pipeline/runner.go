@@ -98,6 +98,9 @@ func (p *Pipeline) handleJob(ctx context.Context, d queue.Delivery, job queue.Jo
 		return p.failEntity(ctx, run, idx, fmt.Errorf("stopped after %d steps, the cap on one entity's steps: it kept asking for more without finishing", job.Step))
 	}
 	c, prof, err := p.loadTarget(ctx, job)
+	if errors.Is(err, ErrDisconnected) {
+		return p.cancelRun(ctx, run, err.Error())
+	}
 	if err != nil {
 		return p.failed(ctx, d, job, &run, idx, err)
 	}
@@ -202,7 +205,7 @@ func (p *Pipeline) loadTarget(ctx context.Context, job queue.Job) (tenant.Custom
 		return c, tenant.Profile{}, err
 	}
 	if c.Disconnected {
-		return c, tenant.Profile{}, queue.Terminal(fmt.Errorf("customer %s was disconnected", c.ID))
+		return c, tenant.Profile{}, queue.Terminal(fmt.Errorf("customer %s: %w", c.ID, ErrDisconnected))
 	}
 	prof, err := p.store.GetProfile(ctx, job.CustomerID, job.ProfileID)
 	if errors.Is(err, state.ErrNotFound) {
@@ -306,6 +309,59 @@ func (p *Pipeline) record(ctx context.Context, run runs.Run, idx int, job queue.
 		p.afterEntity(ctx, saved, idx, &out)
 	}
 	return out
+}
+
+// ErrDisconnected: the customer's configuration was removed; its runs end
+// cancelled at their next step.
+var ErrDisconnected = errors.New("configuration removed: the customer is disconnected")
+
+// cancelRun ends every unfinished entity of run cancelled. The message is
+// then complete and nothing more of the run reaches the tenant.
+func (p *Pipeline) cancelRun(ctx context.Context, run runs.Run, why string) Outcome {
+	saved, err := CancelRun(ctx, p.store, run, why, p.clock.Now())
+	if err != nil {
+		return Outcome{Disposition: Retry, Err: err}
+	}
+	out := Outcome{Log: []string{fmt.Sprintf("run %s cancelled: %s", run.ID, why)}}
+	for i, er := range saved.Entities {
+		if er.Status == runs.StatusCancelled {
+			p.afterEntity(ctx, saved, i, &out)
+		}
+	}
+	return out
+}
+
+// CancelRun marks every unfinished entity of run cancelled and saves it
+// (ETag-guarded: ErrConflict when it moved since it was read) with a log
+// line per entity. A finished run is returned as it is.
+func CancelRun(ctx context.Context, store interface {
+	SaveRun(ctx context.Context, r runs.Run) (runs.Run, error)
+	AppendRunLog(ctx context.Context, customerID, runID string, entries ...runs.LogEntry) error
+}, run runs.Run, why string, now time.Time) (runs.Run, error) {
+	if run.Status.Done() {
+		return run, nil
+	}
+	var log []runs.LogEntry
+	for i := range run.Entities {
+		er := &run.Entities[i]
+		if er.Status.Done() {
+			continue
+		}
+		er.Status, er.Error, er.EndedAt = runs.StatusCancelled, why, now.UTC()
+		if er.StartedAt.IsZero() {
+			er.StartedAt = now.UTC()
+		}
+		log = append(log, runs.LogEntry{Level: "warn", Entity: er.Entity, Message: why})
+	}
+	run.Finish(now)
+	saved, err := store.SaveRun(ctx, run)
+	if err != nil {
+		return run, fmt.Errorf("cancel run %s: %w", run.ID, err)
+	}
+	if err := store.AppendRunLog(ctx, run.CustomerID, run.ID, log...); err != nil {
+		return saved, fmt.Errorf("cancel run %s: run log: %w", run.ID, err)
+	}
+	return saved, nil
 }
 
 func (p *Pipeline) failEntity(ctx context.Context, run runs.Run, idx int, cause error) Outcome {

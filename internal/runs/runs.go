@@ -27,12 +27,15 @@ const (
 	// confirmation (a deletion guard, a shrunk feed). Nothing runs until
 	// someone confirms; last-sync does not move.
 	StatusHeld Status = "held"
+	// StatusCancelled: stopped because the customer's configuration was
+	// removed; what ran before stays done, nothing after it runs.
+	StatusCancelled Status = "cancelled"
 )
 
 // Done reports whether s is final: nothing more happens without a person.
 func (s Status) Done() bool {
 	switch s {
-	case StatusSucceeded, StatusFailed, StatusSkipped, StatusPartial, StatusHeld:
+	case StatusSucceeded, StatusFailed, StatusSkipped, StatusPartial, StatusHeld, StatusCancelled:
 		return true
 	}
 	return false
@@ -113,7 +116,7 @@ func (r *Run) Entity(name string) int {
 // EndedAt when every entity is final.
 func (r *Run) Finish(now time.Time) {
 	totals := map[string]int{}
-	done, ok, held := 0, 0, 0
+	done, ok, held, cancelled := 0, 0, 0, 0
 	for _, e := range r.Entities {
 		for k, v := range e.Counts {
 			totals[k] += v
@@ -126,6 +129,8 @@ func (r *Run) Finish(now time.Time) {
 			ok++
 		case StatusHeld:
 			held++
+		case StatusCancelled:
+			cancelled++
 		}
 	}
 	r.Counts = totals
@@ -136,6 +141,9 @@ func (r *Run) Finish(now time.Time) {
 		return
 	}
 	switch {
+	case cancelled > 0:
+		// A removed configuration ends the run, whatever ran before.
+		r.Status = StatusCancelled
 	case ok == len(r.Entities):
 		r.Status = StatusSucceeded
 	case ok+held == len(r.Entities):

@@ -21,6 +21,8 @@ func TestFinish(t *testing.T) {
 		{"held and succeeded", []Status{StatusHeld, StatusSucceeded}, StatusHeld, true},
 		{"held alone", []Status{StatusHeld}, StatusHeld, true},
 		{"held and failed", []Status{StatusHeld, StatusFailed}, StatusPartial, true},
+		{"succeeded then cancelled", []Status{StatusSucceeded, StatusCancelled}, StatusCancelled, true},
+		{"cancelled alone", []Status{StatusCancelled}, StatusCancelled, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,5 +53,14 @@ func TestRunIDs(t *testing.T) {
 	}
 	if m1, m2 := ManualID(at), ManualID(at); m1 == m2 || m1[:16] != a[:16] {
 		t.Errorf("ManualID = %s, %s: want distinct, time-ordered ids", m1, m2)
+	}
+}
+
+func TestCancelledIsDoneNotSettled(t *testing.T) {
+	if !StatusCancelled.Done() {
+		t.Error("cancelled is not Done: a cancelled run would read as still going")
+	}
+	if StatusCancelled.Settled() {
+		t.Error("cancelled is Settled: entities after a cancelled one would run")
 	}
 }
