@@ -16,6 +16,7 @@ require (
 	github.com/microsoftgraph/msgraph-sdk-go v1.89.0
 	github.com/microsoftgraph/msgraph-sdk-go-core v1.4.0
 	github.com/mozillazg/go-unidecode v0.2.0
+	go.etcd.io/bbolt v1.4.3
 	golang.org/x/text v0.41.0
 )
 

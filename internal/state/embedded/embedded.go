@@ -1,6 +1,6 @@
 // Package embedded is a state.Backend that lives in process and, when given
-// a folder, persists each table there as one JSON file. It is rostersync's
-// local default: no emulator, no cloud account.
+// a folder, persists its tables there in one bbolt database (state.db). It
+// is rostersync's local default: no emulator, no cloud account.
 //
 // It mirrors Azure Table Storage's semantics rather than merely storing
 // rows: keys and sizes are validated exactly as state.ValidateEntity says,
@@ -11,10 +11,22 @@
 // here therefore works against Table Storage; state/storetest holds both to
 // the same contract.
 //
-// A write is durable when it returns: the table's file is rewritten through
-// a temporary file and a rename, so a crash leaves either the old or the new
-// file, never half of one. Rewriting the whole table on every write is fine
-// for the few thousand rows of a local installation, not for production.
+// A write is durable when it returns: each write or transaction is one
+// bbolt transaction, fsync'd on commit, so a crash leaves the database as
+// it was before the write or after it, never between. A table is one
+// bucket whose keys are PartitionKey, a zero byte, then RowKey: keys cannot
+// hold control characters, so the zero byte sorts before anything a key
+// may hold and bucket order is Table Storage's order (PartitionKey, then
+// RowKey, ordinally). A write costs O(log n) in the table's size, where
+// the folder format before this one rewrote the whole table on every write.
+//
+// Folders written by earlier builds (one JSON file per table) are migrated
+// on Open: each table file is copied into the database in one transaction,
+// then renamed to NAME.json.migrated.
+//
+// Without a folder the tables are maps in memory, behind the same checks
+// (see rows): a bbolt file in a temporary folder would fsync for nothing
+// and outlive a Backend nobody closed.
 //
 // One folder belongs to one Backend at a time. Open takes an exclusive lock
 // on the folder (on Unix) so that a second process, which would silently
@@ -23,8 +35,10 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -38,18 +52,32 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/rostersync/rostersync/internal/state"
 )
 
 // tableName is Azure's rule for table names.
 var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{2,62}$`)
 
-// fileFormat versions the JSON layout of a table file.
-const fileFormat = 1
+const (
+	// dbFile is the database's file in the state folder.
+	dbFile = "state.db"
+	// legacyFormat versions the JSON layout of the table files that
+	// earlier builds wrote and Open migrates.
+	legacyFormat = 1
+	// migratedSuffix is appended to a table file once it is migrated.
+	migratedSuffix = ".migrated"
+	// recordFormat versions the encoding of one stored row.
+	recordFormat byte = 1
+	// keySep separates PartitionKey from RowKey in a bucket key.
+	keySep byte = 0
+)
 
 // Backend is an in-process state.Backend. It is safe for concurrent use.
 type Backend struct {
-	dir string // "" keeps everything in memory
+	dir string   // "" keeps everything in memory
+	db  *bolt.DB // nil in memory
 
 	mu     sync.Mutex
 	tables map[string]*table // by lower-cased name: Azure names are case-insensitive
@@ -60,9 +88,9 @@ type Backend struct {
 
 var _ state.Backend = (*Backend)(nil)
 
-// Open returns a Backend persisted in dir, creating the folder when missing
-// and loading every table file already in it. dir == "" keeps everything in
-// memory.
+// Open returns a Backend persisted in dir, creating the folder and its
+// database when missing and migrating table files an earlier build left
+// there. dir == "" keeps everything in memory.
 func Open(dir string) (*Backend, error) {
 	b := &Backend{dir: dir, tables: map[string]*table{}}
 	if dir == "" {
@@ -75,29 +103,72 @@ func Open(dir string) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state folder %s: %w", dir, err)
 	}
-	b.unlock = unlock
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	// The folder lock already excludes other Backends; the timeout only
+	// bounds the wait should something else hold the file.
+	db, err := bolt.Open(filepath.Join(dir, dbFile), 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		_ = unlock()
 		return nil, fmt.Errorf("open state folder %s: %w", dir, err)
+	}
+	if err := migrate(db, dir); err != nil {
+		_ = db.Close()
+		_ = unlock()
+		return nil, fmt.Errorf("open state folder %s: %w", dir, err)
+	}
+	b.db, b.unlock = db, unlock
+	return b, nil
+}
+
+// migrate copies every table file of the earlier JSON format into db, one
+// transaction per table, then renames the file so it is read only once. A
+// crash between the commit and the rename repeats the copy next time,
+// which replaces the bucket with the same rows: nothing could write to it
+// in between, since Open had not returned.
+func migrate(db *bolt.DB, dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
 	}
 	for _, path := range files {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		if !tableName.MatchString(name) {
 			continue // not ours (an editor backup, say)
 		}
-		t, err := loadTable(path)
+		lt, err := loadLegacyTable(path)
 		if err != nil {
-			_ = unlock()
-			return nil, fmt.Errorf("open state folder %s: %w", dir, err)
+			return fmt.Errorf("migrate %s: %w", path, err)
 		}
-		b.tables[strings.ToLower(t.name)] = t
+		err = db.Update(func(tx *bolt.Tx) error {
+			bucket := []byte(strings.ToLower(lt.name))
+			if tx.Bucket(bucket) != nil {
+				if err := tx.DeleteBucket(bucket); err != nil {
+					return err
+				}
+			}
+			bk, err := tx.CreateBucket(bucket)
+			if err != nil {
+				return err
+			}
+			for _, k := range slices.SortedFunc(maps.Keys(lt.rows), compareKeys) {
+				if err := bk.Put(encodeKey(k), encodeRecord(lt.rows[k])); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", path, err)
+		}
+		if err := os.Rename(path, path+migratedSuffix); err != nil {
+			return fmt.Errorf("migrate %s: %w", path, err)
+		}
 	}
-	return b, nil
+	return nil
 }
 
 // Close releases the folder. Writes through tables already handed out fail
-// afterwards; reads still see the data in memory.
+// afterwards; so do reads of a folder's tables (in memory they still see
+// the data).
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -105,15 +176,22 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.closed = true
-	for _, t := range b.tables {
-		t.mu.Lock()
-		t.closed = true
-		t.mu.Unlock()
+	var errs []error
+	if b.db != nil {
+		if err := b.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", b.dir, err))
+		}
 	}
 	if b.unlock != nil {
-		return b.unlock()
+		errs = append(errs, b.unlock())
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+func (b *Backend) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
 }
 
 // String describes the backend for logs.
@@ -144,12 +222,17 @@ func (b *Backend) Table(ctx context.Context, name string) (state.Table, error) {
 	if t, ok := b.tables[key]; ok {
 		return t, nil
 	}
-	t := &table{name: name, rows: map[rowKey]record{}}
-	if b.dir != "" {
-		t.path = filepath.Join(b.dir, key+".json")
-		// Write the empty table now so that it exists on disk, as a created
-		// table exists in Azure.
-		if err := t.persist(); err != nil {
+	t := &table{name: name, b: b, bucket: []byte(key)}
+	if b.db == nil {
+		t.mem = map[rowKey]record{}
+	} else {
+		// Create the bucket now so that the table exists on disk, as a
+		// created table exists in Azure.
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(t.bucket)
+			return err
+		})
+		if err != nil {
 			return nil, fmt.Errorf("create table %s: %w", name, err)
 		}
 	}
@@ -165,27 +248,87 @@ type record struct {
 	props     map[string]string // owned by the table; never handed out
 }
 
-// table is one table. Its mutex guards rows and the file: a write changes
-// memory and rewrites the file under the lock, so the file always holds a
-// state some sequence of writes produced.
+// table is one table: a bucket of the Backend's database, or (in memory)
+// mem guarded by mu.
 type table struct {
-	name string
-	path string // "" in memory
+	name   string
+	b      *Backend
+	bucket []byte // the lower-cased name
 
-	mu     sync.RWMutex
-	rows   map[rowKey]record
-	closed bool
+	mu  sync.RWMutex
+	mem map[rowKey]record // nil in a folder
 }
 
 var _ state.Table = (*table)(nil)
+
+// rows is one table's storage seen from inside one read or write: a bbolt
+// bucket in a transaction, or the in-memory map under the table's lock.
+// Writes check every operation against it before changing it, whichever it
+// is, so the two cannot disagree on the rules.
+type rows interface {
+	get(k rowKey) (record, bool, error)
+	put(k rowKey, r record) error
+	del(k rowKey) error
+	// scan calls fn for the rows of partition pk (every partition when pk
+	// is "") whose RowKey starts with prefix and (after != "", which needs
+	// a pk) is greater than after, in key order, until fn returns false.
+	scan(pk, prefix, after string, fn func(rowKey, record) bool) error
+}
+
+// view runs fn with the table's rows for reading.
+func (t *table) view(fn func(rows) error) error {
+	if t.mem == nil {
+		return t.b.db.View(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(t.bucket)
+			if bk == nil {
+				return fmt.Errorf("table %s is missing from %s", t.name, dbFile)
+			}
+			return fn(boltRows{bk})
+		})
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return fn(memRows(t.mem))
+}
+
+// update runs fn with the table's rows for writing: all of fn's changes
+// are kept, durably, or (when fn fails) none.
+func (t *table) update(fn func(rows) error) error {
+	if t.b.isClosed() {
+		return errors.New("backend is closed")
+	}
+	if t.mem == nil {
+		return t.b.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(t.bucket)
+			if bk == nil {
+				return fmt.Errorf("table %s is missing from %s", t.name, dbFile)
+			}
+			return fn(boltRows{bk})
+		})
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// fn checks every operation before its first change, and changes to
+	// the map cannot fail, so a failed fn has changed nothing.
+	return fn(memRows(t.mem))
+}
 
 func (t *table) Get(ctx context.Context, pk, rk string) (state.Entity, error) {
 	if err := checkKeys(ctx, pk, rk); err != nil {
 		return state.Entity{}, fmt.Errorf("get %s/%s from %s: %w", pk, rk, t.name, err)
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	r, ok := t.rows[rowKey{pk, rk}]
+	var (
+		r  record
+		ok bool
+	)
+	err := t.view(func(rs rows) error {
+		var err error
+		r, ok, err = rs.get(rowKey{pk, rk})
+		return err
+	})
+	if err != nil {
+		return state.Entity{}, fmt.Errorf("get %s/%s from %s: %w", pk, rk, t.name, err)
+	}
 	if !ok {
 		return state.Entity{}, fmt.Errorf("get %s/%s from %s: %w", pk, rk, t.name, state.ErrNotFound)
 	}
@@ -210,8 +353,8 @@ func (t *table) Delete(ctx context.Context, pk, rk, etag string) error {
 	return err
 }
 
-// write applies one operation: the same path as a one-op transaction, with
-// the same validation, so single writes and transactions cannot disagree.
+// write applies one operation: the same path as a transaction, with the
+// same validation, so single writes and transactions cannot disagree.
 func (t *table) write(ctx context.Context, kind state.OpKind, e state.Entity) (state.Entity, error) {
 	what := fmt.Sprintf("%s %s/%s in %s", kind, e.PartitionKey, e.RowKey, t.name)
 	if err := ctx.Err(); err != nil {
@@ -220,24 +363,14 @@ func (t *table) write(ctx context.Context, kind state.OpKind, e state.Entity) (s
 	if err := state.ValidateOp(state.Op{Kind: kind, Entity: e}); err != nil {
 		return state.Entity{}, fmt.Errorf("%s: %w", what, err)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	key := rowKey{e.PartitionKey, e.RowKey}
-	next, err := t.check(kind, key, e.ETag)
+	written, err := t.apply([]state.Op{{Kind: kind, Entity: e}})
 	if err != nil {
 		return state.Entity{}, fmt.Errorf("%s: %w", what, err)
 	}
-	changes := map[rowKey]*record{key: nil}
-	if next {
-		changes[key] = newRecord(e.Props)
-	}
-	if err := t.commit(changes); err != nil {
-		return state.Entity{}, fmt.Errorf("%s: %w", what, err)
-	}
-	if !next {
+	if written[0] == nil {
 		return state.Entity{}, nil
 	}
-	return t.rows[key].entity(e.PartitionKey, e.RowKey), nil
+	return written[0].entity(e.PartitionKey, e.RowKey), nil
 }
 
 func (t *table) Transact(ctx context.Context, ops []state.Op) error {
@@ -256,37 +389,70 @@ func (t *table) Transact(ctx context.Context, ops []state.Op) error {
 			return fmt.Errorf("%s: operation %d: %w", what, i, err)
 		}
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	// Check every operation against the current rows before changing any:
-	// that is what makes the transaction all-or-nothing. Each row appears
-	// once (ValidateTransaction), so the checks cannot interfere.
-	changes := make(map[rowKey]*record, len(ops))
-	for i, op := range ops {
-		key := rowKey{op.Entity.PartitionKey, op.Entity.RowKey}
-		next, err := t.check(op.Kind, key, op.Entity.ETag)
-		if err != nil {
-			return fmt.Errorf("%s: operation %d (%s %s): %w", what, i, op.Kind, op.Entity.RowKey, err)
-		}
-		changes[key] = nil
-		if next {
-			changes[key] = newRecord(op.Entity.Props)
-		}
-	}
-	if err := t.commit(changes); err != nil {
+	if _, err := t.apply(ops); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
 
+// opError is an operation a transaction refused.
+type opError struct {
+	i   int
+	op  state.Op
+	err error
+}
+
+func (e *opError) Error() string {
+	return fmt.Sprintf("operation %d (%s %s): %v", e.i, e.op.Kind, e.op.Entity.RowKey, e.err)
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+// apply checks every operation against the current rows, then (all
+// passing) makes them in one transaction. It returns, per operation, the
+// row written (nil for a delete). Each row appears once
+// (ValidateTransaction), so the checks cannot interfere.
+func (t *table) apply(ops []state.Op) ([]*record, error) {
+	written := make([]*record, len(ops))
+	err := t.update(func(rs rows) error {
+		for i, op := range ops {
+			key := rowKey{op.Entity.PartitionKey, op.Entity.RowKey}
+			next, err := check(rs, op.Kind, key, op.Entity.ETag)
+			if err != nil {
+				if len(ops) == 1 {
+					return err
+				}
+				return &opError{i, op, err}
+			}
+			if next {
+				written[i] = newRecord(op.Entity.Props)
+			}
+		}
+		for i, op := range ops {
+			key := rowKey{op.Entity.PartitionKey, op.Entity.RowKey}
+			var err error
+			if written[i] == nil {
+				err = rs.del(key)
+			} else {
+				err = rs.put(key, *written[i])
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return written, err
+}
+
 // check decides whether kind may apply to the row at key given etag, the
 // way Table Storage decides it. It reports whether the row exists after the
 // operation.
-func (t *table) check(kind state.OpKind, key rowKey, etag string) (bool, error) {
-	if t.closed {
-		return false, errors.New("backend is closed")
+func check(rs rows, kind state.OpKind, key rowKey, etag string) (bool, error) {
+	cur, exists, err := rs.get(key)
+	if err != nil {
+		return false, err
 	}
-	cur, exists := t.rows[key]
 	switch kind {
 	case state.OpInsert:
 		if exists {
@@ -307,37 +473,6 @@ func (t *table) check(kind state.OpKind, key rowKey, etag string) (bool, error) 
 	return false, fmt.Errorf("unknown operation kind %d", kind)
 }
 
-// commit applies changes (nil: delete) and persists the table. When the file
-// cannot be written, memory is rolled back so that a failed write changes
-// nothing, as the caller was told.
-func (t *table) commit(changes map[rowKey]*record) error {
-	type prior struct {
-		r      record
-		exists bool
-	}
-	undo := make(map[rowKey]prior, len(changes))
-	for k, r := range changes {
-		old, ok := t.rows[k]
-		undo[k] = prior{old, ok}
-		if r == nil {
-			delete(t.rows, k)
-		} else {
-			t.rows[k] = *r
-		}
-	}
-	if err := t.persist(); err != nil {
-		for k, p := range undo {
-			if p.exists {
-				t.rows[k] = p.r
-			} else {
-				delete(t.rows, k)
-			}
-		}
-		return err
-	}
-	return nil
-}
-
 func (t *table) List(ctx context.Context, q state.Query) ([]state.Entity, error) {
 	what := fmt.Sprintf("list %s", t.name)
 	if err := ctx.Err(); err != nil {
@@ -346,28 +481,19 @@ func (t *table) List(ctx context.Context, q state.Query) ([]state.Entity, error)
 	if err := state.ValidateQuery(q); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	var keys []rowKey
-	for k := range t.rows {
-		if q.PartitionKey != "" && k.pk != q.PartitionKey {
-			continue
-		}
-		if !strings.HasPrefix(k.rk, q.RowKeyPrefix) {
-			continue
-		}
-		keys = append(keys, k)
+	var out []state.Entity
+	err := t.view(func(rs rows) error {
+		out = nil // a retried read starts again
+		return rs.scan(q.PartitionKey, q.RowKeyPrefix, q.RowKeyAfter, func(k rowKey, r record) bool {
+			out = append(out, r.entity(k.pk, k.rk))
+			return q.Limit <= 0 || len(out) < q.Limit
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	// Table Storage orders by PartitionKey then RowKey, comparing
-	// ordinally; Go's string comparison is the same for the ASCII keys
-	// state.EncodeKey produces.
-	slices.SortFunc(keys, compareKeys)
-	if q.Limit > 0 && len(keys) > q.Limit {
-		keys = keys[:q.Limit]
-	}
-	out := make([]state.Entity, len(keys))
-	for i, k := range keys {
-		out[i] = t.rows[k].entity(k.pk, k.rk)
+	if out == nil {
+		out = []state.Entity{}
 	}
 	return out, nil
 }
@@ -377,6 +503,206 @@ func compareKeys(a, b rowKey) int {
 		return c
 	}
 	return strings.Compare(a.rk, b.rk)
+}
+
+// --- the two kinds of rows
+
+// memRows is a table in memory. scan sorts what matches: Table Storage
+// orders by PartitionKey then RowKey, comparing ordinally, and Go's string
+// comparison is the same byte order.
+type memRows map[rowKey]record
+
+func (m memRows) get(k rowKey) (record, bool, error) {
+	r, ok := m[k]
+	return r, ok, nil
+}
+
+func (m memRows) put(k rowKey, r record) error { m[k] = r; return nil }
+func (m memRows) del(k rowKey) error           { delete(m, k); return nil }
+
+func (m memRows) scan(pk, prefix, after string, fn func(rowKey, record) bool) error {
+	var keys []rowKey
+	for k := range m {
+		if (pk == "" || k.pk == pk) && strings.HasPrefix(k.rk, prefix) && (after == "" || k.rk > after) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, compareKeys)
+	for _, k := range keys {
+		if !fn(k, m[k]) {
+			break
+		}
+	}
+	return nil
+}
+
+// boltRows is a table in the database: one bucket, keyed by encodeKey.
+type boltRows struct{ bk *bolt.Bucket }
+
+func (b boltRows) get(k rowKey) (record, bool, error) {
+	v := b.bk.Get(encodeKey(k))
+	if v == nil {
+		return record{}, false, nil
+	}
+	r, err := decodeRecord(v)
+	if err != nil {
+		return record{}, false, fmt.Errorf("row %s/%s: %w", k.pk, k.rk, err)
+	}
+	return r, true, nil
+}
+
+func (b boltRows) put(k rowKey, r record) error { return b.bk.Put(encodeKey(k), encodeRecord(r)) }
+func (b boltRows) del(k rowKey) error           { return b.bk.Delete(encodeKey(k)) }
+
+func (b boltRows) scan(pk, prefix, after string, fn func(rowKey, record) bool) error {
+	c := b.bk.Cursor()
+	// Within a partition the rows with a prefix are one run of keys,
+	// starting at the prefix itself; a continuation starts at after when
+	// that is further on.
+	var within []byte
+	var k, v []byte
+	if pk == "" {
+		k, v = c.First()
+	} else {
+		within = encodeKey(rowKey{pk, prefix})
+		k, v = c.Seek(encodeKey(rowKey{pk, max(prefix, after)}))
+	}
+	for ; k != nil; k, v = c.Next() {
+		if within != nil && !bytes.HasPrefix(k, within) {
+			return nil // past the partition, or past the prefix within it
+		}
+		key, err := decodeKey(k)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(key.rk, prefix) || (after != "" && key.rk <= after) {
+			continue // a scan of every partition, or the row after names
+		}
+		r, err := decodeRecord(v)
+		if err != nil {
+			return fmt.Errorf("row %s/%s: %w", key.pk, key.rk, err)
+		}
+		if !fn(key, r) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// encodeKey is PartitionKey, a zero byte, RowKey. Keys hold no control
+// characters (state.ValidateKey), so the split is unambiguous and byte
+// order is (PartitionKey, RowKey) order.
+func encodeKey(k rowKey) []byte {
+	out := make([]byte, 0, len(k.pk)+1+len(k.rk))
+	out = append(out, k.pk...)
+	out = append(out, keySep)
+	return append(out, k.rk...)
+}
+
+func decodeKey(b []byte) (rowKey, error) {
+	i := bytes.IndexByte(b, keySep)
+	if i < 0 {
+		return rowKey{}, fmt.Errorf("stored key %q has no separator", b)
+	}
+	return rowKey{string(b[:i]), string(b[i+1:])}, nil
+}
+
+// encodeRecord is the format byte, then the ETag, the timestamp (Unix
+// seconds as a varint, nanoseconds as a uvarint) and the property count,
+// each property's name and value: strings as a uvarint length and bytes.
+// Properties are written in name order so equal rows encode alike.
+func encodeRecord(r record) []byte {
+	size := 1 + 2*binary.MaxVarintLen64 + len(r.etag) + 3*binary.MaxVarintLen64
+	for n, v := range r.props {
+		size += 2*binary.MaxVarintLen64 + len(n) + len(v)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, recordFormat)
+	out = appendString(out, r.etag)
+	out = binary.AppendVarint(out, r.timestamp.Unix())
+	out = binary.AppendUvarint(out, uint64(r.timestamp.Nanosecond()))
+	out = binary.AppendUvarint(out, uint64(len(r.props)))
+	for _, n := range slices.Sorted(maps.Keys(r.props)) {
+		out = appendString(out, n)
+		out = appendString(out, r.props[n])
+	}
+	return out
+}
+
+func appendString(out []byte, s string) []byte {
+	out = binary.AppendUvarint(out, uint64(len(s)))
+	return append(out, s...)
+}
+
+var errCorrupt = errors.New("stored row is corrupt")
+
+func decodeRecord(b []byte) (record, error) {
+	if len(b) == 0 || b[0] != recordFormat {
+		return record{}, fmt.Errorf("%w: unknown format", errCorrupt)
+	}
+	d := decoder{b: b[1:]}
+	etag := d.string()
+	sec := d.varint()
+	nsec := d.uvarint()
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		return record{}, fmt.Errorf("%w: header", errCorrupt)
+	}
+	props := make(map[string]string, n)
+	for range n {
+		name := d.string()
+		props[name] = d.string()
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return record{}, fmt.Errorf("%w: properties", errCorrupt)
+	}
+	return record{etag: etag, timestamp: time.Unix(sec, int64(nsec)).UTC(), props: props}, nil
+}
+
+// decoder reads what encodeRecord wrote; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
 }
 
 // --- validation
@@ -391,12 +717,7 @@ func checkKeys(ctx context.Context, pk, rk string) error {
 	return state.ValidateKey("RowKey", rk)
 }
 
-// validateOp checks one operation the way the service would before touching
-// any row. An Update or Delete must say which version it expects: an empty
-// ETag is refused rather than read as "any", because aztables would send no
-// If-Match at all, which turns an update into an upsert.
-
-// --- records, etags, files
+// --- records, etags
 
 func newRecord(props map[string]string) *record {
 	return &record{etag: newETag(), timestamp: time.Now().UTC(), props: cloneProps(props)}
@@ -423,8 +744,10 @@ func newETag() string {
 	return `W/"` + hex.EncodeToString(b[:]) + `"`
 }
 
-// fileEntity is one row as stored on disk.
-type fileEntity struct {
+// --- the table files of earlier builds
+
+// legacyEntity is one row as an earlier build stored it.
+type legacyEntity struct {
 	PartitionKey string            `json:"partitionKey"`
 	RowKey       string            `json:"rowKey"`
 	ETag         string            `json:"etag"`
@@ -432,73 +755,42 @@ type fileEntity struct {
 	Props        map[string]string `json:"props"`
 }
 
-type fileTable struct {
-	Format   int          `json:"format"`
-	Table    string       `json:"table"`
-	Entities []fileEntity `json:"entities"`
+type legacyFile struct {
+	Format   int            `json:"format"`
+	Table    string         `json:"table"`
+	Entities []legacyEntity `json:"entities"`
 }
 
-func loadTable(path string) (*table, error) {
+type legacyTable struct {
+	name string
+	rows map[rowKey]record
+}
+
+func loadLegacyTable(path string) (legacyTable, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read table: %w", err)
+		return legacyTable{}, fmt.Errorf("read table: %w", err)
 	}
-	var f fileTable
+	var f legacyFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("read table %s: %w", path, err)
+		return legacyTable{}, fmt.Errorf("read table %s: %w", path, err)
 	}
-	if f.Format != fileFormat {
-		return nil, fmt.Errorf("read table %s: format %d, this build reads %d", path, f.Format, fileFormat)
+	if f.Format != legacyFormat {
+		return legacyTable{}, fmt.Errorf("read table %s: format %d, this build reads %d", path, f.Format, legacyFormat)
 	}
 	if !strings.EqualFold(f.Table+".json", filepath.Base(path)) {
-		return nil, fmt.Errorf("read table %s: file holds table %q", path, f.Table)
+		return legacyTable{}, fmt.Errorf("read table %s: file holds table %q", path, f.Table)
 	}
-	t := &table{name: f.Table, path: path, rows: make(map[rowKey]record, len(f.Entities))}
+	t := legacyTable{name: f.Table, rows: make(map[rowKey]record, len(f.Entities))}
 	for _, e := range f.Entities {
 		k := rowKey{e.PartitionKey, e.RowKey}
 		if _, dup := t.rows[k]; dup {
-			return nil, fmt.Errorf("read table %s: row %s/%s appears twice", path, e.PartitionKey, e.RowKey)
+			return legacyTable{}, fmt.Errorf("read table %s: row %s/%s appears twice", path, e.PartitionKey, e.RowKey)
 		}
-		t.rows[k] = record{etag: e.ETag, timestamp: e.Timestamp, props: cloneProps(e.Props)}
+		if err := state.ValidateKeys(e.PartitionKey, e.RowKey); err != nil {
+			return legacyTable{}, fmt.Errorf("read table %s: row %s/%s: %w", path, e.PartitionKey, e.RowKey, err)
+		}
+		t.rows[k] = record{etag: e.ETag, timestamp: e.Timestamp.UTC(), props: cloneProps(e.Props)}
 	}
 	return t, nil
-}
-
-// persist writes the whole table to a temporary file in the same folder,
-// syncs it and renames it over the table's file: readers of the folder, and
-// the next Open after a crash, see the old table or the new one.
-func (t *table) persist() error {
-	if t.path == "" {
-		return nil
-	}
-	keys := slices.SortedFunc(maps.Keys(t.rows), compareKeys)
-	f := fileTable{Format: fileFormat, Table: t.name, Entities: make([]fileEntity, len(keys))}
-	for i, k := range keys {
-		r := t.rows[k]
-		f.Entities[i] = fileEntity{PartitionKey: k.pk, RowKey: k.rk, ETag: r.etag, Timestamp: r.timestamp, Props: r.props}
-	}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("encode table %s: %w", t.name, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(t.path), "."+filepath.Base(t.path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("save table %s: %w", t.name, err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save table %s: %w", t.name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save table %s: %w", t.name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save table %s: %w", t.name, err)
-	}
-	if err := os.Rename(tmp.Name(), t.path); err != nil {
-		return fmt.Errorf("save table %s: %w", t.name, err)
-	}
-	return nil
 }
