@@ -238,6 +238,9 @@ func (s *Service) callback(ctx context.Context, q url.Values) (customer, outcome
 	info.CheckedAt = s.now().UTC()
 	c.TenantID, c.ConsentedAt, c.Status = tenantID, s.now().UTC(), tenant.StatusConnected
 	c.Tenant, c.Education = &info, info.Education
+	// A new consent reconnects a customer whose configuration was removed;
+	// its links (kept through the retention) are used again.
+	c.Disconnected, c.DisconnectedAt = false, time.Time{}
 	if err := s.store.PutCustomer(ctx, c); err != nil {
 		if errors.Is(err, state.ErrTenantTaken) {
 			return refuse(customer, "tenant-taken", "")
@@ -277,6 +280,10 @@ func (s *Service) Check(ctx context.Context, customerID string) (tenant.Customer
 	default:
 		info.CheckedAt = s.now().UTC()
 		c.Status, c.Tenant, c.Education = tenant.StatusConnected, &info, info.Education
+	}
+	if c.Disconnected {
+		// Only a new consent reconnects a removed configuration.
+		c.Status = tenant.StatusDisconnected
 	}
 	if err := s.store.PutCustomer(ctx, c); err != nil {
 		return c, err

@@ -190,6 +190,15 @@ func (f *Factory) Client(ctx context.Context, tenantID string) (*Client, error) 
 	return c, nil
 }
 
+// Forget drops the tenant's client and with it its cached tokens, e.g.
+// when the customer's configuration is removed: nothing of the tenant's
+// access stays in memory. A later Client call builds a fresh one.
+func (f *Factory) Forget(tenantID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.clients, strings.ToLower(tenantID))
+}
+
 func (f *Factory) build(tenantID string) (*Client, error) {
 	auth, cred, err := newAuthProvider(f.s, f.identity, f.assertion, tenantID)
 	if err != nil {

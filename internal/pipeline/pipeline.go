@@ -160,6 +160,7 @@ type Pipeline struct {
 	entities Registry
 	opts     Options
 	log      *slog.Logger
+	tickJobs []TickJob
 }
 
 // New returns a pipeline; a nil logger discards, a nil registry means

@@ -24,7 +24,9 @@ type TickReport struct {
 	AlreadyEnqueued int
 	// Swept lists unfinished runs this tick marked failed for making no
 	// progress.
-	Swept  []runs.Run
+	Swept []runs.Run
+	// Jobs are the lines of the tick's other jobs (purge, summaries).
+	Jobs   []string
 	Errors []error
 }
 
@@ -39,6 +41,7 @@ func (r TickReport) Lines() []string {
 	for _, run := range r.Swept {
 		out = append(out, fmt.Sprintf("run %s customer %s failed: no progress", run.ID, run.CustomerID))
 	}
+	out = append(out, r.Jobs...)
 	for _, err := range r.Errors {
 		out = append(out, "error: "+err.Error())
 	}
@@ -85,11 +88,30 @@ func (p *Pipeline) Tick(ctx context.Context, now time.Time) (TickReport, error) 
 	if err != nil {
 		rep.Errors = append(rep.Errors, fmt.Errorf("sweep stalled runs: %w", err))
 	}
+	for _, job := range p.tickJobs {
+		lines, err := job.Run(ctx, now)
+		rep.Jobs = append(rep.Jobs, lines...)
+		if err != nil {
+			rep.Errors = append(rep.Errors, fmt.Errorf("%s: %w", job.Name, err))
+		}
+	}
 	for _, run := range rep.Enqueued {
 		p.log.InfoContext(ctx, "run enqueued", "customer", run.CustomerID, "profile", run.ProfileID, "run", run.ID, "window", run.Window)
 	}
 	return rep, errors.Join(rep.Errors...)
 }
+
+// TickJob is other work the timer's tick does after scheduling: purging
+// what is past retention, sending daily summaries. One job's failure does
+// not stop the others.
+type TickJob struct {
+	Name string
+	// Run returns lines for the invocation log (ids and counts only).
+	Run func(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// AddTickJob adds a job to every tick, in order. Call it before serving.
+func (p *Pipeline) AddTickJob(j TickJob) { p.tickJobs = append(p.tickJobs, j) }
 
 // tickProfile enqueues prof's due window if needed. It returns the run and
 // whether this call sent it; a zero run means the profile was not due.

@@ -15,6 +15,9 @@ const (
 	// removed the enterprise app. Runs need a new admin consent; nothing
 	// retries by itself.
 	StatusConsentRevoked Status = "consent_revoked"
+	// StatusDisconnected: the vendor removed the customer's configuration
+	// (DELETE .../configuration); a new admin consent reconnects it.
+	StatusDisconnected Status = "disconnected"
 )
 
 // TenantInfo is what the last tenant check read from the customer's
