@@ -8,7 +8,7 @@ RACE_PKGS := ./internal/queue/... ./internal/state/... ./internal/pipeline/... .
 FUZZTIME ?= 20s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build demo test test-go race fmt-check vet lint fuzz bench soak package clean
+.PHONY: all build demo test test-go race openapi-lint fmt-check vet lint fuzz bench soak package clean
 
 all: build
 
@@ -20,7 +20,7 @@ demo: build
 	./$(BIN) demo
 
 ## test: every test, with Azurite started for the Table Storage contract suite
-test: fmt-check vet
+test: fmt-check vet openapi-lint
 	ROSTERSYNC_REQUIRE_AZURITE=1 scripts/azurite.sh run $(MAKE) --no-print-directory test-go race
 
 test-go:
@@ -28,6 +28,11 @@ test-go:
 
 race:
 	$(GO) test -race -count=1 $(RACE_PKGS)
+
+## openapi-lint: docs/openapi.yaml under Redocly's recommended rules
+## (redocly.yaml), offline: no remote $refs, no telemetry
+openapi-lint:
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint docs/openapi.yaml
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \

@@ -35,8 +35,9 @@ type APIStore interface {
 	SaveProfile(ctx context.Context, p tenant.Profile) error
 	GetSyncState(ctx context.Context, customerID, profileID, entity string) (state.SyncState, error)
 	GetRun(ctx context.Context, customerID, runID string) (runs.Run, error)
-	ListRuns(ctx context.Context, customerID, profileID string, limit int) ([]runs.Run, error)
-	RunLog(ctx context.Context, customerID, runID string) ([]runs.LogEntry, error)
+	ListRunsPage(ctx context.Context, customerID, profileID string, top int, after string) ([]runs.Run, string, error)
+	RunLogPage(ctx context.Context, customerID, runID string, top int, after string) ([]runs.LogEntry, string, error)
+	GetMapping(ctx context.Context, customerID, kind, sourceID string) (state.Mapping, error)
 	ListMappings(ctx context.Context, customerID, kind string) ([]state.Mapping, error)
 	PutMappings(ctx context.Context, ms ...state.Mapping) error
 	DeleteMappings(ctx context.Context, customerID, kind string, sourceIDs ...string) error
@@ -134,6 +135,7 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 	a.handle("PUT /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.putExclusion)
 	a.handle("DELETE /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.deleteExclusion)
 	a.handle("POST /api/customers/{customer}/entities/{entity}/objects/{sourcedId}/{action}", a.objectAction)
+	a.handle("GET /api/customers/{customer}/people/{sourcedId}", a.personStatus)
 	return a
 }
 
@@ -377,25 +379,19 @@ func (a *API) startRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, run)
 }
 
+// listRuns pages a customer's runs in the order they were created, so a
+// list reads one page of the history, not all of it.
 func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
-	limit := 50
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			writeProblem(w, r, ProblemValidation, fmt.Sprintf("limit=%q: want 1 to 1000", s))
-			return
-		}
-		limit = n
+	p, ok := readPage(w, r)
+	if !ok {
+		return
 	}
-	rs, err := a.store.ListRuns(r.Context(), r.PathValue("customer"), r.URL.Query().Get("profile"), limit)
+	rs, next, err := a.store.ListRunsPage(r.Context(), r.PathValue("customer"), r.URL.Query().Get("profile"), p.top, p.after)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if rs == nil {
-		rs = []runs.Run{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": rs})
+	writeJSON(w, http.StatusOK, newPage(r, rs, next))
 }
 
 func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
@@ -413,12 +409,16 @@ func (a *API) runLog(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	entries, err := a.store.RunLog(r.Context(), customer, id)
+	p, ok := readPage(w, r)
+	if !ok {
+		return
+	}
+	entries, next, err := a.store.RunLogPage(r.Context(), customer, id, p.top, p.after)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": entries})
+	writeJSON(w, http.StatusOK, newPage(r, entries, next))
 }
 
 // Headers of a credential export: its id, to acknowledge it with, and

@@ -34,7 +34,8 @@ type fakeStarter struct {
 
 func (f *fakeStarter) StartRun(ctx context.Context, req pipeline.RunRequest) (runs.Run, error) {
 	f.started = append(f.started, req)
-	return runs.Run{ID: "r-new", CustomerID: req.CustomerID, Status: runs.StatusQueued}, nil
+	// A run as the pipeline answers it: the contract check reads every field.
+	return runs.New("r-new", req.CustomerID, req.ProfileID, runs.TriggerManual, req.Mode, "r-new", req.Entities, time.Now()), nil
 }
 
 func (f *fakeStarter) Resume(ctx context.Context, customerID, runID, entity, cursor string) (runs.Run, error) {
@@ -42,7 +43,9 @@ func (f *fakeStarter) Resume(ctx context.Context, customerID, runID, entity, cur
 	if f.fail != nil {
 		return runs.Run{}, f.fail
 	}
-	return runs.Run{ID: runID, CustomerID: customerID, Status: runs.StatusRunning}, nil
+	r := runs.New(runID, customerID, "nightly", runs.TriggerManual, runs.ModeApply, runID, []string{entity}, time.Now())
+	r.Status = runs.StatusRunning
+	return r, nil
 }
 
 // fakeObjects is the tenants' users by tenant id, for ObjectChecker.
@@ -109,7 +112,7 @@ func newAPIFixture(t *testing.T) apiFixture {
 	starter := &fakeStarter{}
 	api := NewAPI(store, starter, vault, testCatalog(), nil)
 	api.SetObjectChecker(fakeObjects{tenantOak: {"acc-1", "acc-2"}, tenantElm: {"elm-1"}})
-	return apiFixture{api: api, store: store, starter: starter, vault: vault}
+	return apiFixture{api: checkContract(t, api), store: store, starter: starter, vault: vault}
 }
 
 // do sends body as application/json (when there is one).

@@ -105,15 +105,20 @@ func (a *API) linkedEntity(w http.ResponseWriter, r *http.Request) (EntityInfo, 
 	return e, ok
 }
 
-// planView is a stored plan with each change's apply progress.
+// planView is a stored plan with one page of its changes' apply progress.
 type planView struct {
-	Plan    *plan.Plan    `json:"plan"`
-	Summary plan.Summary  `json:"summary"`
-	Entries []state.Entry `json:"entries"`
+	Plan     *plan.Plan    `json:"plan"`
+	Summary  plan.Summary  `json:"summary"`
+	Entries  []state.Entry `json:"entries"`
+	NextLink string        `json:"nextLink,omitempty"`
 }
 
 func (a *API) entityPlan(w http.ResponseWriter, r *http.Request) {
 	e, ok := a.entity(w, r)
+	if !ok {
+		return
+	}
+	pg, ok := readPage(w, r)
 	if !ok {
 		return
 	}
@@ -125,16 +130,23 @@ func (a *API) entityPlan(w http.ResponseWriter, r *http.Request) {
 	if status := r.URL.Query().Get("status"); status != "" {
 		entries = slices.DeleteFunc(entries, func(e state.Entry) bool { return e.Status != status })
 	}
-	if entries == nil {
-		entries = []state.Entry{}
+	entries, next, err := slicePage(pg, entries)
+	if err != nil {
+		writeProblem(w, r, ProblemValidation, "continuation: "+err.Error())
+		return
 	}
 	summary := p.Summarize()
 	p.Changes = nil // the entries carry them, with progress
-	writeJSON(w, http.StatusOK, planView{Plan: p, Summary: summary, Entries: entries})
+	page := newPage(r, entries, next)
+	writeJSON(w, http.StatusOK, planView{Plan: p, Summary: summary, Entries: page.Value, NextLink: page.NextLink})
 }
 
 func (a *API) entityUnsynced(w http.ResponseWriter, r *http.Request) {
 	e, ok := a.entity(w, r)
+	if !ok {
+		return
+	}
+	pg, ok := readPage(w, r)
 	if !ok {
 		return
 	}
@@ -143,11 +155,12 @@ func (a *API) entityUnsynced(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := p.Unsynced
-	if out == nil {
-		out = []plan.Unsynced{}
+	out, next, err := slicePage(pg, p.Unsynced)
+	if err != nil {
+		writeProblem(w, r, ProblemValidation, "continuation: "+err.Error())
+		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+	writeJSON(w, http.StatusOK, newPage(r, out, next))
 }
 
 // confirmEntity lifts the guard of the entity's held plan and applies it.

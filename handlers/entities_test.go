@@ -235,7 +235,7 @@ func TestAPIProblemsEverywhere(t *testing.T) {
 			return r
 		}, f.api, 413, ProblemPayloadTooLarge},
 		{"unknown customer", func() *http.Request { return httptest.NewRequest("GET", "/api/customers/ash", nil) }, f.api, 404, ProblemNotFound},
-		{"bad limit", func() *http.Request { return httptest.NewRequest("GET", "/api/customers/oak/runs?limit=0", nil) }, f.api, 400, ProblemValidation},
+		{"bad top", func() *http.Request { return httptest.NewRequest("GET", "/api/customers/oak/runs?top=0", nil) }, f.api, 400, ProblemValidation},
 		{"unknown export", func() *http.Request {
 			return httptest.NewRequest("GET", "/api/customers/oak/runs/r1/credentials/exports/ffffffffffffffffffffffffffffffff", nil)
 		}, f.api, 404, ProblemNotFound},
