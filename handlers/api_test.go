@@ -68,7 +68,10 @@ const (
 )
 
 type apiFixture struct {
+	// api is raw behind the contract checker: every request and answer
+	// is checked against docs/openapi.yaml.
 	api     http.Handler
+	raw     *API
 	store   *state.Store
 	starter *fakeStarter
 	vault   *credentials.Vault
@@ -112,7 +115,7 @@ func newAPIFixture(t *testing.T) apiFixture {
 	starter := &fakeStarter{}
 	api := NewAPI(store, starter, vault, testCatalog(), nil)
 	api.SetObjectChecker(fakeObjects{tenantOak: {"acc-1", "acc-2"}, tenantElm: {"elm-1"}})
-	return apiFixture{api: checkContract(t, api), store: store, starter: starter, vault: vault}
+	return apiFixture{api: checkContract(t, api), raw: api, store: store, starter: starter, vault: vault}
 }
 
 // do sends body as application/json (when there is one).
