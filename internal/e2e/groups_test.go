@@ -279,3 +279,48 @@ func groupsNextDay(r *roster.Roster) (*roster.Roster, int) {
 	next.Sort()
 	return &next, len(changed)
 }
+
+// TestGroupsDeleteButton presses the delete button on one class's group:
+// that group alone is deleted, the next night does not make it again,
+// and the create button does.
+func TestGroupsDeleteButton(t *testing.T) {
+	e := newEnv(t, 60, nil)
+	day1 := school(40, 6)
+	prof := groupsProfile()
+	e.usersThenGroups(day1, prof)
+	var key string
+	for k := range wantGroups(day1) {
+		key = max(key, k)
+	}
+	gone := e.tenantGroups()[key].id
+
+	press := func(action string) map[string]int {
+		in := e.groupsInput(prof)
+		in.Run.Only, in.Run.Action = []string{key}, action
+		return e.syncEntity(e.groups(day1), in)
+	}
+	if counts := press("delete"); counts["applied.delete"] != 1 || counts["plan.delete"] != 1 || counts["plan.create"]+counts["plan.update"] != 0 {
+		t.Fatalf("delete button: counts %v, want the one group deleted", counts)
+	}
+	have := e.tenantGroups()
+	if _, ok := have[key]; ok || len(have) != len(wantGroups(day1))-1 {
+		t.Fatalf("after the delete button the tenant has %d groups, the deleted one among them: %t", len(have), ok)
+	}
+
+	time.Sleep(2 * time.Second)
+	before := e.stats().Writes
+	if counts := e.syncEntity(e.groups(day1), e.groupsInput(prof)); counts["plan.create"] != 0 || counts["unsynced"] != 1 {
+		t.Errorf("the night after the delete button: counts %v, want no create and the group unsynced", counts)
+	}
+	if w := e.stats().Writes - before; w != 0 {
+		t.Errorf("the night after the delete button wrote %d times", w)
+	}
+
+	if counts := press("create"); counts["applied.create"] != 1 {
+		t.Errorf("create button: counts %v", counts)
+	}
+	e.checkGroups(day1)
+	if e.tenantGroups()[key].id == gone {
+		t.Error("the create button brought back the deleted group's id")
+	}
+}

@@ -46,7 +46,15 @@ const (
 	HowMatched  = "matched"
 	HowDeleted  = "deleted"
 	HowUnlinked = "unlinked"
+	// HowDeletedOnRequest is the history of a group deleted by the delete
+	// button: the nightly sync does not make it again (only a run
+	// narrowed to it, the create button, does).
+	HowDeletedOnRequest = HowDeleted + " (on request)"
 )
+
+// ActionDelete is the per-object button (runs.Run.Action) that deletes
+// the groups a run is narrowed to.
+const ActionDelete = "delete"
 
 // Link is a stored group-key ↔ group link.
 type Link struct {
@@ -84,6 +92,9 @@ type Input struct {
 	RosterShrank bool
 	// Only, when set, limits the plan to these group keys.
 	Only map[string]bool
+	// Action is the per-object button that started the run; ActionDelete
+	// plans the deletion of the Only groups.
+	Action string
 }
 
 // Reasons of group changes.
@@ -98,6 +109,9 @@ const (
 	UnsyncedBecauseExcluded plan.Reason = plan.UnsyncedBecauseExcluded
 	UnsyncedBecauseMissing  plan.Reason = "unsynced_because_linked_group_not_found"
 	UnsyncedBecauseNoName   plan.Reason = "unsynced_because_no_usable_name"
+	DeleteBecauseAsked      plan.Reason = "delete_because_asked"
+	UnsyncedBecauseDeleted  plan.Reason = "unsynced_because_deleted_on_request"
+	UnsyncedBecauseNothing  plan.Reason = "unsynced_because_no_linked_group_to_delete"
 )
 
 // want is a group the roster asks for.
@@ -124,11 +138,21 @@ func Compute(in Input) *plan.Plan {
 			c.nicks.taken[strings.ToLower(g.MailNickname)] = true
 		}
 	}
+	c.deleted = map[string]bool{}
 	for _, l := range in.Links {
 		if l.live() {
 			c.links[l.Key] = l
 			c.claimed[strings.ToLower(l.TargetID)] = true
 		}
+		if l.How == HowDeletedOnRequest {
+			c.deleted[l.Key] = true
+		}
+	}
+	if in.Action == ActionDelete {
+		c.deleteAsked()
+		c.guard()
+		c.p.Sort()
+		return c.p
 	}
 	wants := c.wants()
 	for _, w := range wants {
@@ -151,6 +175,8 @@ type computer struct {
 	byNick  map[string]*Group
 	links   map[string]Link
 	claimed map[string]bool
+	// deleted are keys whose group was deleted by the delete button.
+	deleted map[string]bool
 	nicks   *nicknames
 	removes int
 }
@@ -362,6 +388,11 @@ func (c *computer) plan(w *want) {
 		c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: w.key, UserType: w.typ, Reason: UnsyncedBecauseExcluded, Detail: w.what + " is excluded from sync"})
 		return
 	}
+	if c.deleted[w.key] && !c.in.Only[w.key] {
+		c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: w.key, UserType: w.typ, Reason: UnsyncedBecauseDeleted,
+			Detail: w.what + " was deleted on request; the create button makes it again"})
+		return
+	}
 	if l, ok := c.links[w.key]; ok {
 		g := c.byID[strings.ToLower(l.TargetID)]
 		if g == nil {
@@ -504,6 +535,31 @@ func (c *computer) tidy(wants []*want) {
 			c.removes++
 			c.p.Changes = append(c.p.Changes, withPayload(base, c.payload(w, nil, nil, nil, nil)))
 		}
+	}
+}
+
+// deleteAsked plans the delete button: each group the run is narrowed to
+// is deleted (restorable for 30 days) if a link ties it to a group of the
+// tenant, whether rostersync made it or matched it, since someone asked;
+// the removal guard still applies.
+func (c *computer) deleteAsked() {
+	for _, key := range slices.Sorted(maps.Keys(c.in.Only)) {
+		l, ok := c.links[key]
+		var g *Group
+		if ok {
+			g = c.byID[strings.ToLower(l.TargetID)]
+		}
+		if g == nil {
+			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: key, UserType: l.Type, Reason: UnsyncedBecauseNothing,
+				Detail: "no group of the tenant is linked to " + key + ": nothing to delete"})
+			continue
+		}
+		ch := plan.Change{Kind: plan.KindGroup, Key: key, TargetID: g.ID, Action: plan.Delete, Reason: DeleteBecauseAsked,
+			Detail: fmt.Sprintf("%s %q deleted on request (restorable for 30 days)", typeWord(l.Type), g.DisplayName),
+			Before: map[string]string{"displayName": g.DisplayName, "mailNickname": g.MailNickname}}
+		c.removes++
+		w := &want{typ: l.Type, cfg: c.rules.Types[l.Type]}
+		c.p.Changes = append(c.p.Changes, withPayload(ch, c.payload(w, nil, nil, nil, nil)))
 	}
 }
 

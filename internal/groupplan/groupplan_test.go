@@ -295,6 +295,47 @@ func TestCompute(t *testing.T) {
 				t.Error("a create was held")
 			}
 		}},
+		{"the delete button deletes the one linked group, still in the MIS, matched or created", func(in *Input) {
+			in.Dir.Groups = []Group{{ID: "G1", DisplayName: "English", MailNickname: "en", Members: []string{"id-s1"}}, {ID: "G2", DisplayName: "Reg"}}
+			in.Links = []Link{{Key: "c-en", TargetID: "G1", How: HowMatched, Type: tenant.GroupTeaching}, {Key: "c-reg", TargetID: "G2", How: HowCreated, Type: tenant.GroupRegistration}}
+			in.Only, in.Action = map[string]bool{"c-en": true}, ActionDelete
+		}, func(t *testing.T, p *plan.Plan) {
+			c, _ := change(t, p, "c-en")
+			if len(p.Changes) != 1 || c.Action != plan.Delete || c.Reason != DeleteBecauseAsked || c.TargetID != "G1" || c.Held {
+				t.Errorf("delete button planned %+v", p.Changes)
+			}
+			if ops := Expand(c, ""); len(ops) != 1 || ops[0].Kind != apply.OpDeleteGroup || ops[0].TargetID != "G1" {
+				t.Errorf("delete ops %+v", ops)
+			}
+		}},
+		{"the delete button on a key with no linked group deletes nothing", func(in *Input) {
+			in.Dir.Groups = []Group{{ID: "G1", MailNickname: "10AEn2-1234567-2026"}}
+			in.Only, in.Action = map[string]bool{"c-en": true}, ActionDelete
+		}, func(t *testing.T, p *plan.Plan) {
+			if len(p.Changes) != 0 || len(p.Unsynced) != 1 || p.Unsynced[0].Reason != UnsyncedBecauseNothing {
+				t.Errorf("changes %+v unsynced %+v", p.Changes, p.Unsynced)
+			}
+		}},
+		{"a group deleted on request is not made again at night", func(in *Input) {
+			in.Links = []Link{{Key: "c-en", TargetID: "G1", How: HowDeletedOnRequest, Type: tenant.GroupTeaching}}
+		}, func(t *testing.T, p *plan.Plan) {
+			for _, c := range p.Changes {
+				if c.Key == "c-en" {
+					t.Errorf("deleted group planned again: %+v", c)
+				}
+			}
+			if len(p.Unsynced) != 1 || p.Unsynced[0].Reason != UnsyncedBecauseDeleted {
+				t.Errorf("unsynced %+v", p.Unsynced)
+			}
+		}},
+		{"the create button makes a group deleted on request again", func(in *Input) {
+			in.Links = []Link{{Key: "c-en", TargetID: "G1", How: HowDeletedOnRequest, Type: tenant.GroupTeaching}}
+			in.Only, in.Action = map[string]bool{"c-en": true}, "create"
+		}, func(t *testing.T, p *plan.Plan) {
+			if c, _ := change(t, p, "c-en"); c.Action != plan.Create || len(p.Changes) != 1 {
+				t.Errorf("create button planned %+v", p.Changes)
+			}
+		}},
 		{"year, whole-school, subject and department groups", func(in *Input) {
 			in.Rules = rules(tenant.GroupYear, tenant.GroupAllStudents, tenant.GroupAllStaff, tenant.GroupSubject, tenant.GroupDepartment)
 		}, func(t *testing.T, p *plan.Plan) {

@@ -60,6 +60,9 @@ type PlanInput[S any] struct {
 	Profile  tenant.Profile
 	// Only narrows the plan to these sourcedIds ("create selected now").
 	Only map[string]bool
+	// Action is the per-object button that started the run (runs.Run.Action:
+	// "resync", "create", "delete"); empty for a sync of everything.
+	Action string
 	// RosterShrank: the feed is suspiciously smaller than the last one;
 	// removals are planned held.
 	RosterShrank bool
@@ -219,7 +222,7 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 		}
 	}
 	p := e.Kind.Plan(PlanInput[S]{View: view, Snapshot: snap, Links: links, Related: related, Excluded: excluded, Customer: in.Customer,
-		Profile: in.Profile, Only: only, RosterShrank: shrank, Now: e.clock().Now()})
+		Profile: in.Profile, Only: only, Action: in.Run.Action, RosterShrank: shrank, Now: e.clock().Now()})
 	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.Entity, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Job.Entity, in.Now.UTC()
 	p.Quarantined = feed.PlanQuarantined()
 	if reason, ok := p.AllUnsyncedForOneReason(); ok && only == nil {

@@ -57,7 +57,7 @@ func planGroups(in PlanInput[groupplan.Directory]) *plan.Plan {
 		}
 	}
 	return groupplan.Compute(groupplan.Input{View: in.View, Dir: in.Snapshot, Links: links, Accounts: accounts, Excluded: in.Excluded,
-		Rules: in.Profile.GroupsConfig(), RosterShrank: in.RosterShrank, Only: in.Only})
+		Rules: in.Profile.GroupsConfig(), RosterShrank: in.RosterShrank, Only: in.Only, Action: in.Action})
 }
 
 // groupsFeedSize counts the session's classes: a truncated export loses
@@ -82,6 +82,8 @@ func groupLink(e state.Entry) (state.Mapping, bool) {
 		return m, false
 	case e.Action == plan.Link:
 		m.How = groupplan.HowMatched
+	case e.Action == plan.Delete && e.Reason == groupplan.DeleteBecauseAsked:
+		m.How = groupplan.HowDeletedOnRequest
 	case e.Action == plan.Delete:
 		m.How = groupplan.HowDeleted
 	case e.Action == plan.Unlink:
