@@ -82,9 +82,12 @@ type API struct {
 	sources  egress.Policy
 	// onboarding is admin consent and tenant checks (consent.go).
 	onboarding Onboarding
-	log        *slog.Logger
-	mux        *http.ServeMux
-	routes     []string
+	// remover and appID serve Remove configuration (lifecycle.go).
+	remover Remover
+	appID   string
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []string
 }
 
 func (a *API) handle(pattern string, h http.HandlerFunc) {
@@ -113,10 +116,12 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 	a.handle("PUT /api/customers/{customer}", a.putCustomer)
 	a.handle("POST /api/customers/{customer}/consent", a.startConsent)
 	a.handle("POST /api/customers/{customer}/tenant/check", a.checkTenant)
+	a.handle("DELETE /api/customers/{customer}/configuration", a.removeConfiguration)
 	a.handle("GET "+ConsentCallbackPath, a.consentCallback)
 	a.handle("GET /api/customers/{customer}/profiles", a.listProfiles)
 	a.handle("GET /api/customers/{customer}/profiles/{profile}", a.getProfile)
 	a.handle("PUT /api/customers/{customer}/profiles/{profile}", a.putProfile)
+	a.handle("POST /api/customers/{customer}/profiles/{profile}/copy", a.copyProfile)
 	a.handle("POST /api/customers/{customer}/profiles/{profile}/runs", a.startRun)
 	a.handle("GET /api/customers/{customer}/runs", a.listRuns)
 	a.handle("GET /api/customers/{customer}/runs/{run}", a.getRun)
@@ -245,6 +250,9 @@ func (a *API) putCustomer(w http.ResponseWriter, r *http.Request) {
 	// Status and tenant details are the service's (admin consent and
 	// tenant checks write them), whatever the body says.
 	c.Status, c.Tenant = old.Status, old.Tenant
+	// So is whether the configuration was removed (lifecycle.go): only a
+	// new admin consent reconnects.
+	c.Disconnected, c.DisconnectedAt, c.PurgedAt = old.Disconnected, old.DisconnectedAt, old.PurgedAt
 	switch {
 	case errors.Is(err, state.ErrNotFound):
 	case err != nil:
