@@ -47,6 +47,9 @@ func Entities(d Deps) []EntityKind {
 		{Name: tenant.EntityGroups, LinkKind: reconcile.MappingGroup, Buttons: []handlers.Button{handlers.ButtonResync, handlers.ButtonCreate, handlers.ButtonDelete}, Handler: &reconcile.Groups{Kind: reconcile.GroupsKind(),
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply,
 		}},
+		{Name: tenant.EntityClassrooms, LinkKind: reconcile.MappingClass, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Classrooms{Kind: reconcile.ClassroomsKind(),
+			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply,
+		}},
 		{Name: tenant.EntityNoop, Handler: pipeline.Noop},
 	}
 }

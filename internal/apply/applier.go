@@ -251,6 +251,20 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 			if slices.Contains(e.OpsDone, op.ID) {
 				continue
 			}
+			if op.Await != "" {
+				h := e.Handles[op.Await]
+				if h == "" && slices.Contains(e.OpsDone, op.Await) {
+					// Done without an operation to follow: nothing to wait for.
+					e.OpsDone = append(e.OpsDone, op.ID)
+					r.changed[i], r.unsaved[i] = true, true
+					continue
+				}
+				if h == "" {
+					remaining++
+					continue // waits for the op it follows
+				}
+				op.Ref = h
+			}
 			remaining++
 			if op.Key == "" && op.TargetID == "" {
 				continue // waits for its change's create
@@ -441,6 +455,12 @@ func (r *round) record(i int, res Result, now time.Time) {
 			e.Created, e.Existing = res.TargetID, res.Existing
 		}
 		delete(r.notBefore, res.ID)
+		if res.Handle != "" {
+			if e.Handles == nil {
+				e.Handles = map[string]string{}
+			}
+			e.Handles[res.ID] = res.Handle
+		}
 		if r.allDone(*e) {
 			e.Status = state.EntryDone
 		}
@@ -456,6 +476,12 @@ func (r *round) record(i int, res Result, now time.Time) {
 			break
 		}
 		r.notBefore[res.ID] = now.Add(max(res.RetryAfter, 0))
+		if res.Redo != "" {
+			// The op that started a failed asynchronous operation goes again.
+			e.OpsDone = slices.DeleteFunc(e.OpsDone, func(id string) bool { return id == res.Redo })
+			delete(e.Handles, res.Redo)
+			delete(r.notBefore, res.ID)
+		}
 	}
 	r.changed[i], r.unsaved[i] = true, true
 }

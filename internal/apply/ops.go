@@ -49,6 +49,32 @@ const (
 	OpDeleteGroup OpKind = "deleteGroup"
 	// OpPatchGroup is PATCH /groups/{TargetID} with Props (displayName).
 	OpPatchGroup OpKind = "patchGroup"
+	// OpCreateClass is POST /education/classes with Props displayName,
+	// mailNickname (also its Key), description and externalId; the class's
+	// Microsoft 365 group has the same id.
+	OpCreateClass OpKind = "createClass"
+	// OpAddClassTeacher and OpAddClassMember add the education user
+	// TargetID to the class Ref's teachers or members ($ref, the
+	// education/users/{id} form); OpRemoveClassTeacher and
+	// OpRemoveClassMember take them out.
+	OpAddClassTeacher    OpKind = "addClassTeacher"
+	OpAddClassMember     OpKind = "addClassMember"
+	OpRemoveClassTeacher OpKind = "removeClassTeacher"
+	OpRemoveClassMember  OpKind = "removeClassMember"
+	// OpCreateClassTeam is POST /teams from the educationClass template
+	// bound to the class group TargetID; OpArchiveTeam and OpUnarchiveTeam
+	// are POST /teams/{TargetID}/archive and /unarchive. All three are
+	// accepted (202) with the Location of a teamsAsyncOperation, which
+	// their result carries as its Handle.
+	OpCreateClassTeam OpKind = "createClassTeam"
+	OpArchiveTeam     OpKind = "archiveTeam"
+	OpUnarchiveTeam   OpKind = "unarchiveTeam"
+	// OpPollTeamOperation reads the teamsAsyncOperation at Ref (the Handle
+	// of the op it Awaits): Retry with a RetryAfter while it runs, Done
+	// when it succeeded, and when it failed Retry with Redo naming the op
+	// that started it, so that one is sent again (bounded by the attempt
+	// cap).
+	OpPollTeamOperation OpKind = "pollTeamOperation"
 )
 
 // Op is one operation. ID is unique within a run (change key + suffix) and
@@ -76,6 +102,12 @@ type Op struct {
 	// payload is of a version this build cannot read, say): the applier
 	// fails the change with it and sends nothing.
 	Invalid string `json:"invalid,omitempty"`
+	// Await names an earlier op of the same change whose answer this op
+	// follows: it waits until that op is done, and takes that op's result
+	// Handle (an asynchronous operation's Location) as its Ref. When the
+	// awaited op is done without a Handle (the work was already in effect)
+	// there is nothing to follow and the op counts as done.
+	Await string `json:"await,omitempty"`
 	// Password is the secret itself. It exists only in memory between
 	// generation and the request: never journalled, logged or stored in a
 	// plan.
@@ -114,6 +146,13 @@ type Result struct {
 	// account it had created before (a retried create): it is linked,
 	// not duplicated.
 	Existing bool `json:"existing,omitempty"`
+	// Handle, on Done, is what a later op of the change needs from this
+	// answer (an asynchronous operation's Location; see Op.Await). It is
+	// journalled with the change.
+	Handle string `json:"handle,omitempty"`
+	// Redo, on Retry, names an op of the same change to send again before
+	// this one (an asynchronous operation that failed is started anew).
+	Redo string `json:"redo,omitempty"`
 }
 
 // Executor performs ops against the tenant. It returns exactly one result

@@ -630,6 +630,18 @@ func transient(status int) bool {
 // classify settles one item from its answer and returns the status class
 // (2 done, 4 throttled, 0 anything else) for the batch summary.
 func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) int {
+	if spec := opSpecs[it.op.Kind]; spec.answer != nil && !it.lookup && rep.Status != http.StatusTooManyRequests && !transient(rep.Status) {
+		if res, ok := spec.answer(x.e, it.op, rep.Status, rep); ok {
+			if x.e.request(it).Method != http.MethodGet {
+				x.e.count(func(s *ExecutorStats) { s.Writes++ })
+			}
+			x.results = append(x.results, res)
+			if rep.Status >= 200 && rep.Status <= 299 {
+				return 2
+			}
+			return 0
+		}
+	}
 	switch st := rep.Status; {
 	case st >= 200 && st <= 299:
 		if it.lookup {

@@ -33,6 +33,11 @@ type opSpec struct {
 	// notVisible reports answers, besides 404, that mean the target has
 	// not replicated yet.
 	notVisible func(status int, ge graphError) bool
+	// answer, when set, reads the op's answer first (any status but 429
+	// and transient ones): an asynchronous write's 202 and Location, a
+	// teamsAsyncOperation's status. ok false leaves it to the generic
+	// reading.
+	answer func(e *Executor, op apply.Op, status int, rep *batchReply) (res apply.Result, ok bool)
 }
 
 // createSpec is how a create's object is found again by its key.
@@ -191,6 +196,83 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodPatch, URL: "/groups/" + url.PathEscape(op.TargetID), Headers: jsonHeader, Body: body}
 		},
 	},
+	// Classrooms (classrooms.go): the class, its enrolments one $ref each
+	// in the education/users/{id} form, its team from the educationClass
+	// template, archive and unarchive, and the polls of their
+	// teamsAsyncOperations.
+	apply.OpCreateClass: {
+		invalid: func(op apply.Op) string {
+			if op.Key == "" || op.Props["mailNickname"] == "" || op.Props["displayName"] == "" {
+				return "createClass without a displayName and mailNickname"
+			}
+			return ""
+		},
+		request: func(e *Executor, op apply.Op) batchItem {
+			return batchItem{Method: http.MethodPost, URL: "/education/classes", Headers: jsonHeader, Body: classBody(op.Props)}
+		},
+		// The class's group has the class's id and mailNickname.
+		create: classGroupLookup,
+	},
+	apply.OpAddClassTeacher: {invalid: groupRef, request: classRef("teachers"), alreadyDone: alreadyMember, followsCreate: true,
+		notVisible: func(status int, ge graphError) bool {
+			return status == http.StatusBadRequest && strings.Contains(ge.Message, "Not a valid reference update")
+		}},
+	apply.OpAddClassMember: {invalid: groupRef, request: classRef("members"), alreadyDone: alreadyMember, followsCreate: true,
+		notVisible: func(status int, ge graphError) bool {
+			return status == http.StatusBadRequest && strings.Contains(ge.Message, "Not a valid reference update")
+		}},
+	apply.OpRemoveClassTeacher: {invalid: groupRef, request: classUnref("teachers"),
+		alreadyDone: func(status int, _ graphError) bool { return status == http.StatusNotFound }},
+	apply.OpRemoveClassMember: {invalid: groupRef, request: classUnref("members"),
+		alreadyDone: func(status int, _ graphError) bool { return status == http.StatusNotFound }},
+	apply.OpCreateClassTeam: {
+		invalid: needsTarget,
+		request: func(e *Executor, op apply.Op) batchItem {
+			return batchItem{Method: http.MethodPost, URL: "/teams", Headers: jsonHeader, Body: e.classTeamBody(op.TargetID)}
+		},
+		answer: classTeamAnswer,
+	},
+	apply.OpArchiveTeam: {
+		invalid: needsTarget,
+		request: func(e *Executor, op apply.Op) batchItem {
+			return batchItem{Method: http.MethodPost, URL: "/teams/" + url.PathEscape(op.TargetID) + "/archive"}
+		},
+		answer: acceptedAnswer,
+	},
+	apply.OpUnarchiveTeam: {
+		invalid: needsTarget,
+		request: func(e *Executor, op apply.Op) batchItem {
+			return batchItem{Method: http.MethodPost, URL: "/teams/" + url.PathEscape(op.TargetID) + "/unarchive"}
+		},
+		answer: acceptedAnswer,
+	},
+	apply.OpPollTeamOperation: {
+		invalid: func(op apply.Op) string {
+			if op.Ref == "" || op.Await == "" {
+				return "pollTeamOperation without an operation to poll"
+			}
+			return ""
+		},
+		request: func(e *Executor, op apply.Op) batchItem {
+			return batchItem{Method: http.MethodGet, URL: operationPath(op.Ref)}
+		},
+		answer: pollAnswer,
+	},
+}
+
+// classGroupLookup finds a class by its group's mailNickname (a class and
+// its group share id and nickname).
+var classGroupLookup = &createSpec{
+	lookup: func(op apply.Op) batchItem {
+		nick := strings.ReplaceAll(op.Key, "'", "''")
+		q := "$filter=" + queryEscape("mailNickname eq '"+nick+"'") + "&$select=id,mailNickname,displayName"
+		return batchItem{Method: http.MethodGet, URL: "/groups?" + q}
+	},
+	same: func(op apply.Op, g map[string]any) bool {
+		name, _ := g["displayName"].(string)
+		return strings.EqualFold(strings.TrimSpace(name), strings.TrimSpace(op.Props["displayName"]))
+	},
+	what: "mailNickname",
 }
 
 // maxCreateBinds is Graph's limit of owner and member references in one

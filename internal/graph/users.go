@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"github.com/rostersync/rostersync/internal/classplan"
 	"maps"
 	"slices"
 	"strings"
@@ -196,6 +197,9 @@ var createdKeys = map[plan.Kind]struct {
 // It filters rather than GETs by key, so "none" is an empty page, not an
 // error to interpret.
 func (c *Client) FindCreated(ctx context.Context, kind plan.Kind, key string) (string, bool, error) {
+	if kind == classplan.Kind {
+		kind = plan.KindGroup // a class's group has the class's id and mailNickname
+	}
 	k, ok := createdKeys[kind]
 	if !ok {
 		return "", false, fmt.Errorf("find created %s: no lookup for this kind", kind)

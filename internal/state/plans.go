@@ -33,6 +33,9 @@ type Entry struct {
 	// a retried create met its own earlier success).
 	Created  string `json:"created,omitempty"`
 	Existing bool   `json:"existing,omitempty"`
+	// Handles are answers later ops of the change follow, by op id (an
+	// asynchronous operation's Location; apply.Op.Await).
+	Handles map[string]string `json:"handles,omitempty"`
 	// Linked is set once the link this change makes (a created or matched
 	// object, a suspension) is stored: apply writes links before it
 	// journals the entry, and relinks any done entry without it.

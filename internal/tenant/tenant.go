@@ -109,6 +109,8 @@ type Profile struct {
 	Users *UsersConfig `json:"users,omitempty"`
 	// Groups holds the group rules; nil means DefaultGroupsConfig.
 	Groups *GroupsConfig `json:"groups,omitempty"`
+	// Classrooms holds the classroom rules; nil means the defaults.
+	Classrooms *ClassroomsConfig `json:"classrooms,omitempty"`
 	// CreatedAt is set by the store when the profile is first saved. A
 	// window due before it does not run: a profile created at 23:00 with
 	// runAt 02:00 waits for the coming night instead of starting at once.
@@ -156,6 +158,14 @@ func (p Profile) Validate() error {
 		if err := p.Groups.Validate(); err != nil {
 			return fmt.Errorf("profile %s: %w", p.ID, err)
 		}
+	}
+	if p.Classrooms != nil {
+		if err := p.Classrooms.Validate(); err != nil {
+			return fmt.Errorf("profile %s: %w", p.ID, err)
+		}
+	}
+	if err := p.classroomConflict(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, e := range p.Entities {

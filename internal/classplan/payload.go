@@ -1,0 +1,61 @@
+package classplan
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/rostersync/rostersync/internal/plan"
+)
+
+// PayloadVersion is the version of Payload that changes carry.
+const PayloadVersion = 1
+
+// Payload is the classrooms kind's part of a change, as object ids.
+type Payload struct {
+	// Teachers (the class's owners) and members to add and remove. A
+	// teacher is in AddMembers too: teachers must be in both collections
+	// (educationclass.md).
+	AddTeachers    []string `json:"addTeachers,omitempty"`
+	AddMembers     []string `json:"addMembers,omitempty"`
+	RemoveTeachers []string `json:"removeTeachers,omitempty"`
+	RemoveMembers  []string `json:"removeMembers,omitempty"`
+	// Team asks for the class team (educationClass template); Archive and
+	// Unarchive archive or unarchive it.
+	Team      bool `json:"team,omitempty"`
+	Archive   bool `json:"archive,omitempty"`
+	Unarchive bool `json:"unarchive,omitempty"`
+}
+
+// withPayload attaches pl to c with its write estimate: one write per
+// class create, per enrolment $ref, per team create and per
+// (un)archive; polls are reads.
+func withPayload(c plan.Change, pl Payload) plan.Change {
+	data, _ := json.Marshal(pl) // strings and bools cannot fail to encode
+	c.Payload = &plan.Payload{Version: PayloadVersion, Data: data}
+	w := len(pl.AddTeachers) + len(pl.AddMembers) + len(pl.RemoveTeachers) + len(pl.RemoveMembers)
+	if c.Action == plan.Create {
+		w++
+	}
+	for _, b := range []bool{pl.Team, pl.Archive, pl.Unarchive} {
+		if b {
+			w++
+		}
+	}
+	c.Writes = w
+	return c
+}
+
+// PayloadOf reads the classrooms part of a change.
+func PayloadOf(c plan.Change) (Payload, error) {
+	var pl Payload
+	if c.Payload == nil {
+		return pl, nil
+	}
+	if c.Payload.Version != PayloadVersion {
+		return pl, fmt.Errorf("classrooms change %s: payload version %d, this build reads %d", c.Key, c.Payload.Version, PayloadVersion)
+	}
+	if err := json.Unmarshal(c.Payload.Data, &pl); err != nil {
+		return pl, fmt.Errorf("classrooms change %s: payload: %w", c.Key, err)
+	}
+	return pl, nil
+}
