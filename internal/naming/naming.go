@@ -354,14 +354,22 @@ type Taken func(upn string) bool
 type Allocator struct {
 	taken   Taken
 	planned map[string]bool
+	// next is, per alias and domain, the suffix its search resumes from:
+	// every lower one was tried and found in use, and stays in use (the
+	// plan only ever adds names, and Taken is the tenant's names as they
+	// were read), so a trust of thousands sharing a few common names
+	// costs one probe per person rather than one per namesake before it.
+	next map[allocKey]int
 }
+
+type allocKey struct{ alias, domain string }
 
 // NewAllocator returns an allocator over the tenant's names.
 func NewAllocator(taken Taken) *Allocator {
 	if taken == nil {
 		taken = func(string) bool { return false }
 	}
-	return &Allocator{taken: taken, planned: map[string]bool{}}
+	return &Allocator{taken: taken, planned: map[string]bool{}, next: map[allocKey]int{}}
 }
 
 // Allocation is a granted name and how it was reached.
@@ -390,7 +398,8 @@ func (a *Allocator) Allocate(alias, domain string) (Allocation, error) {
 		return Allocation{}, fmt.Errorf("%w: domain %q is not a DNS name", ErrBadAlias, domain)
 	}
 	domain = strings.ToLower(domain)
-	for n := 0; n <= maxSuffix; n++ {
+	resume := allocKey{alias, domain}
+	for n := a.next[resume]; n <= maxSuffix; n++ {
 		if n == 1 {
 			continue // "smith1" reads oddly next to "smith"; start at 2
 		}
@@ -411,8 +420,10 @@ func (a *Allocator) Allocate(alias, domain string) (Allocation, error) {
 			continue
 		}
 		a.planned[key] = true
+		a.next[resume] = n + 1
 		return Allocation{UPN: upn, Alias: candidate, Suffix: n}, nil
 	}
+	a.next[resume] = maxSuffix + 1
 	return Allocation{}, fmt.Errorf("no free username for alias %s in %s after %d tries", alias, domain, maxSuffix)
 }
 

@@ -97,6 +97,37 @@ func TestAllocatorIsUniqueAcrossTenantAndPlan(t *testing.T) {
 	}
 }
 
+// TestAllocatorNamesakesCostOneProbeEach: a trust where thousands share
+// a name (and the tenant already holds some of their suffixes) gets the
+// same names as a search from suffix 0 each time would give, asking the
+// tenant about each candidate once rather than once per earlier namesake.
+func TestAllocatorNamesakesCostOneProbeEach(t *testing.T) {
+	tenant := map[string]bool{"j.smith@school.example": true, "j.smith3@school.example": true, "j.smith40@school.example": true}
+	probes := 0
+	a := NewAllocator(func(upn string) bool { probes++; return tenant[upn] })
+	a.Reserve("j.smith7@school.example")
+	const namesakes = 5000
+	want := 2 // 0 and 1 skipped, 2 free
+	for i := range namesakes {
+		got, err := a.Allocate("j.smith", "school.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for want == 3 || want == 7 || want == 40 {
+			want++
+		}
+		if got.Suffix != want {
+			t.Fatalf("namesake %d got suffix %d, want %d", i, got.Suffix, want)
+		}
+		want++
+	}
+	// One probe per suffix tried: the namesakes, the tenant's three and
+	// the reserved one, less the plain alias and suffix 1 it skips.
+	if limit := namesakes + 4; probes > limit {
+		t.Errorf("%d namesakes asked the tenant %d times, want at most %d", namesakes, probes, limit)
+	}
+}
+
 func TestAllocatorRespectsLengthLimits(t *testing.T) {
 	long := strings.Repeat("x", MaxAliasLength)
 	taken := map[string]bool{long + "@s.example": true}
