@@ -419,7 +419,7 @@ func (s *sink[T]) finish(file string, prev []T) ([]T, []int32) {
 // may be nil) move with their rows. Generated and exported feeds are
 // usually sorted already, and then nothing is copied.
 func sortRows[T any](rows []T, lines []int32, deleted []bool, id func(*T) string) ([]T, []int32, []bool) {
-	if slices.IsSortedFunc(rows, func(a, b T) int { return strings.Compare(id(&a), id(&b)) }) {
+	if isSortedByID(rows, id) {
 		return rows, lines, deleted
 	}
 	perm := make([]int32, len(rows))
@@ -445,12 +445,23 @@ func sortRows[T any](rows []T, lines []int32, deleted []bool, id func(*T) string
 // sortedClone copies a snapshot slice in SourcedID order, leaving the
 // caller's snapshot untouched.
 func sortedClone[T any](s []T, id func(*T) string) []T {
-	out := slices.Clone(s)
-	cmp := func(a, b T) int { return strings.Compare(id(&a), id(&b)) }
-	if !slices.IsSortedFunc(out, cmp) {
-		slices.SortStableFunc(out, cmp)
+	if isSortedByID(s, id) {
+		return slices.Clone(s)
 	}
+	out, _, _ := sortRows(s, make([]int32, len(s)), nil, id)
 	return out
+}
+
+// isSortedByID compares rows in place: a comparison over copies of them
+// that takes their address makes each copy escape, one allocation per
+// comparison.
+func isSortedByID[T any](rows []T, id func(*T) string) bool {
+	for i := 1; i < len(rows); i++ {
+		if id(&rows[i-1]) > id(&rows[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // merge applies sorted delta rows to a sorted snapshot. A row older than the
