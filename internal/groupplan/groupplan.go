@@ -101,6 +101,7 @@ type Input struct {
 const (
 	CreateBecauseNew        plan.Reason = "create_because_new_group_in_mis"
 	LinkBecauseNickname     plan.Reason = "link_because_matched_by_mail_nickname"
+	LinkBecauseDisplayName  plan.Reason = "link_because_matched_by_display_name"
 	UpdateBecauseMembership plan.Reason = "update_because_membership_differs"
 	UpdateBecauseRenamed    plan.Reason = "update_because_renamed_in_mis"
 	DeleteBecauseLeftMIS    plan.Reason = "delete_because_left_mis"
@@ -118,6 +119,9 @@ const (
 type want struct {
 	key, typ   string
 	name, nick string
+	// matchNames are the displayNames an existing group may have to be
+	// adopted: the profile's match pattern, then the group's own name.
+	matchNames []string
 	owners     []string // object ids, sorted
 	members    []string // object ids, sorted
 	cfg        tenant.GroupTypeConfig
@@ -128,11 +132,14 @@ type want struct {
 // are the caller's. Output is sorted and deterministic.
 func Compute(in Input) *plan.Plan {
 	c := &computer{in: in, rules: in.Rules.WithDefaults(), p: &plan.Plan{FormatVersion: plan.FormatVersion},
-		byID: map[string]*Group{}, byNick: map[string]*Group{}, links: map[string]Link{}, claimed: map[string]bool{}}
+		byID: map[string]*Group{}, byNick: map[string]*Group{}, byName: map[string][]*Group{}, links: map[string]Link{}, claimed: map[string]bool{}}
 	c.nicks = &nicknames{taken: map[string]bool{}}
 	for i := range in.Dir.Groups {
 		g := &in.Dir.Groups[i]
 		c.byID[strings.ToLower(g.ID)] = g
+		if n := strings.ToLower(strings.TrimSpace(g.DisplayName)); n != "" {
+			c.byName[n] = append(c.byName[n], g)
+		}
 		if g.MailNickname != "" {
 			c.byNick[strings.ToLower(g.MailNickname)] = g
 			c.nicks.taken[strings.ToLower(g.MailNickname)] = true
@@ -168,11 +175,14 @@ func Compute(in Input) *plan.Plan {
 }
 
 type computer struct {
-	in      Input
-	rules   tenant.GroupsConfig
-	p       *plan.Plan
-	byID    map[string]*Group
-	byNick  map[string]*Group
+	in     Input
+	rules  tenant.GroupsConfig
+	p      *plan.Plan
+	byID   map[string]*Group
+	byNick map[string]*Group
+	// byName finds groups by displayName (lower case), which is not
+	// unique: a name shared by two groups matches neither.
+	byName  map[string][]*Group
 	links   map[string]Link
 	claimed map[string]bool
 	// deleted are keys whose group was deleted by the delete button.
@@ -221,6 +231,10 @@ func (c *computer) wants() []*want {
 		cfg := c.rules.Types[typ]
 		w := &want{key: key, typ: typ, cfg: cfg, what: what,
 			name: DisplayName(render(cfg.NameTemplate, tok)), nick: Nickname(render(cfg.NicknameTemplate, tok))}
+		if cfg.MatchTemplate != "" {
+			w.matchNames = append(w.matchNames, DisplayName(render(cfg.MatchTemplate, tok)))
+		}
+		w.matchNames = append(w.matchNames, w.name)
 		c.people(w, owners, members)
 		out = append(out, w)
 	}
@@ -408,6 +422,11 @@ func (c *computer) plan(w *want) {
 		c.reconcile(w, g, plan.Link, LinkBecauseNickname, fmt.Sprintf("%s matched the existing group with mailNickname %s", w.what, g.MailNickname))
 		return
 	}
+	if g, name := c.matchByName(w); g != nil {
+		c.claimed[strings.ToLower(g.ID)] = true
+		c.reconcile(w, g, plan.Link, LinkBecauseDisplayName, fmt.Sprintf("%s matched the existing group named %q", w.what, name))
+		return
+	}
 	if w.nick == "" || w.name == "" {
 		c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: w.key, UserType: w.typ, Reason: UnsyncedBecauseNoName, Detail: w.what + ": its name template gives no usable name"})
 		return
@@ -420,6 +439,23 @@ func (c *computer) plan(w *want) {
 	ch := plan.Change{Kind: plan.KindGroup, Key: w.key, Action: plan.Create, Reason: CreateBecauseNew, Detail: detail,
 		After: map[string]string{"displayName": w.name, "mailNickname": nick}}
 	c.p.Changes = append(c.p.Changes, withPayload(ch, c.payload(w, w.owners, w.members, nil, nil)))
+}
+
+// matchByName finds the one unclaimed group whose displayName is one of
+// the want's match names, in order.
+func (c *computer) matchByName(w *want) (*Group, string) {
+	for _, n := range w.matchNames {
+		var found []*Group
+		for _, g := range c.byName[strings.ToLower(strings.TrimSpace(n))] {
+			if !c.claimed[strings.ToLower(g.ID)] {
+				found = append(found, g)
+			}
+		}
+		if len(found) == 1 {
+			return found[0], found[0].DisplayName
+		}
+	}
+	return nil, ""
 }
 
 func (c *computer) payload(w *want, addO, addM, remO, remM []string) Payload {

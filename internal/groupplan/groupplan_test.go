@@ -195,6 +195,31 @@ func TestCompute(t *testing.T) {
 				t.Errorf("payload %+v", pl)
 			}
 		}},
+		{"an existing group is matched by its displayName when no nickname matches", func(in *Input) {
+			in.Dir.Groups = []Group{{ID: "G1", DisplayName: "10aen/2[1234567][2026]", MailNickname: "legacy-en", Owners: []string{"id-t1"}}}
+		}, func(t *testing.T, p *plan.Plan) {
+			c, pl := change(t, p, "c-en")
+			if c.Action != plan.Link || c.TargetID != "G1" || c.Reason != LinkBecauseDisplayName {
+				t.Errorf("match: %+v", c)
+			}
+			if !slices.Equal(pl.AddMembers, []string{"id-s1", "id-s2", "id-t1"}) || len(pl.AddOwners) != 0 {
+				t.Errorf("payload %+v", pl)
+			}
+		}},
+		{"a configured pattern matches another tool's names; a name two groups share matches neither", func(in *Input) {
+			tc := in.Rules.Types[tenant.GroupTeaching]
+			tc.MatchTemplate = "{name} ({yearStart})"
+			in.Rules.Types[tenant.GroupTeaching] = tc
+			in.Dir.Groups = []Group{{ID: "G1", DisplayName: "10AEn/2 (2026)", MailNickname: "x1"},
+				{ID: "G2", DisplayName: "2S/DT1 (2026)", MailNickname: "x2"}, {ID: "G3", DisplayName: "2S/DT1 (2026)", MailNickname: "x3"}}
+		}, func(t *testing.T, p *plan.Plan) {
+			if c, _ := change(t, p, "c-en"); c.Action != plan.Link || c.TargetID != "G1" || c.Reason != LinkBecauseDisplayName {
+				t.Errorf("pattern match: %+v", c)
+			}
+			if c, _ := change(t, p, "c-dt"); c.Action != plan.Create {
+				t.Errorf("an ambiguous name matched: %+v", c)
+			}
+		}},
 		{"a nickname taken by a linked group gets a suffix", func(in *Input) {
 			in.Dir.Groups = []Group{{ID: "G1", MailNickname: "10AEn2-1234567-2026"}}
 			in.Links = []Link{{Key: "other", TargetID: "G1", How: HowCreated, Type: tenant.GroupTeaching}}

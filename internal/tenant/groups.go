@@ -82,6 +82,11 @@ type GroupTypeConfig struct {
 	// DefaultGroupNameTemplate and DefaultGroupNicknameTemplate.
 	NameTemplate     string `json:"nameTemplate,omitempty"`
 	NicknameTemplate string `json:"nicknameTemplate,omitempty"`
+	// MatchTemplate, from the same tokens, renders the displayName of an
+	// existing group (one another tool made, say "{name} {yearStart}") that
+	// a group without a link adopts when no group has its mailNickname;
+	// the group's own displayName (NameTemplate) is tried after it.
+	MatchTemplate string `json:"matchTemplate,omitempty"`
 }
 
 // Default naming: 13[1234567][2018] with nickname 13.1234567.2018 (the
@@ -158,7 +163,7 @@ func (g GroupsConfig) Validate() error {
 		if t.Kind == GroupKindSecurity && (t.Visibility != "" || t.WelcomeEmailDisabled || t.HideGroupInOutlook) {
 			return fmt.Errorf("%w groups type %s: visibility and the Outlook options are for Microsoft 365 groups only", ErrInvalid, name)
 		}
-		for _, tmpl := range []struct{ field, src string }{{"nameTemplate", t.NameTemplate}, {"nicknameTemplate", t.NicknameTemplate}} {
+		for _, tmpl := range []struct{ field, src string }{{"nameTemplate", t.NameTemplate}, {"nicknameTemplate", t.NicknameTemplate}, {"matchTemplate", t.MatchTemplate}} {
 			for _, m := range groupTokenRE.FindAllStringSubmatch(tmpl.src, -1) {
 				if !slices.Contains(GroupTokens, m[1]) {
 					return fmt.Errorf("%w groups type %s %s: unknown token {%s}; tokens are %v", ErrInvalid, name, tmpl.field, m[1], GroupTokens)
