@@ -112,6 +112,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       SyncQueueMaxDeliveryCount: string(syncQueueMaxDeliveryCount)
       // Days an unacknowledged credential export stays fetchable.
       CredentialExportDays: '7'
+      // Days a removed customer's links, runs and logs (and anyone's plans) are kept.
+      RetentionDays: '90'
       MaxStepsPerEntity: '1000'
       MaxOpAttempts: '50'
       StallMinutes: '120'

@@ -20,6 +20,7 @@ import (
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/egress"
 	"github.com/rostersync/rostersync/internal/graph"
+	"github.com/rostersync/rostersync/internal/lifecycle"
 	"github.com/rostersync/rostersync/internal/pipeline"
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/reconcile"
@@ -71,6 +72,8 @@ type App struct {
 	Store    *state.Store
 	Pipeline *pipeline.Pipeline
 	API      *handlers.API
+	// Lifecycle removes configurations and purges what is past retention.
+	Lifecycle *lifecycle.Service
 	// Handler is the custom handler the Functions host invokes.
 	Handler *handlers.Server
 	// Entities are the registered kinds; Registry is what the pipeline runs.
@@ -94,6 +97,7 @@ type credentialStore interface {
 	apply.Credentials
 	handlers.CredentialExporter
 	Purge(ctx context.Context, now time.Time) (credentials.PurgeReport, error)
+	DestroyCustomer(ctx context.Context, customerID string) (int, error)
 }
 
 // Build assembles the product from the settings and o.
@@ -167,6 +171,7 @@ func Build(ctx context.Context, o Options) (*App, error) {
 		reconcile.Tenants
 		handlers.ObjectChecker
 		consent.Tenants
+		lifecycle.TokenForgetter
 	}
 	if o.Simulator != nil {
 		factory, err := graph.NewFactory(graph.Config{Mode: graph.ModeStatic, BaseURL: o.Simulator.URL + "/v1.0"})
@@ -210,6 +215,15 @@ func Build(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.API.SetOnboarding(consent.New(a.Store, tenants, consentKeyFunc(o.ConsentKey, secretSource), consentSet, o.Clock.Now, o.Log))
+	retention, err := config.LookupInt(getenv, config.RetentionDays, 90)
+	if err != nil || retention < 1 {
+		return nil, fmt.Errorf("setting %s: want a whole number of days, at least 1 (%v)", config.RetentionDays, err)
+	}
+	// Remove configuration, and the purge of what is past retention on
+	// every tick.
+	a.Lifecycle = lifecycle.New(a.Store, creds, tenants, time.Duration(retention)*24*time.Hour, o.Clock.Now, o.Log)
+	a.API.SetRemover(a.Lifecycle, consentSet.ClientID)
+	a.Pipeline.AddTickJob(a.Lifecycle.TickJob())
 	ticker := exportPurger{Pipeline: a.Pipeline, vault: creds, log: o.Log}
 	a.Handler = handlers.NewServer(ticker, a.API, o.Clock, o.Log)
 	return a, nil

@@ -42,6 +42,13 @@ type lazy[T any] struct {
 	done bool
 }
 
+// opened returns the value if it was opened, without opening it.
+func (l *lazy[T]) opened() (T, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.v, l.done
+}
+
 func (l *lazy[T]) get(ctx context.Context) (T, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -107,6 +114,14 @@ func (f lazyFactory) Client(ctx context.Context, tenantID string) (*graph.Client
 		return nil, err
 	}
 	return factory.Client(ctx, tenantID)
+}
+
+// Forget forgets the tenant in the factory if it was ever opened: one
+// never opened holds no token.
+func (f lazyFactory) Forget(tenantID string) {
+	if factory, ok := f.l.opened(); ok {
+		factory.Forget(tenantID)
+	}
 }
 
 // lazyVault is the sealed credential store, opened on first use with the
@@ -175,6 +190,19 @@ func (v *lazyVault) Acknowledge(ctx context.Context, customerID, runID, exportID
 		return 0, err
 	}
 	return vault.Acknowledge(ctx, customerID, runID, exportID)
+}
+
+// DestroyCustomer destroys a customer's sealed credentials; with no
+// credentials key configured none were ever stored.
+func (v *lazyVault) DestroyCustomer(ctx context.Context, customerID string) (int, error) {
+	vault, err := v.l.get(ctx)
+	if errors.Is(err, errNotConfigured) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return vault.DestroyCustomer(ctx, customerID)
 }
 
 // Purge destroys expired exports; with no credentials key configured

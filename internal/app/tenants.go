@@ -25,6 +25,14 @@ type graphClients interface {
 	Client(ctx context.Context, tenantID string) (*graph.Client, error)
 }
 
+// Forget drops the tenant's Graph client and cached tokens when the
+// factory keeps any (a removed configuration).
+func (t graphTenants) Forget(tenantID string) {
+	if f, ok := t.factory.(interface{ Forget(string) }); ok {
+		f.Forget(tenantID)
+	}
+}
+
 type graphDirectory struct {
 	*graph.Client
 	*graph.Executor

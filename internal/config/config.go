@@ -38,6 +38,7 @@ const (
 	SyncQueueName         = "SyncQueueName"
 	SyncQueueMaxDelivery  = "SyncQueueMaxDeliveryCount"
 	CredentialExportDays  = "CredentialExportDays"
+	RetentionDays         = "RetentionDays"
 	MaxStepsPerEntity     = "MaxStepsPerEntity"
 	MaxOpAttempts         = "MaxOpAttempts"
 	StallMinutes          = "StallMinutes"
@@ -90,6 +91,7 @@ var Settings = []Setting{
 	{MaxOpAttempts, "50", "Cap on the tries of one Graph operation across a run's steps (throttling, transient errors, replication); the change then fails with Graph's last answer."},
 	{StallMinutes, "120", "A run with no step completed for this long is marked failed by the sweeper on the scheduler's tick; a long run that keeps progressing is never cut off."},
 	{CredentialExportDays, "7", "Days an exported set of initial passwords stays fetchable until it is acknowledged; an export never acknowledged is destroyed after this, by the scheduler's tick."},
+	{RetentionDays, "90", "Days a removed customer's links, runs and logs are kept before the scheduler's tick purges them (a new admin consent before then reuses the links); every customer's plans, which hold pupils' names, are purged after the same number of days."},
 	{KeyVaultURI, "", "Key Vault URL (https://NAME.vault.azure.net/) holding secrets such as a development Graph client secret. Empty: secrets come from SecretsDir."},
 	{SecretsDir, ".secrets", "Folder of local secrets, one file per secret name, used when KeyVaultUri is empty."},
 	{ManagedIdentityClient, "", "Client id of the user-assigned managed identity rostersync uses for Table Storage, Service Bus, Key Vault and, as a federated credential, for Graph."},

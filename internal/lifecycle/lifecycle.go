@@ -93,8 +93,11 @@ type Removal struct {
 	// PurgeAfter is when links, runs and logs are deleted; a new admin
 	// consent before then reconnects and reuses the links.
 	PurgeAfter time.Time `json:"purgeAfter"`
-	// CancelledRuns are the runs that were queued or running.
+	// CancelledRuns are the runs that were queued: cancelled now.
 	CancelledRuns []string `json:"cancelledRuns"`
+	// StoppingRuns are the runs with a step under way: the runner stops
+	// the step between two writes and ends them cancelled.
+	StoppingRuns []string `json:"stoppingRuns"`
 	// CredentialsDestroyed counts sealed initial passwords destroyed.
 	CredentialsDestroyed int `json:"credentialsDestroyed"`
 	// RemoveApp tells the school's admin how to remove the app from
@@ -132,9 +135,10 @@ func (s *Service) Remove(ctx context.Context, customerID, appID string) (Removal
 		return Removal{}, fmt.Errorf("disconnect customer %s: %w", customerID, err)
 	}
 	r := Removal{CustomerID: c.ID, Status: string(c.Status), DisconnectedAt: c.DisconnectedAt,
-		PurgeAfter: c.DisconnectedAt.Add(s.retention), CancelledRuns: []string{}, RemoveApp: removeApp(c, appID)}
-	cancelled, err := s.cancelRuns(ctx, c.ID, now)
+		PurgeAfter: c.DisconnectedAt.Add(s.retention), CancelledRuns: []string{}, StoppingRuns: []string{}, RemoveApp: removeApp(c, appID)}
+	cancelled, stopping, err := s.cancelRuns(ctx, c.ID, now)
 	r.CancelledRuns = append(r.CancelledRuns, cancelled...)
+	r.StoppingRuns = append(r.StoppingRuns, stopping...)
 	if err != nil {
 		return r, err
 	}
@@ -164,16 +168,29 @@ func removeApp(c tenant.Customer, appID string) RemoveApp {
 	return RemoveApp{Instructions: text, URL: EntraEnterpriseAppsURL, HelpURL: deleteAppDocURL, AppID: appID, TenantID: c.TenantID}
 }
 
-// cancelRuns cancels every unfinished run of the customer, re-reading a
-// run that moved while it was cancelled.
-func (s *Service) cancelRuns(ctx context.Context, customerID string, now time.Time) ([]string, error) {
+// cancelRuns cancels every queued run of the customer, re-reading a run
+// that moved while it was cancelled. A run with an entity under way is
+// left to the runner, which stops its step and cancels it: marking it
+// here would say "cancelled" while the step still writes.
+func (s *Service) cancelRuns(ctx context.Context, customerID string, now time.Time) (cancelled, stopping []string, err error) {
 	recent, err := s.store.ListRuns(ctx, customerID, "", 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
+	underway := func(r runs.Run) bool {
+		for _, e := range r.Entities {
+			if e.Status == runs.StatusRunning {
+				return true
+			}
+		}
+		return false
+	}
 	for _, r := range recent {
 		if r.Status.Done() {
+			continue
+		}
+		if underway(r) {
+			stopping = append(stopping, r.ID)
 			continue
 		}
 		for range 10 {
@@ -184,13 +201,20 @@ func (s *Service) cancelRuns(ctx context.Context, customerID string, now time.Ti
 			if r, err = s.store.GetRun(ctx, customerID, r.ID); err != nil {
 				break
 			}
+			if underway(r) {
+				break
+			}
 		}
 		if err != nil {
-			return out, err
+			return cancelled, stopping, err
 		}
-		out = append(out, r.ID)
+		if underway(r) {
+			stopping = append(stopping, r.ID)
+			continue
+		}
+		cancelled = append(cancelled, r.ID)
 	}
-	return out, nil
+	return cancelled, stopping, nil
 }
 
 // PurgeReport says what one purge deleted.
@@ -248,6 +272,12 @@ func (s *Service) TickJob() pipeline.TickJob {
 		if len(rep.Customers) > 0 || rep.Plans > 0 {
 			lines = append(lines, fmt.Sprintf("purge: %d removed customers, %d old plans", len(rep.Customers), rep.Plans))
 		}
-		return lines, err
+		if err != nil {
+			// Logged, not returned: the next tick tries again, and the
+			// scheduler's report must not read as failed because of it.
+			s.log.ErrorContext(ctx, "purge past retention failed", "error", err)
+			lines = append(lines, "purge failed; the next tick tries again: "+err.Error())
+		}
+		return lines, nil
 	}}
 }

@@ -51,8 +51,9 @@ func TestRemoveThenPurge(t *testing.T) {
 	done.Entities[0].Status = runs.StatusSucceeded
 	done.Finish(clk.t)
 	queued := runs.New(runs.ManualID(clk.t), "oak", "p1", runs.TriggerManual, runs.ModeApply, "w", []string{"users", "groups"}, clk.t)
-	queued.Entities[0].Status = runs.StatusRunning
-	for _, r := range []runs.Run{done, queued} {
+	underway := runs.New(runs.ManualID(clk.t), "oak", "p2", runs.TriggerManual, runs.ModeApply, "w", []string{"users"}, clk.t)
+	underway.Entities[0].Status, underway.Status = runs.StatusRunning, runs.StatusRunning
+	for _, r := range []runs.Run{done, queued, underway} {
 		if _, err := st.CreateRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -71,8 +72,12 @@ func TestRemoveThenPurge(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Remove: %v", err)
 	}
-	if len(rem.CancelledRuns) != 1 || rem.CancelledRuns[0] != queued.ID || rem.CredentialsDestroyed != 1 {
-		t.Errorf("Remove = %+v; want run %s cancelled and 1 credential destroyed", rem, queued.ID)
+	if len(rem.CancelledRuns) != 1 || rem.CancelledRuns[0] != queued.ID || rem.CredentialsDestroyed != 1 ||
+		len(rem.StoppingRuns) != 1 || rem.StoppingRuns[0] != underway.ID {
+		t.Errorf("Remove = %+v; want run %s cancelled, %s stopping (the runner ends it) and 1 credential destroyed", rem, queued.ID, underway.ID)
+	}
+	if got, _ := st.GetRun(ctx, "oak", underway.ID); got.Status != runs.StatusRunning {
+		t.Errorf("run with a step under way = %s; the runner, not Remove, ends it once the step stops", got.Status)
 	}
 	if !strings.HasPrefix(rem.RemoveApp.URL, "https://entra.microsoft.com/") || !strings.Contains(rem.RemoveApp.Instructions, "app-id-1") {
 		t.Errorf("RemoveApp = %+v; want the Entra admin center and the app id", rem.RemoveApp)

@@ -118,6 +118,10 @@ type Options struct {
 	// StallAfter is how long a run may go without a step completing before
 	// the sweeper marks it failed. Default 2 h.
 	StallAfter time.Duration
+	// WatchEvery is how often a running step re-reads its customer, to
+	// stop when the configuration is removed. Default 250 ms: a read of
+	// one row, and at most that long of writes after a removal.
+	WatchEvery time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -147,6 +151,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.StallAfter <= 0 {
 		o.StallAfter = 2 * time.Hour
+	}
+	if o.WatchEvery <= 0 {
+		o.WatchEvery = 250 * time.Millisecond
 	}
 	return o
 }

@@ -264,7 +264,8 @@ func TestDisconnectedCustomer(t *testing.T) {
 	if out := h.p.Handle(ctx, delivery(msgs[0], 1)); out.Disposition != Done {
 		t.Fatalf("job of a disconnected customer: %+v", out)
 	}
-	if run := h.run(t); run.Status != runs.StatusFailed || !strings.Contains(run.Entities[0].Error, "disconnected") {
+	// Remove configuration: the run ends cancelled, not failed.
+	if run := h.run(t); run.Status != runs.StatusCancelled || run.Entities[0].Status != runs.StatusCancelled || !strings.Contains(run.Entities[0].Error, "disconnected") {
 		t.Errorf("run = %s %q", run.Status, run.Entities[0].Error)
 	}
 	if rep, _ := h.p.Tick(ctx, start.Add(24*time.Hour)); rep.Profiles != 0 {
@@ -308,5 +309,40 @@ func TestSimulationLeavesLastSyncAlone(t *testing.T) {
 	}
 	if _, err := h.p.StartRun(ctx, RunRequest{CustomerID: "oak", ProfileID: "nightly", Mode: "dry"}); !errors.Is(err, ErrNotRunnable) {
 		t.Errorf("StartRun(mode dry) = %v, want ErrNotRunnable", err)
+	}
+}
+
+// TestStepStoppedWhenRemoved: a step under way when the configuration is
+// removed is stopped (its context cancelled) and the run ends cancelled.
+func TestStepStoppedWhenRemoved(t *testing.T) {
+	stopped := make(chan struct{})
+	var h harness
+	h = newHarness(t, Registry{"slow": EntityFunc(func(ctx context.Context, in EntityInput) (EntityOutcome, error) {
+		c := in.Customer
+		c.Disconnected = true
+		if err := h.store.PutCustomer(ctx, c); err != nil {
+			return EntityOutcome{}, err
+		}
+		select {
+		case <-ctx.Done():
+			close(stopped)
+			return EntityOutcome{}, ctx.Err()
+		case <-time.After(10 * time.Second):
+			return EntityOutcome{Counts: map[string]int{"written": 1}}, nil
+		}
+	})}, "slow")
+	ctx := context.Background()
+	h.p.Tick(ctx, start)
+	msgs := h.out.take()
+	if out := h.p.Handle(ctx, delivery(msgs[0], 1)); out.Disposition != Done {
+		t.Fatalf("step of a removed customer: %+v", out)
+	}
+	select {
+	case <-stopped:
+	default:
+		t.Fatal("the step was not stopped: it ran to its end")
+	}
+	if run := h.run(t); run.Status != runs.StatusCancelled {
+		t.Errorf("run = %s, want cancelled", run.Status)
 	}
 }

@@ -107,7 +107,18 @@ func (p *Pipeline) handleJob(ctx context.Context, d queue.Delivery, job queue.Jo
 	if run, err = p.markRunning(ctx, run, idx); err != nil {
 		return p.failed(ctx, d, job, &run, idx, err)
 	}
-	res, err := p.sync(ctx, handler, EntityInput{Job: job, Run: run, Customer: c, Profile: prof, Now: p.clock.Now()})
+	stepCtx, stop := context.WithCancelCause(ctx)
+	watched := p.watchCustomer(stepCtx, c.ID, stop)
+	res, err := p.sync(stepCtx, handler, EntityInput{Job: job, Run: run, Customer: c, Profile: prof, Now: p.clock.Now()})
+	stop(nil)
+	<-watched
+	if cause := context.Cause(stepCtx); errors.Is(cause, ErrDisconnected) {
+		// Removed while the step ran: it was stopped between two writes
+		// (a crash, as far as the apply's journal goes) and the run ends.
+		if fresh, rerr := p.store.GetRun(ctx, run.CustomerID, run.ID); rerr == nil {
+			return p.cancelRun(ctx, fresh, cause.Error())
+		}
+	}
 	if err != nil {
 		return p.failed(ctx, d, job, &run, idx, fmt.Errorf("run %s entity %s step %d: %w", run.ID, job.Entity, job.Step, err))
 	}
@@ -309,6 +320,32 @@ func (p *Pipeline) record(ctx context.Context, run runs.Run, idx int, job queue.
 		p.afterEntity(ctx, saved, idx, &out)
 	}
 	return out
+}
+
+// watchCustomer re-reads the customer every WatchEvery while a step
+// runs and stops the step (cause ErrDisconnected) once its configuration
+// is removed, so a long step writes nothing more to the tenant. The
+// channel closes when the watch ends (ctx done).
+func (p *Pipeline) watchCustomer(ctx context.Context, customerID string, stop context.CancelCauseFunc) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(p.opts.WatchEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			c, err := p.store.GetCustomer(ctx, customerID)
+			if err == nil && c.Disconnected {
+				stop(fmt.Errorf("customer %s: %w", customerID, ErrDisconnected))
+				return
+			}
+		}
+	}()
+	return done
 }
 
 // ErrDisconnected: the customer's configuration was removed; its runs end
