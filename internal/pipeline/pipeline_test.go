@@ -346,3 +346,37 @@ func TestStepStoppedWhenRemoved(t *testing.T) {
 		t.Errorf("run = %s, want cancelled", run.Status)
 	}
 }
+
+// TestProfileShowsLastRunTimeAndOutcome: the profile's last-run state
+// holds the last run's end time and outcome whatever it was, and the time
+// of the last good one apart.
+func TestProfileShowsLastRunTimeAndOutcome(t *testing.T) {
+	fail := false
+	h := newHarness(t, Registry{"flaky": EntityFunc(func(ctx context.Context, in EntityInput) (EntityOutcome, error) {
+		if fail {
+			return EntityOutcome{}, queue.Terminal(errors.New("feed refused"))
+		}
+		return EntityOutcome{}, nil
+	})}, "flaky")
+	ctx := context.Background()
+	runOnce := func() runs.Run {
+		t.Helper()
+		r, err := h.p.StartRun(ctx, RunRequest{CustomerID: "oak", ProfileID: "nightly", Mode: runs.ModeApply})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.p.Handle(ctx, delivery(h.out.take()[0], 1))
+		r, _ = h.store.GetRun(ctx, "oak", r.ID)
+		return r
+	}
+	good := runOnce()
+	fail = true
+	bad := runOnce()
+	st, err := h.store.GetSyncState(ctx, "oak", "nightly", ProfileEntity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastRunID != bad.ID || st.LastStatus != string(runs.StatusFailed) || !st.LastRunAt.Equal(bad.EndedAt) || !st.LastSync.Equal(good.EndedAt) {
+		t.Errorf("profile state = %+v; want the failed run %s ended %v, last good sync %v", st, bad.ID, bad.EndedAt, good.EndedAt)
+	}
+}

@@ -466,7 +466,7 @@ func (p *Pipeline) saveLastSync(ctx context.Context, run runs.Run, entity string
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			return err
 		}
-		st.LastRunID, st.LastStatus = run.ID, string(status)
+		st.LastRunID, st.LastStatus, st.LastRunAt = run.ID, string(status), at
 		if status == runs.StatusSucceeded {
 			st.LastSync, st.LastWindow = at, run.Window
 		}

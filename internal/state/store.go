@@ -319,6 +319,9 @@ type SyncState struct {
 	LastRunID  string    `json:"lastRunId,omitempty"`
 	LastSync   time.Time `json:"lastSync,omitzero"`
 	LastStatus string    `json:"lastStatus,omitempty"`
+	// LastRunAt is when the last run (LastRunID) ended, whatever its
+	// outcome (LastStatus); LastSync is the last good one.
+	LastRunAt time.Time `json:"lastRunAt,omitzero"`
 	// Cursor is entity-specific (a delta link, say).
 	Cursor string `json:"cursor,omitempty"`
 	// ClaimedAt is when a marker last named LastRunID, before that run's
