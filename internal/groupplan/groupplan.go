@@ -37,6 +37,9 @@ type Group struct {
 // Directory is the tenant snapshot the planner reads.
 type Directory struct {
 	Groups []Group `json:"groups"`
+	// Admins maps the profile's admins named by userPrincipalName
+	// (lower-cased) to their account ids; "" when no account has it.
+	Admins map[string]string `json:"admins,omitempty"`
 }
 
 // How a group link was made; the link function writes these and the
@@ -110,9 +113,11 @@ const (
 	UnsyncedBecauseExcluded plan.Reason = plan.UnsyncedBecauseExcluded
 	UnsyncedBecauseMissing  plan.Reason = "unsynced_because_linked_group_not_found"
 	UnsyncedBecauseNoName   plan.Reason = "unsynced_because_no_usable_name"
-	DeleteBecauseAsked      plan.Reason = "delete_because_asked"
-	UnsyncedBecauseDeleted  plan.Reason = "unsynced_because_deleted_on_request"
-	UnsyncedBecauseNothing  plan.Reason = "unsynced_because_no_linked_group_to_delete"
+	// UnsyncedBecauseAdminUnknown: an admin named by UPN has no account.
+	UnsyncedBecauseAdminUnknown plan.Reason = "unsynced_because_admin_has_no_account"
+	DeleteBecauseAsked          plan.Reason = "delete_because_asked"
+	UnsyncedBecauseDeleted      plan.Reason = "unsynced_because_deleted_on_request"
+	UnsyncedBecauseNothing      plan.Reason = "unsynced_because_no_linked_group_to_delete"
 )
 
 // want is a group the roster asks for.
@@ -161,6 +166,7 @@ func Compute(in Input) *plan.Plan {
 		c.p.Sort()
 		return c.p
 	}
+	c.unknownAdmins()
 	wants := c.wants()
 	for _, w := range wants {
 		c.plan(w)
@@ -374,12 +380,39 @@ func (c *computer) people(w *want, owners, members []string) {
 		}
 		return out
 	}
-	o := append(ids(owners), lower(c.rules.Admins)...)
+	o := append(ids(owners), c.adminIDs()...)
 	m := ids(members)
 	if !c.rules.OwnersNotMembers {
 		m = append(m, ids(owners)...)
 	}
 	w.owners, w.members = uniq(o), uniq(m)
+}
+
+// adminIDs are the profile's admins as account ids: object ids as given,
+// UPNs through the snapshot's look-up (an admin without an account is
+// left out, and reported once by unknownAdmins).
+func (c *computer) adminIDs() []string {
+	var out []string
+	for _, a := range c.rules.Admins {
+		if !strings.Contains(a, "@") {
+			out = append(out, strings.ToLower(a))
+			continue
+		}
+		if id := c.in.Dir.Admins[strings.ToLower(a)]; id != "" {
+			out = append(out, strings.ToLower(id))
+		}
+	}
+	return out
+}
+
+// unknownAdmins lists, once, the admins named by UPN with no account.
+func (c *computer) unknownAdmins() {
+	for _, a := range c.rules.Admins {
+		if strings.Contains(a, "@") && c.in.Dir.Admins[strings.ToLower(a)] == "" {
+			c.p.Unsynced = append(c.p.Unsynced, plan.Unsynced{Key: "admin:" + strings.ToLower(a), Reason: UnsyncedBecauseAdminUnknown,
+				Detail: "a group admin named by userPrincipalName has no account in the tenant: not made an owner"})
+		}
+	}
 }
 
 func lower(s []string) []string {

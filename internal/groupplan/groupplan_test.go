@@ -169,6 +169,25 @@ func TestCompute(t *testing.T) {
 				t.Errorf("owners %v members %v", pl.AddOwners, pl.AddMembers)
 			}
 		}},
+		{"admins by userPrincipalName: found ones own every group, an unknown one is reported once", func(in *Input) {
+			in.Rules.OwnersNotMembers = true
+			in.Rules.Admins = []string{"Head@Oak.example", "ghost@oak.example", "ADMIN-1"}
+			in.Dir.Admins = map[string]string{"head@oak.example": "ID-HEAD", "ghost@oak.example": ""}
+		}, func(t *testing.T, p *plan.Plan) {
+			_, pl := change(t, p, "c-en")
+			if !slices.Equal(pl.AddOwners, []string{"admin-1", "id-head", "id-t1"}) {
+				t.Errorf("owners %v, want the found admin, the object-id admin and the teacher", pl.AddOwners)
+			}
+			n := 0
+			for _, u := range p.Unsynced {
+				if u.Reason == UnsyncedBecauseAdminUnknown {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d reports of the unknown admin, want 1", n)
+			}
+		}},
 		{"include and exclude per group", func(in *Input) {
 			in.Rules.Include = map[string][]string{"c-en": {"s3"}}
 			in.Rules.Exclude = map[string][]string{"c-en": {"s2"}}

@@ -30,8 +30,9 @@ type Kind[S any] struct {
 	// ("user", "group"); it is also the plan.Kind of its changes.
 	LinkKind string
 	// Snapshot reads what the planner needs to know about the tenant
-	// (paged $select, delta), through the reader the tenant offers.
-	Snapshot func(ctx context.Context, d Directory) (S, error)
+	// (paged $select, delta), through the reader the tenant offers; the
+	// profile says what to look up (e.g. groups' admins by UPN).
+	Snapshot func(ctx context.Context, d Directory, p tenant.Profile) (S, error)
 	// Plan is pure: (roster view, tenant snapshot, links, exclusions,
 	// profile) → changes, each with a reason.
 	Plan func(in PlanInput[S]) *plan.Plan
@@ -192,7 +193,7 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 	if err != nil {
 		return nil, queue.Terminal(fmt.Errorf("%w: %w", ErrBadFeed, err))
 	}
-	snap, err := e.Kind.Snapshot(ctx, dir)
+	snap, err := e.Kind.Snapshot(ctx, dir, in.Profile)
 	if err != nil {
 		return nil, fmt.Errorf("read tenant %ss: %w", e.Kind.LinkKind, err)
 	}

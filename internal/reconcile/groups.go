@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/rostersync/rostersync/internal/groupplan"
 	"github.com/rostersync/rostersync/internal/plan"
@@ -29,20 +30,45 @@ type Groups = Engine[groupplan.Directory]
 // and links. It reads the users links to know people's accounts.
 func GroupsKind() Kind[groupplan.Directory] {
 	return Kind[groupplan.Directory]{
-		LinkKind: MappingGroup,
-		Snapshot: func(ctx context.Context, d Directory) (groupplan.Directory, error) {
-			r, ok := d.(GroupsReader)
-			if !ok {
-				return groupplan.Directory{}, fmt.Errorf("tenant %T offers no groups snapshot", d)
-			}
-			return r.GroupsSnapshot(ctx)
-		},
+		LinkKind:     MappingGroup,
+		Snapshot:     groupsSnapshot,
 		Plan:         planGroups,
 		Expand:       groupplan.Expand,
 		Link:         groupLink,
 		FeedSize:     groupsFeedSize,
 		RelatedLinks: []string{MappingUser},
 	}
+}
+
+// groupsSnapshot reads the tenant's groups and finds the accounts of the
+// profile's admins named by UPN.
+func groupsSnapshot(ctx context.Context, d Directory, p tenant.Profile) (groupplan.Directory, error) {
+	r, ok := d.(GroupsReader)
+	if !ok {
+		return groupplan.Directory{}, fmt.Errorf("tenant %T offers no groups snapshot", d)
+	}
+	dir, err := r.GroupsSnapshot(ctx)
+	if err != nil {
+		return dir, err
+	}
+	for _, a := range p.GroupsConfig().Admins {
+		if !strings.Contains(a, "@") {
+			continue // an object id already
+		}
+		id, found, err := d.FindCreated(ctx, plan.KindUser, a)
+		if err != nil {
+			return dir, fmt.Errorf("find group admin by userPrincipalName: %w", err)
+		}
+		if dir.Admins == nil {
+			dir.Admins = map[string]string{}
+		}
+		if found {
+			dir.Admins[strings.ToLower(a)] = id
+		} else {
+			dir.Admins[strings.ToLower(a)] = ""
+		}
+	}
+	return dir, nil
 }
 
 func planGroups(in PlanInput[groupplan.Directory]) *plan.Plan {

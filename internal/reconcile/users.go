@@ -61,7 +61,7 @@ type Users = Engine[userplan.Directory]
 func UsersKind() Kind[userplan.Directory] {
 	return Kind[userplan.Directory]{
 		LinkKind: MappingUser,
-		Snapshot: func(ctx context.Context, d Directory) (userplan.Directory, error) {
+		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile) (userplan.Directory, error) {
 			r, ok := d.(UsersReader)
 			if !ok {
 				return userplan.Directory{}, fmt.Errorf("tenant %T offers no users snapshot", d)
@@ -81,7 +81,16 @@ func planUsers(in PlanInput[userplan.Directory]) *plan.Plan {
 		links = append(links, userplan.Link{SourceID: m.SourceID, TargetID: m.TargetID, UserType: m.Type, Suspended: m.Suspended, Since: m.UpdatedAt})
 	}
 	return userplan.Compute(userplan.Input{View: in.View, Dir: in.Snapshot, Links: links, Excluded: in.Excluded, Rules: in.Profile.UsersConfig(),
-		Domains: in.Customer.Domains, RosterShrank: in.RosterShrank, Only: in.Only, Now: in.Now})
+		Domains: in.Customer.Domains, WasVerified: wasVerified(in.Customer), RosterShrank: in.RosterShrank, Only: in.Only, Now: in.Now})
+}
+
+// wasVerified is the tenant's verified domains as the last tenant check
+// recorded them (none before a check).
+func wasVerified(c tenant.Customer) []string {
+	if c.Tenant == nil {
+		return nil
+	}
+	return c.Tenant.VerifiedDomains
 }
 
 // usersFeedSize counts the people the users sync would sync.

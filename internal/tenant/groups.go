@@ -40,7 +40,8 @@ type GroupsConfig struct {
 	// OwnerRoles are the enrolment roles that make a class's owners.
 	// Default teacher.
 	OwnerRoles []string `json:"ownerRoles,omitempty"`
-	// Admins are object ids added as owners of every group.
+	// Admins are added as owners of every group: object ids, or
+	// userPrincipalNames looked up in the tenant at each run.
 	Admins []string `json:"admins,omitempty"`
 	// OwnersNotMembers stops owners being members too (by default they are,
 	// so a teacher gets the group's mail and files).
