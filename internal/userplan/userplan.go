@@ -64,6 +64,10 @@ type Input struct {
 	// Domains are the customer's configured domains; usernames are made
 	// only in those that the tenant has also verified.
 	Domains []string
+	// WasVerified are the tenant's verified domains as the last tenant
+	// check recorded them, so that a domain verified then and not now is
+	// reported as "no longer verified".
+	WasVerified []string
 	// RosterShrank is the feed validator's verdict: suspend nobody.
 	RosterShrank bool
 	// Now is when the plan is made, for judging links (see
@@ -473,12 +477,40 @@ func (c *computer) domainFor(rules tenant.UserTypeConfig) (string, error) {
 		if slices.Contains(c.domains, d) {
 			return d, nil
 		}
-		return "", fmt.Errorf("domain %s is not both configured for the customer and verified in the tenant", rules.Domain)
+		if !slices.ContainsFunc(c.in.Domains, func(x string) bool { return strings.EqualFold(x, d) }) {
+			return "", fmt.Errorf("domain %s is not one of the customer's domains (%s)", rules.Domain, strings.Join(c.in.Domains, ", "))
+		}
+		return "", c.unverified([]string{d})
 	}
 	if len(c.domains) == 0 {
-		return "", fmt.Errorf("none of the customer's domains (%s) is verified in the tenant", strings.Join(c.in.Domains, ", "))
+		if len(c.in.Domains) == 0 {
+			return "", errors.New("the customer has no domains to create accounts in")
+		}
+		return "", c.unverified(c.in.Domains)
 	}
 	return c.domains[0], nil
+}
+
+// unverified says why domains verified in no tenant hold creation: one
+// the last tenant check found verified has stopped being so (removed or
+// unverified in Entra), or one was never verified there.
+func (c *computer) unverified(domains []string) error {
+	var gone, never []string
+	for _, d := range domains {
+		if slices.ContainsFunc(c.in.WasVerified, func(x string) bool { return strings.EqualFold(x, d) }) {
+			gone = append(gone, strings.ToLower(d))
+		} else {
+			never = append(never, strings.ToLower(d))
+		}
+	}
+	var parts []string
+	if len(gone) > 0 {
+		parts = append(parts, fmt.Sprintf("domain %s is no longer verified in the tenant", strings.Join(gone, ", ")))
+	}
+	if len(never) > 0 {
+		parts = append(parts, fmt.Sprintf("domain %s is not verified in the tenant", strings.Join(never, ", ")))
+	}
+	return fmt.Errorf("%s: accounts are created only in the tenant's verified domains; creation is held until one is verified", strings.Join(parts, "; "))
 }
 
 // beforeSyncStart: every current enrolment began before the start date.

@@ -302,6 +302,29 @@ func TestRules(t *testing.T) {
 				t.Errorf("plan = %+v", p)
 			}
 		}},
+		{"a domain no longer verified holds creation with its name", func(t *testing.T) Input {
+			in := input(buildView(t, person{id: "s1", role: "student", given: "A", family: "B"}))
+			in.Domains, in.WasVerified = []string{"gone.example"}, []string{"gone.example", "oakfield.example"}
+			return in
+		}, func(t *testing.T, p *plan.Plan) {
+			u := findUnsynced(p, "s1")
+			if len(p.Changes) != 0 || u.Reason != plan.UnsyncedBecauseNoDomain || !strings.Contains(u.Detail, "domain gone.example is no longer verified") {
+				t.Errorf("changes %+v, unsynced %+v; want none and \"domain gone.example is no longer verified\"", p.Changes, u)
+			}
+		}},
+		{"a type's domain never verified is named", func(t *testing.T) Input {
+			in := input(buildView(t, person{id: "s1", role: "student", given: "A", family: "B"}))
+			in.Domains = append(in.Domains, "new.example")
+			st := in.Rules.Types["student"]
+			st.Domain = "new.example"
+			in.Rules.Types = map[string]tenant.UserTypeConfig{"student": st}
+			return in
+		}, func(t *testing.T, p *plan.Plan) {
+			u := findUnsynced(p, "s1")
+			if len(p.Changes) != 0 || u.Reason != plan.UnsyncedBecauseNoDomain || !strings.Contains(u.Detail, "domain new.example is not verified in the tenant") {
+				t.Errorf("changes %+v, unsynced %+v", p.Changes, u)
+			}
+		}},
 		{"parents have no rules by default", func(t *testing.T) Input {
 			return input(buildView(t, person{id: "p1", role: "parent", given: "Mum", family: "Lee"}))
 		}, func(t *testing.T, p *plan.Plan) {
