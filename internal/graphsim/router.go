@@ -137,6 +137,8 @@ func (s *Server) resolve(r *request) (*route, *apiError) {
 			return byMethod{"POST": {idWrite("users"), withVars(v, (*Server).assignLicense)}}.pick(r.method)
 		case match(segs, &v, "users", "*", "revokeSignInSessions"):
 			return byMethod{"POST": {idWrite("users"), withVars(v, (*Server).revokeSessions)}}.pick(r.method)
+		case match(segs, &v, "users", "*", "sendMail"):
+			return byMethod{"POST": {cost{family: famOutlook, mailbox: strings.ToLower(v[0]), write: true, kind: "sendMail"}, withVars(v, (*Server).sendMail)}}.pick(r.method)
 		case match(segs, &v, "users", "*", "memberOf"):
 			return byMethod{"GET": {idRead("users", 2), withVars(v, (*Server).userMemberOf)}}.pick(r.method)
 		case match(segs, &v, "users", "*", "events"), match(segs, &v, "users", "*", "calendar", "events"):

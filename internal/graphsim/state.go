@@ -47,6 +47,8 @@ type TenantState struct {
 	Schools []map[string]any `json:"schools,omitempty"`
 	// Events are event objects plus "userId", the mailbox owner.
 	Events []map[string]any `json:"events,omitempty"`
+	// SentMail are the messages the tenant's mailboxes sent (sendMail).
+	SentMail []SentMail `json:"sentMail,omitempty"`
 }
 
 // Domain is a tenant domain as GET /domains shows it.
@@ -284,6 +286,7 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		p["id"] = id
 		t.events[id] = &event{meta: meta{id: id, seq: t.nextSeq()}, userID: uid, props: p}
 	}
+	t.sentMail = append([]SentMail(nil), ts.SentMail...)
 	return t, nil
 }
 
@@ -363,6 +366,7 @@ func (s *Server) exportTenant(t *tenant) TenantState {
 			ts.Events = append(ts.Events, exportEvent(e))
 		}
 	}
+	ts.SentMail = append([]SentMail(nil), t.sentMail...)
 	return ts
 }
 

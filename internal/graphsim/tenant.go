@@ -134,6 +134,8 @@ type tenant struct {
 	events      map[string]*event // by event id
 	ops         map[string]*asyncOp
 	memberLog   []memberChange // in time order
+	// sentMail is what the tenant's mailboxes sent (mail.go).
+	sentMail []SentMail
 	// groupDomain is the domain an Exchange email address policy for
 	// Microsoft 365 groups names; "" means the default domain.
 	groupDomain string
