@@ -55,6 +55,13 @@ param consentRedirectUris array = []
 @description('The vendor UI page the consent callback sends the admin\'s browser back to, with ?customer=…&outcome=connected|denied|error&reason=… (ConsentReturnUrl).')
 param consentReturnUrl string
 
+@description('Daily summary email (SummarySender): the vendor\'s own mailbox summaries are sent from; empty sends none.')
+param summarySender string = ''
+@description('Client id of the single-tenant app registration in the vendor\'s tenant holding Mail.Send, limited to summarySender by an Exchange application access policy, with the identity as its federated credential (SummaryAppClientId).')
+param summaryAppClientId string = ''
+@description('Root of the run links in summary emails (SummaryRunUrl), e.g. the vendor UI\'s runs page.')
+param summaryRunUrl string = ''
+
 // The job queue's name. Not a parameter: sessions and duplicate detection are
 // fixed when a queue is created, so a new name means a new queue and a
 // migration. functions/SyncJob reads it through the SyncQueueName setting,
@@ -154,6 +161,10 @@ module functionApp 'modules/functionapp.bicep' = {
     rosterSourceAllowedHosts: rosterSourceAllowedHosts
     consentRedirectUri: redirectUris[0]
     consentReturnUrl: consentReturnUrl
+    summarySender: summarySender
+    summaryTenantId: tenant().tenantId
+    summaryAppClientId: summaryAppClientId
+    summaryRunUrl: summaryRunUrl
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }

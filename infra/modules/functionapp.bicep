@@ -34,6 +34,11 @@ param consentRedirectUri string
 
 @description('The vendor UI page the consent callback redirects the browser to.')
 param consentReturnUrl string
+@description('Daily summary email: the vendor\'s own mailbox it is sent from (empty: none sent), the vendor\'s tenant, the single-tenant app there holding Mail.Send (signed in with the identity\'s federated credential, like the main app), and the root of run links.')
+param summarySender string = ''
+param summaryTenantId string = ''
+param summaryAppClientId string = ''
+param summaryRunUrl string = ''
 param maximumInstanceCount int
 param instanceMemoryMB int
 
@@ -132,6 +137,13 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       ConsentRedirectUri: consentRedirectUri
       ConsentReturnUrl: consentReturnUrl
       ConsentStateMinutes: '30'
+      // Daily summary: sent through Graph sendMail from the vendor's own
+      // mailbox by a single-tenant app in the vendor's tenant, so no
+      // school grants Mail.Send.
+      SummarySender: summarySender
+      SummaryTenantId: summaryTenantId
+      SummaryAppClientId: summaryAppClientId
+      SummaryRunUrl: summaryRunUrl
       LogLevel: logLevel
     }
   }

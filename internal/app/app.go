@@ -25,6 +25,7 @@ import (
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/reconcile"
 	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/summary"
 	"github.com/rostersync/rostersync/internal/tenant"
 )
 
@@ -74,6 +75,8 @@ type App struct {
 	API      *handlers.API
 	// Lifecycle removes configurations and purges what is past retention.
 	Lifecycle *lifecycle.Service
+	// Summary sends the daily summary emails; nil without SummarySender.
+	Summary *summary.Service
 	// Handler is the custom handler the Functions host invokes.
 	Handler *handlers.Server
 	// Entities are the registered kinds; Registry is what the pipeline runs.
@@ -173,12 +176,14 @@ func Build(ctx context.Context, o Options) (*App, error) {
 		consent.Tenants
 		lifecycle.TokenForgetter
 	}
+	var simFactory *graph.Factory
 	if o.Simulator != nil {
 		factory, err := graph.NewFactory(graph.Config{Mode: graph.ModeStatic, BaseURL: o.Simulator.URL + "/v1.0"})
 		if err != nil {
 			return nil, fmt.Errorf("graph client for the simulator: %w", err)
 		}
 		tenants = simTenants{graphTenants: graphTenants{factory: factory, exec: graph.ExecutorOptions{TimeScale: o.Simulator.TimeScale}}, sim: o.Simulator}
+		simFactory = factory
 	} else {
 		// Nothing here reaches the network: Key Vault and Graph open on
 		// first use (lazy.go), so serve is ready before they answer.
@@ -224,6 +229,13 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	a.Lifecycle = lifecycle.New(a.Store, creds, tenants, time.Duration(retention)*24*time.Hour, o.Clock.Now, o.Log)
 	a.API.SetRemover(a.Lifecycle, consentSet.ClientID)
 	a.Pipeline.AddTickJob(a.Lifecycle.TickJob())
+	// The daily summary email, once the previous local day's runs ended.
+	if a.Summary, err = summaryService(getenv, secretSource, simFactory, a.Store, o.Log); err != nil {
+		return nil, err
+	}
+	if a.Summary != nil {
+		a.Pipeline.AddTickJob(a.Summary.TickJob())
+	}
 	ticker := exportPurger{Pipeline: a.Pipeline, vault: creds, log: o.Log}
 	a.Handler = handlers.NewServer(ticker, a.API, o.Clock, o.Log)
 	return a, nil

@@ -55,6 +55,10 @@ const (
 	ConsentReturnURL      = "ConsentReturnUrl"
 	ConsentStateMinutes   = "ConsentStateMinutes"
 	LogLevel              = "LogLevel"
+	SummarySender         = "SummarySender"
+	SummaryTenantID       = "SummaryTenantId"
+	SummaryAppClientID    = "SummaryAppClientId"
+	SummaryRunURL         = "SummaryRunUrl"
 )
 
 // Settings of roster sources: where a profile may send credentials and
@@ -103,6 +107,10 @@ var Settings = []Setting{
 	{ConsentRedirectURI, "http://127.0.0.1:7071/api/consent/callback", "Where Microsoft's admin-consent page returns to: this deployment's /api/consent/callback, exactly as registered in the app registration's redirect URIs. Local runs default to the dev host's address."},
 	{ConsentReturnURL, "http://127.0.0.1:7071/consent-done", "The vendor UI page the consent callback sends the browser back to, with ?customer=…&outcome=connected|denied|error&reason=…; empty refuses to start an admin consent."},
 	{ConsentStateMinutes, "30", "Minutes an admin-consent link (its signed, single-use state) stays usable."},
+	{SummarySender, "", "The vendor's own mailbox (user id or userPrincipalName) daily summary emails are sent from, through Graph sendMail. Empty: no summaries are sent. Locally, a mailbox of the simulator's SummaryTenantId tenant."},
+	{SummaryTenantID, "", "The vendor's own Entra tenant id, where SummarySender's mailbox and the summary app registration live; no customer tenant is ever asked for Mail.Send."},
+	{SummaryAppClientID, "", "Application (client) id of the single-tenant app registration in the vendor's tenant that holds Mail.Send (scoped to SummarySender by an application access policy); signed in like GraphAppClientId (the managed identity's federated credential in production). Not used with the simulator."},
+	{SummaryRunURL, "", "Root of the run links in summary emails: a run's link is {SummaryRunUrl}/customers/{customerId}/runs/{runId}, e.g. the vendor UI's runs page or this deployment's https://APP.azurewebsites.net/api. Empty: no links."},
 	{APIKey, "", "Local host only: the function key the API requires (x-functions-key header or code parameter). In Azure the host checks function keys itself."},
 	{LocalMode, "true", "Local runs only: true lets OneRoster REST sources use plain http to a loopback address (a test server on 127.0.0.1) and lets CSV feeds be read from CsvRoot. Unset (false) in Azure: sources must be https to public addresses, and a CSV path source is refused."},
 	{CsvRoot, ".feeds", "Local mode only: the folder holding one folder per customer (CsvRoot/{customerId}/) that CSV profile paths are relative to; a path may not leave its customer's folder."},

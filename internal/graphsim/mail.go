@@ -53,6 +53,16 @@ func (s *Server) sendMail(r *request, v []string) (*response, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	// Action parameters match case-insensitively: msgraph-sdk-go sends
+	// "Message" and "SaveToSentItems", and Graph takes them.
+	for k, val := range body {
+		for name := range sendMailProps {
+			if k != name && strings.EqualFold(k, name) {
+				delete(body, k)
+				body[name] = val
+			}
+		}
+	}
 	if aerr := checkTypes(body, "sendMail", sendMailProps); aerr != nil {
 		return nil, aerr
 	}

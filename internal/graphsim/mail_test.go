@@ -42,6 +42,7 @@ func TestSendMail(t *testing.T) {
 		}), nil, 400, CodeErrorInvalidRequest},
 		{"MIME form", []byte("RnJvbTogYQ=="), []string{"Content-Type", "text/plain"}, 400, CodeErrorInvalidRequest},
 		{"empty body", []byte(""), nil, 400, CodeBadRequest},
+		{"SDK casing, no recipients", map[string]any{"Message": map[string]any{"subject": "x"}, "SaveToSentItems": true}, nil, 400, "ErrorInvalidRecipients"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h.want(h.do("POST", path, c.body, c.hdr...), c.status, c.code)

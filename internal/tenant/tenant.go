@@ -6,6 +6,7 @@ package tenant
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strings"
@@ -80,6 +81,13 @@ func (c Customer) Validate() error {
 	for _, d := range c.Domains {
 		if d == "" || strings.ContainsAny(d, " @/") {
 			return fmt.Errorf("%w customer %s domain %q: want a domain name such as school.example", ErrInvalid, c.ID, d)
+		}
+	}
+	// The daily summary goes to this address: one plain address, no
+	// display name, so it can go into sendMail's recipient as it is.
+	if c.SummaryEmail != "" {
+		if a, err := mail.ParseAddress(c.SummaryEmail); err != nil || a.Address != c.SummaryEmail || a.Name != "" {
+			return fmt.Errorf("%w customer %s summaryEmail %q: want one email address such as it-logs@school.example", ErrInvalid, c.ID, c.SummaryEmail)
 		}
 	}
 	return nil
