@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/graphsim"
 	"github.com/rostersync/rostersync/internal/oneroster"
 	"github.com/rostersync/rostersync/internal/oneroster/sample"
 	"github.com/rostersync/rostersync/internal/plan"
@@ -54,7 +55,7 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	w, err := openWorld(ctx, worldOptions{dir: filepath.Join(dir, "state"), tenantID: "sim-oakfield", domain: "oakfield.example",
-		timeScale: *timeScale, root: hostRoot, feedDir: dir})
+		timeScale: *timeScale, root: hostRoot, feedDir: dir, getenv: demoSettings})
 	if err != nil {
 		return err
 	}
@@ -74,6 +75,62 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 		d.printf("%s\n", s.title)
 		if err := d.sync(s.feed, s.mode); err != nil {
 			return err
+		}
+	}
+	return d.summary()
+}
+
+// The demo's daily summary goes from a mailbox of a simulated vendor
+// tenant, as SummarySender would in production.
+const (
+	demoVendorTenant = "sim-vendor"
+	demoSender       = "summaries@vendor.example"
+	demoLogAddress   = "it-logs@oakfield.example"
+)
+
+func demoSettings(k string) string {
+	return map[string]string{"SummarySender": demoSender, "SummaryTenantId": demoVendorTenant}[k]
+}
+
+// summary sends the day's summary email to the simulator, as the
+// scheduler's tick does after midnight, and says where it went.
+func (d *demo) summary() error {
+	sim := d.w.sim.Embedded()
+	if sim == nil || d.w.app.Summary == nil {
+		return nil
+	}
+	if err := sim.AddTenant(graphsim.TenantState{ID: demoVendorTenant, DisplayName: "The vendor", Edition: graphsim.EditionBusiness,
+		Domains: []graphsim.Domain{{ID: "vendor.example", IsVerified: true, IsDefault: true}},
+		Users: []map[string]any{{"id": "5e5e5e5e-0000-4000-8000-000000000001", "userPrincipalName": demoSender,
+			"displayName": "rostersync summaries", "mail": demoSender, "accountEnabled": true}}}); err != nil {
+		return err
+	}
+	store := d.w.app.Store
+	c, err := store.GetCustomer(d.ctx, syncCustomer)
+	if err != nil {
+		return err
+	}
+	c.SummaryEmail = demoLogAddress
+	if err := store.PutCustomer(d.ctx, c); err != nil {
+		return err
+	}
+	// Just after the school's next midnight: today's runs have ended.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		return err
+	}
+	y, m, day := time.Now().In(london).Date()
+	outs, err := d.w.app.Summary.Send(d.ctx, time.Date(y, m, day+1, 0, 30, 0, 0, london))
+	if err != nil {
+		return err
+	}
+	d.printf("5. The daily summary email (counts and run links, no names)\n")
+	for _, o := range outs {
+		if o.Sent != "" {
+			d.printf("   summary of %s sent to %s from %s (tenant %s); the simulated mailbox has sent %d message(s)\n",
+				o.Day, o.Sent, demoSender, demoVendorTenant, len(sim.SentMail(demoVendorTenant)))
+		} else {
+			d.printf("   no summary for %s: %s\n", o.Day, o.Reason)
 		}
 	}
 	return nil
