@@ -2,12 +2,19 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/apply"
+	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/graphsim"
+	"github.com/rostersync/rostersync/internal/groupplan"
 	"github.com/rostersync/rostersync/internal/plan"
 )
 
@@ -142,5 +149,89 @@ func TestGroupsOnTheSimulator(t *testing.T) {
 	}
 	if snap, _ := env.client.GroupsSnapshot(ctx); len(snap.Groups) != 1 {
 		t.Errorf("after the delete the snapshot has %d groups, want 1", len(snap.Groups))
+	}
+}
+
+// TestGroupsSnapshotSince reads the tenant once in full, then, after a
+// member added and one removed, an owner added, a new group and a deleted
+// group, reads only the changes from the stored cursor: one request, and
+// the same directory a fresh full read gives. A night with no change is
+// one request and the same directory; an expired token (410 after 7 days)
+// or a cursor made with another query reads the tenant in full again.
+func TestGroupsSnapshotSince(t *testing.T) {
+	fake := clock.NewFake(time.Date(2026, 9, 1, 22, 0, 0, 0, time.UTC))
+	var deltaGets atomic.Int32
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/groups/delta") {
+				deltaGets.Add(1)
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	ts := simTenant()
+	const doomed = "b2b2b2b2-0000-4000-8000-000000000002"
+	ts.Groups = append(ts.Groups, map[string]any{"id": doomed, "displayName": "Old Class", "mailNickname": "oldclass", "securityEnabled": true,
+		"mailEnabled": false, "groupTypes": []any{}, "members": []any{simExisting}})
+	env := newSimEnv(t, graphsim.Options{Clock: fake}, ts, count)
+	ex := NewExecutor(env.client, ExecutorOptions{})
+	ctx := context.Background()
+
+	full, cursor, err := env.client.GroupsSnapshotSince(ctx, groupplan.Directory{}, "")
+	if err != nil || cursor == "" || len(full.Groups) != 2 {
+		t.Fatalf("first read: %d groups, cursor %q, %v", len(full.Groups), cursor, err)
+	}
+
+	res := executeAll(t, ex, []apply.Op{
+		{ID: "add", Kind: apply.OpAddMember, Ref: simGroup, TargetID: simExisting},
+		{ID: "remove", Kind: apply.OpRemoveMember, Ref: simGroup, TargetID: simMember},
+		{ID: "owner", Kind: apply.OpAddOwner, Ref: simGroup, TargetID: simMember},
+		{ID: "delete", Kind: apply.OpDeleteGroup, TargetID: doomed},
+		{ID: "create", Kind: apply.OpCreateGroup, Key: "class-10a", Props: map[string]string{"displayName": "10A", "mailNickname": "class-10a",
+			"unified": "true", "visibility": "Private", "owners": simExisting, "members": simMember + "," + simExisting}},
+	})
+	for id, r := range res {
+		if r.Status != apply.Done {
+			t.Fatalf("%s: %+v", id, r)
+		}
+	}
+
+	deltaGets.Store(0)
+	got, cursor2, err := env.client.GroupsSnapshotSince(ctx, full, cursor)
+	if err != nil || cursor2 == "" || cursor2 == cursor {
+		t.Fatalf("read from the cursor: cursor %q, %v", cursor2, err)
+	}
+	if n := deltaGets.Load(); n != 1 {
+		t.Errorf("the read from the cursor took %d delta requests, want 1", n)
+	}
+	fresh, err := env.client.GroupsSnapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, fresh) {
+		t.Errorf("from the cursor:\n%+v\nwant what a full read gives:\n%+v", got, fresh)
+	}
+	i := slices.IndexFunc(fresh.Groups, func(g groupplan.Group) bool { return g.ID == simGroup })
+	if len(fresh.Groups) != 2 || i < 0 || !slices.Equal(fresh.Groups[i].Members, []string{simExisting}) || !slices.Equal(fresh.Groups[i].Owners, []string{simMember}) {
+		t.Errorf("full read after the changes: %+v", fresh)
+	}
+
+	// Nothing changed: one request, the same directory.
+	deltaGets.Store(0)
+	quiet, cursor3, err := env.client.GroupsSnapshotSince(ctx, got, cursor2)
+	if err != nil || !reflect.DeepEqual(quiet, fresh) || deltaGets.Load() != 1 {
+		t.Errorf("a quiet read: %d requests, same %t, %v", deltaGets.Load(), reflect.DeepEqual(quiet, fresh), err)
+	}
+
+	// A cursor of a query that selected less reads everything again, as
+	// does one past its 7 days (a stale directory passed in shows which).
+	stale := groupplan.Directory{Groups: []groupplan.Group{{ID: "gone"}}}
+	otherQuery, _ := json.Marshal(groupsCursor{Query: "$select=id", DeltaLink: env.client.adapter.GetBaseUrl() + "/groups/delta?$deltatoken=x"})
+	fake.Advance(8 * 24 * time.Hour)
+	for name, c := range map[string]string{"other query": string(otherQuery), "expired": cursor3} {
+		got, next, err := env.client.GroupsSnapshotSince(ctx, stale, c)
+		if err != nil || next == "" || !reflect.DeepEqual(got, fresh) {
+			t.Errorf("%s: %+v, cursor %q, %v; want a full read", name, got, next, err)
+		}
 	}
 }

@@ -32,7 +32,7 @@ type Classrooms = Engine[classplan.Directory]
 func ClassroomsKind() Kind[classplan.Directory] {
 	return Kind[classplan.Directory]{
 		LinkKind: MappingClass,
-		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile) (classplan.Directory, error) {
+		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile, _ SnapshotCache) (classplan.Directory, error) {
 			r, ok := d.(ClassroomsReader)
 			if !ok {
 				return classplan.Directory{}, fmt.Errorf("tenant %T offers no classrooms snapshot", d)

@@ -31,8 +31,10 @@ type Kind[S any] struct {
 	LinkKind string
 	// Snapshot reads what the planner needs to know about the tenant
 	// (paged $select, delta), through the reader the tenant offers; the
-	// profile says what to look up (e.g. groups' admins by UPN).
-	Snapshot func(ctx context.Context, d Directory, p tenant.Profile) (S, error)
+	// profile says what to look up (e.g. groups' admins by UPN). The cache
+	// keeps what the last read ended with, for a kind that can read only
+	// the changes since (groups' deltaLink); others ignore it.
+	Snapshot func(ctx context.Context, d Directory, p tenant.Profile, cache SnapshotCache) (S, error)
 	// Plan is pure: (roster view, tenant snapshot, links, exclusions,
 	// profile) → changes, each with a reason.
 	Plan func(in PlanInput[S]) *plan.Plan
@@ -70,6 +72,16 @@ type PlanInput[S any] struct {
 	Now          time.Time
 }
 
+// SnapshotCache keeps a kind's last tenant read per customer, profile and
+// entity: the data as the kind encodes it and the reader's cursor (a
+// deltaLink). Load before Save; a Save racing another run's is dropped.
+type SnapshotCache interface {
+	Load(ctx context.Context) (data []byte, cursor string, ok bool, err error)
+	Save(ctx context.Context, data []byte, cursor string) error
+}
+
+var _ SnapshotCache = (*state.SnapshotCache)(nil)
+
 // EngineStore is the state the engine reads and writes; *state.Store has it.
 type EngineStore interface {
 	ListMappings(ctx context.Context, customerID, kind string) ([]state.Mapping, error)
@@ -81,6 +93,7 @@ type EngineStore interface {
 	GetConfirmation(ctx context.Context, customerID, runID, entity string) (state.Confirmation, error)
 	GetSyncState(ctx context.Context, customerID, profileID, entity string) (state.SyncState, error)
 	SaveSyncState(ctx context.Context, st state.SyncState) (state.SyncState, error)
+	SnapshotCache(customerID, profileID, entity string) *state.SnapshotCache
 }
 
 var _ EngineStore = (*state.Store)(nil)
@@ -193,7 +206,7 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 	if err != nil {
 		return nil, queue.Terminal(fmt.Errorf("%w: %w", ErrBadFeed, err))
 	}
-	snap, err := e.Kind.Snapshot(ctx, dir, in.Profile)
+	snap, err := e.Kind.Snapshot(ctx, dir, in.Profile, e.Store.SnapshotCache(in.Customer.ID, in.Profile.ID, in.Job.Entity))
 	if err != nil {
 		return nil, fmt.Errorf("read tenant %ss: %w", e.Kind.LinkKind, err)
 	}

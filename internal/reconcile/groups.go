@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -15,6 +16,13 @@ import (
 // GroupsReader is what the groups planner reads of a tenant.
 type GroupsReader interface {
 	GroupsSnapshot(ctx context.Context) (groupplan.Directory, error)
+}
+
+// GroupsDeltaReader is a GroupsReader that can read only the changes since
+// an earlier read: from that read's directory and cursor (empty: read
+// everything) to the new directory and the cursor of the next read.
+type GroupsDeltaReader interface {
+	GroupsSnapshotSince(ctx context.Context, prev groupplan.Directory, cursor string) (groupplan.Directory, string, error)
 }
 
 // MappingGroup is the mapping kind of group-key↔group links. A class's
@@ -42,12 +50,8 @@ func GroupsKind() Kind[groupplan.Directory] {
 
 // groupsSnapshot reads the tenant's groups and finds the accounts of the
 // profile's admins named by UPN.
-func groupsSnapshot(ctx context.Context, d Directory, p tenant.Profile) (groupplan.Directory, error) {
-	r, ok := d.(GroupsReader)
-	if !ok {
-		return groupplan.Directory{}, fmt.Errorf("tenant %T offers no groups snapshot", d)
-	}
-	dir, err := r.GroupsSnapshot(ctx)
+func groupsSnapshot(ctx context.Context, d Directory, p tenant.Profile, cache SnapshotCache) (groupplan.Directory, error) {
+	dir, err := readGroups(ctx, d, cache)
 	if err != nil {
 		return dir, err
 	}
@@ -67,6 +71,57 @@ func groupsSnapshot(ctx context.Context, d Directory, p tenant.Profile) (grouppl
 		} else {
 			dir.Admins[strings.ToLower(a)] = ""
 		}
+	}
+	return dir, nil
+}
+
+// groupsCacheFormat versions the cached groups: a cache in another
+// format is not read, and the tenant is read in full.
+const groupsCacheFormat = 1
+
+type groupsCache struct {
+	Format int               `json:"format"`
+	Groups []groupplan.Group `json:"groups"`
+}
+
+// readGroups reads the tenant's groups: from the cached ones and the
+// changes since when the tenant can (a night with no change is one
+// request instead of a page per hundred groups), in full otherwise. The
+// new read is cached at once: a run that fails after it reads on from
+// there next time, its directory already holding the changes it saw.
+func readGroups(ctx context.Context, d Directory, cache SnapshotCache) (groupplan.Directory, error) {
+	dr, ok := d.(GroupsDeltaReader)
+	if !ok || cache == nil {
+		r, ok := d.(GroupsReader)
+		if !ok {
+			return groupplan.Directory{}, fmt.Errorf("tenant %T offers no groups snapshot", d)
+		}
+		return r.GroupsSnapshot(ctx)
+	}
+	data, cursor, found, err := cache.Load(ctx)
+	if err != nil {
+		return groupplan.Directory{}, fmt.Errorf("load cached groups: %w", err)
+	}
+	var prev groupplan.Directory
+	var c groupsCache
+	if found && json.Unmarshal(data, &c) == nil && c.Format == groupsCacheFormat {
+		prev.Groups = c.Groups
+	} else {
+		cursor = "" // nothing usable cached: read everything
+	}
+	dir, next, err := dr.GroupsSnapshotSince(ctx, prev, cursor)
+	if err != nil {
+		return dir, err
+	}
+	if next == "" {
+		return dir, nil
+	}
+	body, err := json.Marshal(groupsCache{Format: groupsCacheFormat, Groups: dir.Groups})
+	if err != nil {
+		return dir, err
+	}
+	if err := cache.Save(ctx, body, next); err != nil {
+		return dir, fmt.Errorf("cache groups: %w", err)
 	}
 	return dir, nil
 }

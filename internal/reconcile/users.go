@@ -61,7 +61,7 @@ type Users = Engine[userplan.Directory]
 func UsersKind() Kind[userplan.Directory] {
 	return Kind[userplan.Directory]{
 		LinkKind: MappingUser,
-		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile) (userplan.Directory, error) {
+		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile, _ SnapshotCache) (userplan.Directory, error) {
 			r, ok := d.(UsersReader)
 			if !ok {
 				return userplan.Directory{}, fmt.Errorf("tenant %T offers no users snapshot", d)

@@ -29,6 +29,17 @@ type BlobDeleter interface {
 // deleted per table.
 func (s *Store) PurgeCustomer(ctx context.Context, customerID string) (map[string]int, error) {
 	out := map[string]int{}
+	// Snapshot caches' bodies go first: only their sync state rows name
+	// them.
+	snaps, err := s.snapshotBlobs(ctx, customerID)
+	if err != nil {
+		return out, fmt.Errorf("purge customer %s: %w", customerID, err)
+	}
+	for _, b := range snaps {
+		if err := s.deleteBlob(ctx, b); err != nil {
+			return out, fmt.Errorf("purge customer %s: %w", customerID, err)
+		}
+	}
 	var digests []string
 	for _, name := range customerTables {
 		n, ds, err := s.purgeRows(ctx, name, func(parts []string) bool { return len(parts) > 0 && parts[0] == customerID })
@@ -39,7 +50,7 @@ func (s *Store) PurgeCustomer(ctx context.Context, customerID string) (map[strin
 		}
 	}
 	n, err := s.deleteOrphanBodies(ctx, digests)
-	out[TableBlobs] = n
+	out[TableBlobs] = n + len(snaps)
 	if err != nil {
 		return out, fmt.Errorf("purge customer %s: %w", customerID, err)
 	}
