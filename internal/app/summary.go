@@ -27,7 +27,7 @@ func (m graphMailer) SendMail(ctx context.Context, mail summary.Mail) error {
 	if err != nil {
 		return err
 	}
-	return c.SendMail(ctx, m.sender, graph.Mail{To: []string{mail.To}, Subject: mail.Subject, HTML: mail.HTML})
+	return c.SendMail(ctx, m.sender, graph.Mail{To: []string{mail.To}, Subject: mail.Subject, HTML: mail.HTML, Text: mail.Text})
 }
 
 // summaryService builds the daily summary's sender from the settings, or

@@ -11,8 +11,8 @@ import (
 )
 
 // TestSummaryMailReachesTheSimulator sends a composed summary through the
-// Graph client's sendMail to the simulator, which checks the request's
-// shape, from the vendor tenant's mailbox named by the settings.
+// Graph client's sendMail (MIME form: the HTML and its plain-text part) to
+// the simulator, which checks the request's shape, from the vendor tenant's mailbox named by the settings.
 func TestSummaryMailReachesTheSimulator(t *testing.T) {
 	const vendor = "0e0e0e0e-0000-4000-8000-00000000000a"
 	sim := graphsim.New(graphsim.Options{ConsistencyDelay: -1})
@@ -45,6 +45,12 @@ func TestSummaryMailReachesTheSimulator(t *testing.T) {
 	if len(sent) != 1 || sent[0].To[0] != "it-logs@oakfield.example" || sent[0].ContentType != "html" ||
 		sent[0].Subject != msg.Subject || !strings.Contains(sent[0].Content, "No runs.") || !sent[0].SaveToSentItems {
 		t.Fatalf("simulator kept %+v", sent)
+	}
+	// HTML with a plain-text part: sendMail's MIME form, multipart/alternative.
+	crlf := func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+	if p := sent[0].Parts; !sent[0].MIME || len(p) != 2 || p[0].ContentType != "text/plain" || p[0].Content != crlf(msg.Text) ||
+		p[1].ContentType != "text/html" || p[1].Content != crlf(msg.HTML) {
+		t.Fatalf("simulator kept parts %+v (MIME %v)", sent[0].Parts, sent[0].MIME)
 	}
 	// Without the vendor's tenant the settings are refused.
 	delete(env, "SummaryTenantId")

@@ -11,10 +11,11 @@ import (
 // https://learn.microsoft.com/en-us/graph/api/user-sendmail (v1.0): a JSON
 // body {"message": {subject, body {contentType text|html, content},
 // toRecipients [{emailAddress {address}}], ...}, "saveToSentItems": bool
-// (optional, default true)}, answered 202 Accepted with no body. The
-// simulator takes the JSON form only (the MIME form, base64 text/plain,
-// is refused) and keeps each accepted message for tests (Server.SentMail)
-// and the export; nothing is delivered.
+// (optional, default true)}, answered 202 Accepted with no body; or, with
+// Content-Type text/plain, the MIME form: the whole RFC 5322 message
+// base64-encoded, always saved to Sent Items (mime.go). The simulator
+// keeps each accepted message for tests (Server.SentMail) and the export;
+// nothing is delivered.
 
 // SentMail is one message the simulator accepted.
 type SentMail struct {
@@ -26,6 +27,21 @@ type SentMail struct {
 	ContentType     string    `json:"contentType"`
 	Content         string    `json:"content"`
 	To              []string  `json:"to"`
+	// MIME says the message came in the MIME form; Parts are then its
+	// leaf parts, decoded, in order (ContentType/Content are the body
+	// Outlook would show: the HTML part, else the first text part).
+	MIME  bool       `json:"mime,omitempty"`
+	Parts []MailPart `json:"parts,omitempty"`
+}
+
+// MailPart is one leaf part of a MIME message.
+type MailPart struct {
+	// ContentType is the part's media type, lower case, without
+	// parameters ("text/plain").
+	ContentType string `json:"contentType"`
+	Charset     string `json:"charset,omitempty"`
+	// Content is the part's body, its transfer encoding undone.
+	Content string `json:"content"`
 }
 
 var sendMailProps = map[string]propKind{"message": kObject, "saveToSentItems": kBool}
@@ -47,7 +63,13 @@ func (s *Server) sendMail(r *request, v []string) (*response, *apiError) {
 		return nil, aerr
 	}
 	if ct := strings.ToLower(r.header.Get("Content-Type")); strings.HasPrefix(ct, "text/plain") {
-		return nil, invalidMail("graphsim accepts sendMail in JSON only, not the MIME form.")
+		m, aerr := parseMIMEMail(r.body)
+		if aerr != nil {
+			return nil, aerr
+		}
+		m.From, m.SentAt, m.SaveToSentItems = u.id, s.now().UTC(), true
+		t.sentMail = append(t.sentMail, m)
+		return &response{status: http.StatusAccepted, header: http.Header{}}, nil
 	}
 	body, aerr := decodeObject(r)
 	if aerr != nil {
@@ -114,6 +136,7 @@ func (s *Server) SentMail(tenantID string) []SentMail {
 	out := make([]SentMail, len(t.sentMail))
 	for i, m := range t.sentMail {
 		m.To = append([]string(nil), m.To...)
+		m.Parts = append([]MailPart(nil), m.Parts...)
 		out[i] = m
 	}
 	return out
