@@ -57,8 +57,6 @@ param consentReturnUrl string
 
 @description('Daily summary email (SummarySender): the vendor\'s own mailbox summaries are sent from; empty sends none.')
 param summarySender string = ''
-@description('Client id of the single-tenant app registration in the vendor\'s tenant holding Mail.Send, limited to summarySender by an Exchange application access policy, with the identity as its federated credential (SummaryAppClientId).')
-param summaryAppClientId string = ''
 @description('Root of the run links in summary emails (SummaryRunUrl), e.g. the vendor UI\'s runs page.')
 param summaryRunUrl string = ''
 
@@ -137,6 +135,19 @@ module graphApp 'modules/graphapp.bicep' = {
   }
 }
 
+// The summary's sender (SummaryAppClientId): a single-tenant app in this
+// (the vendor's) tenant with Mail.Send, deployed only when summaries are
+// sent; an Exchange application access policy limits it to summarySender
+// (docs/deploy.md).
+module summaryApp 'modules/summaryapp.bicep' = if (!empty(summarySender)) {
+  name: 'summaryapp'
+  params: {
+    uniqueName: '${base}-summary-${token}'
+    displayName: 'rostersync summaries (${base})'
+    managedIdentityPrincipalId: identity.outputs.principalId
+  }
+}
+
 // Using the other modules' outputs makes the app wait for them, role
 // assignments included, so the host starts with its access in place.
 module functionApp 'modules/functionapp.bicep' = {
@@ -163,7 +174,7 @@ module functionApp 'modules/functionapp.bicep' = {
     consentReturnUrl: consentReturnUrl
     summarySender: summarySender
     summaryTenantId: tenant().tenantId
-    summaryAppClientId: summaryAppClientId
+    summaryAppClientId: empty(summarySender) ? '' : summaryApp.outputs.appId
     summaryRunUrl: summaryRunUrl
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
@@ -175,6 +186,7 @@ output functionAppUrl string = 'https://${functionApp.outputs.defaultHostName}'
 output managedIdentityClientId string = identity.outputs.clientId
 output managedIdentityPrincipalId string = identity.outputs.principalId
 output graphAppClientId string = graphApp.outputs.appId
+output summaryAppClientId string = empty(summarySender) ? '' : summaryApp.outputs.appId
 output storageAccountName string = storage.outputs.name
 output tablesEndpoint string = storage.outputs.tableEndpoint
 output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
