@@ -286,3 +286,17 @@ func (b *Blobs) GetBlob(ctx context.Context, name string) ([]byte, error) {
 	}
 	return b.a.ReadBlob(ctx, b.container, name, 0)
 }
+
+var _ state.BlobDeleter = (*Blobs)(nil)
+
+// DeleteBlob removes a blob; a missing one is state.ErrNotFound. Purges use
+// it, so plan bodies (which hold pupils' names) go with their retention.
+func (b *Blobs) DeleteBlob(ctx context.Context, name string) error {
+	if !plainName(name) {
+		return fmt.Errorf("delete blob %q: not a plain relative name", name)
+	}
+	if _, err := b.a.c.DeleteBlob(ctx, b.container, name, nil); err != nil {
+		return fmt.Errorf("delete blob %s/%s: %w", b.container, name, mapError(err))
+	}
+	return nil
+}

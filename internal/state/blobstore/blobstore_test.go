@@ -68,6 +68,16 @@ func TestBlobs(t *testing.T) {
 	if got, err := b.GetBlob(ctx, "plan/abc"); err != nil || string(got) != "replaced" {
 		t.Errorf("GetBlob after overwrite = %q, %v; want %q", got, err, "replaced")
 	}
+	// Purges delete what they no longer need.
+	if err := b.DeleteBlob(ctx, "plan/abc"); err != nil {
+		t.Fatalf("DeleteBlob: %v", err)
+	}
+	if _, err := b.GetBlob(ctx, "plan/abc"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("GetBlob after DeleteBlob = %v, want ErrNotFound", err)
+	}
+	if err := b.DeleteBlob(ctx, "plan/abc"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("second DeleteBlob = %v, want ErrNotFound", err)
+	}
 	for _, bad := range []string{"", "/abs", "a/../b", "a//b", "a/", "a b"} {
 		if err := b.PutBlob(ctx, bad, nil); err == nil {
 			t.Errorf("PutBlob(%q) = nil error, want the name refused", bad)

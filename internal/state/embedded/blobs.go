@@ -94,3 +94,27 @@ func (b *Backend) GetBlob(ctx context.Context, name string) ([]byte, error) {
 	}
 	return data, err
 }
+
+var _ state.BlobDeleter = (*Backend)(nil)
+
+// DeleteBlob removes a blob; a missing one is state.ErrNotFound. Purges use
+// it, so plan bodies (which hold pupils' names) go with their retention.
+func (b *Backend) DeleteBlob(ctx context.Context, name string) error {
+	if !validBlobName(name) {
+		return fmt.Errorf("delete blob %q: not a plain relative name", name)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dir == "" {
+		if _, ok := b.blobs[name]; !ok {
+			return fmt.Errorf("delete blob %s: %w", name, state.ErrNotFound)
+		}
+		delete(b.blobs, name)
+		return nil
+	}
+	err := os.Remove(filepath.Join(b.dir, "blobs", filepath.FromSlash(name)))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete blob %s: %w", name, state.ErrNotFound)
+	}
+	return err
+}

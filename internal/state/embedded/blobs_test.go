@@ -29,4 +29,13 @@ func TestBlobNamesStayInTheirFolder(t *testing.T) {
 	if _, err := b.GetBlob(ctx, "plan/missing"); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("GetBlob(missing) = %v, want ErrNotFound", err)
 	}
+	if err := b.DeleteBlob(ctx, "plan/abc.v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.GetBlob(ctx, "plan/abc.v1"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("GetBlob after DeleteBlob = %v, want ErrNotFound", err)
+	}
+	if err := b.DeleteBlob(ctx, "plan/abc.v1"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("second DeleteBlob = %v, want ErrNotFound", err)
+	}
 }
