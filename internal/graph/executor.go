@@ -756,7 +756,9 @@ func alreadyMember(status int, ge graphError) bool {
 func notYetVisible(spec opSpec, status int, ge graphError) bool {
 	switch {
 	case spec.create != nil:
-		return false
+		// A create's own object cannot be missing; only an object it
+		// references can be, and the kind says how Graph puts that.
+		return spec.notVisible != nil && spec.notVisible(status, ge)
 	case status == http.StatusNotFound:
 		return ge.Code == CodeResourceNotFound || ge.Code == "Directory_ObjectNotFound" || ge.Code == ""
 	}
@@ -772,11 +774,12 @@ func notYetVisible(spec opSpec, status int, ge graphError) bool {
 func (x *execution) retryNotFoundRightAfterCreate(it *item, now time.Time) (time.Duration, bool) {
 	window := x.e.graphTime(x.e.opts.ConsistencyWindow)
 	target := it.op.TargetID
-	if it.members != nil {
-		target = it.op.ID // a pack's own clock: from its first refusal
+	if it.members != nil || it.op.Key != "" {
+		// A pack's or a create's own clock: from its first refusal.
+		target = it.op.ID
 	}
 	since, ok := x.e.c.fresh.since(target)
-	if !ok && opSpecs[it.op.Kind].followsCreate {
+	if !ok && (opSpecs[it.op.Kind].followsCreate || it.op.Key != "" || it.members != nil) {
 		since, ok = x.e.c.fresh.note(target, now, window), true
 	}
 	if !ok || now.Sub(since) >= window {

@@ -235,3 +235,25 @@ func TestGroupsSnapshotSince(t *testing.T) {
 		}
 	}
 }
+
+// A group created with a member made moments ago meets Graph's "Not a
+// valid reference update" while the member replicates: the create waits
+// and goes again, it does not fail (it used to, for a whole class).
+func TestCreateGroupWaitsForNewMembers(t *testing.T) {
+	env := newSimEnv(t, graphsim.Options{TimeScale: 20, ConsistencyDelay: 2 * time.Second}, simTenant(), nil) // members replicate in 100 ms
+	ex := NewExecutor(env.client, ExecutorOptions{TimeScale: 20})
+	res := executeAll(t, ex, []apply.Op{createOp("fresh.pupil")})
+	pupil := res["user:fresh.pupil#create"].TargetID
+	if pupil == "" {
+		t.Fatalf("create user: %+v", res)
+	}
+	group := apply.Op{ID: "g#create", Kind: apply.OpCreateGroup, Key: "class-new", Props: map[string]string{"displayName": "New",
+		"mailNickname": "class-new", "unified": "false", "owners": simExisting, "members": pupil}}
+	res = executeAll(t, ex, []apply.Op{group})
+	if r := res["g#create"]; r.Status != apply.Done || r.TargetID == "" {
+		t.Fatalf("create with a member not replicated yet: %+v, want done after waiting", r)
+	}
+	if members, _ := env.group(t, res["g#create"].TargetID)["members"].([]string); len(members) != 1 || !strings.EqualFold(members[0], pupil) {
+		t.Errorf("group members %v, want the new pupil", members)
+	}
+}

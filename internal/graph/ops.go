@@ -124,11 +124,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 		},
 		alreadyDone:   alreadyMember,
 		followsCreate: true,
-		notVisible: func(status int, ge graphError) bool {
-			// Graph's answer for a member not replicated yet has no code of
-			// its own (graph.md §6).
-			return status == http.StatusBadRequest && strings.Contains(ge.Message, "Not a valid reference update")
-		},
+		notVisible:    referenceNotVisible,
 	},
 	apply.OpCreateGroup: {
 		invalid: func(op apply.Op) string {
@@ -145,6 +141,9 @@ var opSpecs = map[apply.OpKind]opSpec{
 		request: func(e *Executor, op apply.Op) batchItem {
 			return batchItem{Method: http.MethodPost, URL: "/groups", Headers: jsonHeader, Body: e.groupBody(op.Props)}
 		},
+		// An owner or member bound in the create, made moments ago, has not
+		// replicated yet (graph.md §6): the create waits and goes again.
+		notVisible: referenceNotVisible,
 		create: &createSpec{
 			lookup: func(op apply.Op) batchItem {
 				nick := strings.ReplaceAll(op.Key, "'", "''")
@@ -335,6 +334,12 @@ func splitIDs(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
+}
+
+// referenceNotVisible is Graph's answer to a reference (a member, an owner)
+// that has not replicated yet; it has no code of its own (graph.md §6).
+func referenceNotVisible(status int, ge graphError) bool {
+	return status == http.StatusBadRequest && strings.Contains(ge.Message, "Not a valid reference update")
 }
 
 func needsTarget(op apply.Op) string {
