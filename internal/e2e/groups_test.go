@@ -50,6 +50,13 @@ func (e *env) usersThenGroups(r *roster.Roster, prof tenant.Profile) (users, gro
 	users = e.syncEntity(e.users(r), in)
 	in.Job.Entity, in.Job.Step, in.Job.Cursor = tenant.EntityGroups, 0, ""
 	groups = e.syncEntity(e.groups(r), in)
+	for _, counts := range []map[string]int{users, groups} {
+		for k, n := range counts {
+			if strings.HasPrefix(k, "failed.") && n > 0 {
+				e.t.Errorf("a night of users then groups failed %d changes (%s): %v", n, k, counts)
+			}
+		}
+	}
 	return users, groups
 }
 
