@@ -193,13 +193,20 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	if err != nil || maxAttempts < 1 {
 		return nil, fmt.Errorf("setting %s: want a whole number of at least 1 (%v)", config.MaxOpAttempts, err)
 	}
+	var intentWindow time.Duration
+	if o.Simulator != nil && o.Simulator.TimeScale > 1 {
+		// The window is Graph time: a simulator running N times faster
+		// replicates N times sooner.
+		intentWindow = time.Duration(float64(reconcile.DefaultIntentWindow) / o.Simulator.TimeScale)
+	}
 	a.Entities = Entities(Deps{
-		Apply:       apply.Options{MaxAttempts: maxAttempts},
-		Store:       a.Store,
-		Source:      reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: a.Sources, Clock: o.Clock}, Blobs: drops},
-		Tenants:     tenants,
-		Credentials: creds,
-		Clock:       o.Clock,
+		Apply:        apply.Options{MaxAttempts: maxAttempts},
+		IntentWindow: intentWindow,
+		Store:        a.Store,
+		Source:       reconcile.Sources{Files: files, REST: reconcile.RESTSource{Secrets: secretSource, Egress: a.Sources, Clock: o.Clock}, Blobs: drops},
+		Tenants:      tenants,
+		Credentials:  creds,
+		Clock:        o.Clock,
 	})
 	a.Registry = o.Entities
 	if a.Registry == nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/rostersync/rostersync/internal/reconcile"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/tenant"
+	"time"
 )
 
 // EntityKind is one registered entity kind.
@@ -33,6 +34,10 @@ type Deps struct {
 	Clock       clock.Clock
 	// Apply bounds each apply step (attempt caps, budgets).
 	Apply apply.Options
+	// IntentWindow is how long an interrupted create's object may take to
+	// show before it is taken never to have been made (0: the engine's
+	// default, in Graph's time; shorter against a faster simulator).
+	IntentWindow time.Duration
 }
 
 // Entities lists every registered entity kind. It is the one place a new
@@ -42,13 +47,13 @@ func Entities(d Deps) []EntityKind {
 	return []EntityKind{
 		{Name: tenant.EntityUsers, LinkKind: reconcile.MappingUser, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Users{Kind: reconcile.UsersKind(),
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store,
-			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock, Apply: d.Apply,
+			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
 		}},
 		{Name: tenant.EntityGroups, LinkKind: reconcile.MappingGroup, Buttons: []handlers.Button{handlers.ButtonResync, handlers.ButtonCreate, handlers.ButtonDelete}, Handler: &reconcile.Groups{Kind: reconcile.GroupsKind(),
-			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply,
+			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
 		}},
 		{Name: tenant.EntityClassrooms, LinkKind: reconcile.MappingClass, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Classrooms{Kind: reconcile.ClassroomsKind(),
-			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply,
+			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
 		}},
 		{Name: tenant.EntityNoop, Handler: pipeline.Noop},
 	}

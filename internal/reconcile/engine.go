@@ -120,9 +120,13 @@ var _ pipeline.Entity = (*Engine[struct{}])(nil)
 
 const cursorApply = "apply"
 
+// DefaultIntentWindow is the engine's IntentWindow when none is set: well
+// past Graph's usual replication delay.
+const DefaultIntentWindow = 5 * time.Minute
+
 func (e *Engine[S]) intentWindow() time.Duration {
 	if e.IntentWindow <= 0 {
-		return 5 * time.Minute
+		return DefaultIntentWindow
 	}
 	return e.IntentWindow
 }
