@@ -9,9 +9,9 @@ import (
 
 	"github.com/rostersync/rostersync/internal/credentials"
 	"github.com/rostersync/rostersync/internal/lifecycle"
+	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/state/embedded"
-	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/tenant"
 )
 
