@@ -31,8 +31,13 @@ race:
 
 ## openapi-lint: docs/openapi.yaml under Redocly's recommended rules
 ## (redocly.yaml), offline: no remote $refs, no telemetry
-openapi-lint:
+openapi-lint: node_modules/.bin/redocly
 	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --no-install redocly lint docs/openapi.yaml
+
+# The dev tools (Redocly, Azurite), exactly as package-lock.json pins them.
+node_modules/.bin/redocly: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
