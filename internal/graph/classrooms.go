@@ -3,11 +3,8 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 
 	"fmt"
-	abs "github.com/microsoft/kiota-abstractions-go"
 	"net/http"
 	"net/url"
 	"slices"
@@ -192,49 +189,6 @@ func (c *Client) ClassroomsSnapshot(ctx context.Context) (classplan.Directory, e
 	slices.SortFunc(out.Classes, func(a, b classplan.Class) int { return strings.Compare(a.ID, b.ID) })
 	slices.Sort(out.Nicknames)
 	return out, nil
-}
-
-// getJSONStatus is getJSON that also says the answer's status, so a
-// refusal (a business tenant's education API, a class without a team) can
-// be told from a failure.
-func (c *Client) getJSONStatus(ctx context.Context, rawURL string, out any) (int, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return 0, fmt.Errorf("page link: %w", err)
-	}
-	ri := abs.NewRequestInformation()
-	ri.Method = abs.GET
-	ri.SetUri(*u)
-	ri.Headers.TryAdd("Accept", "application/json")
-	var (
-		status  int
-		body    []byte
-		readErr error
-	)
-	handler := abs.NewRequestHandlerOption()
-	handler.SetResponseHandler(func(r any, _ abs.ErrorMappings) (any, error) {
-		resp, ok := r.(*http.Response)
-		if !ok || resp == nil {
-			readErr = errors.New("no HTTP response")
-			return nil, nil
-		}
-		defer resp.Body.Close()
-		status = resp.StatusCode
-		body, readErr = io.ReadAll(io.LimitReader(resp.Body, maxReadResponse))
-		return nil, nil
-	})
-	ri.AddRequestOptions([]abs.RequestOption{handler})
-	if err := c.adapter.SendNoContent(ctx, ri, nil); err != nil {
-		return 0, err
-	}
-	if readErr != nil {
-		return 0, readErr
-	}
-	if status < 200 || status > 299 {
-		ge := parseGraphError(body)
-		return status, fmt.Errorf("status %d %s: %s", status, ge.Code, ge.Message)
-	}
-	return status, json.Unmarshal(body, out)
 }
 
 // operationPath turns a 202's Location ("/teams('a')/operations('b')",

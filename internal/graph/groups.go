@@ -5,13 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
-
-	abs "github.com/microsoft/kiota-abstractions-go"
 
 	"github.com/rostersync/rostersync/internal/groupplan"
 )
@@ -197,50 +193,4 @@ func applyRefs(have []string, refs []deltaReference) []string {
 		have = append(have, id)
 	}
 	return have
-}
-
-// maxReadResponse bounds one page read.
-const maxReadResponse = 64 << 20
-
-// getJSON GETs an absolute Graph URL (a first page or a nextLink) through
-// the request adapter, with the SDK's retry middleware (a plain GET's
-// status is the status that matters), and decodes the answer into out.
-func (c *Client) getJSON(ctx context.Context, rawURL string, out any) error {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return fmt.Errorf("page link: %w", err)
-	}
-	ri := abs.NewRequestInformation()
-	ri.Method = abs.GET
-	ri.SetUri(*u)
-	ri.Headers.TryAdd("Accept", "application/json")
-	var (
-		status  int
-		body    []byte
-		readErr error
-	)
-	handler := abs.NewRequestHandlerOption()
-	handler.SetResponseHandler(func(r any, _ abs.ErrorMappings) (any, error) {
-		resp, ok := r.(*http.Response)
-		if !ok || resp == nil {
-			readErr = errors.New("no HTTP response")
-			return nil, nil
-		}
-		defer resp.Body.Close()
-		status = resp.StatusCode
-		body, readErr = io.ReadAll(io.LimitReader(resp.Body, maxReadResponse))
-		return nil, nil
-	})
-	ri.AddRequestOptions([]abs.RequestOption{handler})
-	if err := c.adapter.SendNoContent(ctx, ri, nil); err != nil {
-		return err
-	}
-	if readErr != nil {
-		return readErr
-	}
-	if status < 200 || status > 299 {
-		ge := parseGraphError(body)
-		return fmt.Errorf("status %d %s: %s", status, ge.Code, ge.Message)
-	}
-	return json.Unmarshal(body, out)
 }

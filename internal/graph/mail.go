@@ -10,7 +10,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net/http"
 	"net/mail"
 	"net/textproto"
 	"strings"
@@ -52,29 +51,9 @@ func (c *Client) SendMail(ctx context.Context, sender string, m Mail) error {
 	ri.PathParameters["baseurl"] = c.adapter.GetBaseUrl()
 	ri.PathParameters["id"] = sender
 	ri.SetStreamContentAndContentType(body, "text/plain")
-	var (
-		status  int
-		answer  []byte
-		readErr error
-	)
-	handler := abs.NewRequestHandlerOption()
-	handler.SetResponseHandler(func(r any, _ abs.ErrorMappings) (any, error) {
-		resp, ok := r.(*http.Response)
-		if !ok || resp == nil {
-			readErr = errors.New("no HTTP response")
-			return nil, nil
-		}
-		defer resp.Body.Close()
-		status = resp.StatusCode
-		answer, readErr = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, nil
-	})
-	ri.AddRequestOptions([]abs.RequestOption{handler})
-	if err := c.adapter.SendNoContent(ctx, ri, nil); err != nil {
+	status, answer, err := c.send(ctx, ri, 1<<20)
+	if err != nil {
 		return fmt.Errorf("send mail from %s in tenant %s: %w", sender, c.tenantID, err)
-	}
-	if readErr != nil {
-		return fmt.Errorf("send mail from %s in tenant %s: %w", sender, c.tenantID, readErr)
 	}
 	if status < 200 || status > 299 {
 		ge := parseGraphError(answer)
