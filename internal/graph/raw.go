@@ -67,9 +67,3 @@ func (c *Client) getJSONStatus(ctx context.Context, rawURL string, out any) (int
 	}
 	return status, json.Unmarshal(body, out)
 }
-
-// getJSON is getJSONStatus without the status.
-func (c *Client) getJSON(ctx context.Context, rawURL string, out any) error {
-	_, err := c.getJSONStatus(ctx, rawURL, out)
-	return err
-}
