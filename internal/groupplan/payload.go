@@ -2,7 +2,6 @@ package groupplan
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/rostersync/rostersync/internal/plan"
 )
@@ -62,15 +61,5 @@ func withPayload(c plan.Change, pl Payload) plan.Change {
 // PayloadOf reads the groups part of a change; a change without one has
 // the zero Payload.
 func PayloadOf(c plan.Change) (Payload, error) {
-	var pl Payload
-	if c.Payload == nil {
-		return pl, nil
-	}
-	if c.Payload.Version != PayloadVersion {
-		return pl, fmt.Errorf("groups change %s: payload version %d, this build reads %d", c.Key, c.Payload.Version, PayloadVersion)
-	}
-	if err := json.Unmarshal(c.Payload.Data, &pl); err != nil {
-		return pl, fmt.Errorf("groups change %s: payload: %w", c.Key, err)
-	}
-	return pl, nil
+	return plan.DecodePayload[Payload](c, PayloadVersion, "groups")
 }

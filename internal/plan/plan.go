@@ -137,6 +137,23 @@ type Payload struct {
 	Data    json.RawMessage `json:"data"`
 }
 
+// DecodePayload reads a change's payload as the kind's type T, refusing a
+// version other than the one this build writes; a change without a payload
+// gives T's zero value. what names the kind in errors.
+func DecodePayload[T any](c Change, version int, what string) (T, error) {
+	var pl T
+	if c.Payload == nil {
+		return pl, nil
+	}
+	if c.Payload.Version != version {
+		return pl, fmt.Errorf("%s change %s: payload version %d, this build reads %d", what, c.Key, c.Payload.Version, version)
+	}
+	if err := json.Unmarshal(c.Payload.Data, &pl); err != nil {
+		return pl, fmt.Errorf("%s change %s: payload: %w", what, c.Key, err)
+	}
+	return pl, nil
+}
+
 // Unsynced is a person the plan leaves alone, with why.
 type Unsynced struct {
 	Key      string `json:"key"`

@@ -2,7 +2,6 @@ package userplan
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 
 	"github.com/rostersync/rostersync/internal/plan"
@@ -36,16 +35,7 @@ func withPayload(c plan.Change, pl Payload) plan.Change {
 // PayloadOf reads the users part of a change; a change without one has
 // the zero Payload.
 func PayloadOf(c plan.Change) (Payload, error) {
-	var pl Payload
-	if c.Payload == nil {
-		return pl, nil
-	}
-	if c.Payload.Version != PayloadVersion {
-		return pl, fmt.Errorf("users change %s: payload version %d, this build reads %d", c.Key, c.Payload.Version, PayloadVersion)
-	}
-	if err := json.Unmarshal(c.Payload.Data, &pl); err != nil {
-		return pl, fmt.Errorf("users change %s: payload: %w", c.Key, err)
-	}
+	pl, err := plan.DecodePayload[Payload](c, PayloadVersion, "users")
 	pl.Licenses, pl.Groups = slices.Clip(pl.Licenses), slices.Clip(pl.Groups)
-	return pl, nil
+	return pl, err
 }
