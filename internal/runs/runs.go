@@ -95,6 +95,41 @@ type EntityRun struct {
 	Error     string         `json:"error,omitempty"`
 	// Held says what awaits confirmation when Status is held.
 	Held string `json:"held,omitempty"`
+	// Progress is where a running entity stands (operations done of
+	// planned, pace, throttling, estimate); nil before its plan exists.
+	Progress *Progress `json:"progress,omitempty"`
+	// Samples are the entity's points over time, one per step that
+	// touched the tenant: what the run report charts.
+	Samples []Sample `json:"samples,omitempty"`
+}
+
+// Progress is one entity's progress through its plan.
+type Progress struct {
+	// Total is the number of operations the entity's plan holds; Done how
+	// many of them are finished (done, failed or skipped).
+	Total int `json:"total"`
+	Done  int `json:"done"`
+	// WritesPerSecond is the recent pace of writes to the tenant.
+	WritesPerSecond float64 `json:"writesPerSecond"`
+	// Throttled counts requests Graph answered 429 (or 503 with
+	// Retry-After); ThrottledWaitMs is the time spent waiting them out.
+	Throttled       int   `json:"throttled"`
+	ThrottledWaitMs int64 `json:"throttledWaitMs"`
+	// EstimatedEnd is when the entity should finish at the current pace;
+	// zero when there is no pace yet.
+	EstimatedEnd time.Time `json:"estimatedEnd,omitzero"`
+}
+
+// Sample is one point of an entity's run over time.
+type Sample struct {
+	At time.Time `json:"at"`
+	// Writes, Throttled and WaitMs are what this step did: writes sent
+	// to the tenant, requests throttled, and time waited on throttling.
+	Writes    int   `json:"writes"`
+	Throttled int   `json:"throttled"`
+	WaitMs    int64 `json:"waitMs"`
+	// Done is the entity's operations finished so far (cumulative).
+	Done int `json:"done"`
 }
 
 // New returns a queued run with one queued entry per entity, in order.
