@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/classplan"
 	"github.com/rostersync/rostersync/internal/plan"
@@ -27,11 +29,15 @@ const MappingClass = string(classplan.Kind)
 type Classrooms = Engine[classplan.Directory]
 
 // ClassroomsKind is the classrooms entity's part. On a tenant whose
-// education API refuses, the snapshot ends the entity with a terminal
-// refusal naming the reason (one error, not one per class).
+// education API refuses, the entity ends with one terminal refusal naming
+// the reason (not one error per class), and the finding is kept on the
+// customer: later runs refuse at plan time with the same reason, without
+// probing the tenant again, until a tenant check reads it anew.
 func ClassroomsKind() Kind[classplan.Directory] {
 	return Kind[classplan.Directory]{
 		LinkKind: MappingClass,
+		Refuse:   refuseClassrooms,
+		Learn:    learnNotEducation,
 		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile, _ SnapshotCache) (classplan.Directory, error) {
 			r, ok := d.(ClassroomsReader)
 			if !ok {
@@ -51,11 +57,57 @@ func ClassroomsKind() Kind[classplan.Directory] {
 	}
 }
 
-// isEducation reads the customer's recorded edition: the tenant check's
+// notEducationError is a recorded refusal: it reads as the refusal that
+// was recorded and matches classplan.ErrNotEducation.
+type notEducationError struct{ reason string }
+
+func (e notEducationError) Error() string { return e.reason }
+func (e notEducationError) Is(target error) bool {
+	return target == classplan.ErrNotEducation
+}
+
+// refuseClassrooms ends the entity on a customer recorded as not an
+// education tenant: the refusal a sync recorded, word for word, or the
+// tenant check's finding.
+func refuseClassrooms(c tenant.Customer) error {
+	if isEducation(c) {
+		return nil
+	}
+	reason := classplan.ErrNotEducation.Error() + ": the tenant check found no education SKU and the education API refusing"
+	if c.Tenant != nil && c.Tenant.EducationRefusal != "" {
+		reason = c.Tenant.EducationRefusal
+	}
+	return queue.Terminal(fmt.Errorf("classrooms refused: %w", notEducationError{reason}))
+}
+
+// learnNotEducation keeps a snapshot's refusal for want of an education
+// tenant on the customer.
+func learnNotEducation(c *tenant.Customer, err error, now time.Time) bool {
+	if !errors.Is(err, classplan.ErrNotEducation) {
+		return false
+	}
+	var cause error = classplan.ErrNotEducation
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		// The innermost error that still is the refusal names it best
+		// ("not an education tenant: tenant t: the education API refused: …").
+		if errors.Is(e, classplan.ErrNotEducation) && strings.HasPrefix(e.Error(), classplan.ErrNotEducation.Error()) {
+			cause = e
+			break
+		}
+	}
+	c.RecordNotEducation(cause.Error(), now)
+	return true
+}
+
+// isEducation reads the customer's recorded edition: a sync's recorded
+// refusal first, then the customer's own flag, then the tenant check's
 // finding (tenant.education: an education SKU or the education API
-// answering) or the customer's own flag. A customer never checked counts
-// as education here; the snapshot's read of the education API decides.
+// answering). A customer never checked counts as education here; the
+// snapshot's read of the education API decides.
 func isEducation(c tenant.Customer) bool {
+	if c.Tenant != nil && c.Tenant.EducationRefusal != "" {
+		return false
+	}
 	if c.Education {
 		return true
 	}

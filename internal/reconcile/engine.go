@@ -49,6 +49,17 @@ type Kind[S any] struct {
 	// the users links to turn people into account ids); they reach it in
 	// PlanInput.Related.
 	RelatedLinks []string
+	// Refuse, when set, says before anything is read why this customer
+	// cannot have the entity at all (classrooms on a tenant recorded as
+	// not an education tenant): a terminal error, the same on every run;
+	// nil goes on.
+	Refuse func(c tenant.Customer) error
+	// Learn, when set, reads a snapshot's failure for a finding about the
+	// tenant worth keeping on the customer (classrooms: the education API
+	// refused); it records it in c and reports whether it did. The engine
+	// saves the customer, then answers with Refuse, so the first run and
+	// every later one end with the same reason.
+	Learn func(c *tenant.Customer, snapshotErr error, now time.Time) bool
 }
 
 // PlanInput is everything a kind's planner may read.
@@ -94,6 +105,10 @@ type EngineStore interface {
 	GetSyncState(ctx context.Context, customerID, profileID, entity string) (state.SyncState, error)
 	SaveSyncState(ctx context.Context, st state.SyncState) (state.SyncState, error)
 	SnapshotCache(customerID, profileID, entity string) *state.SnapshotCache
+	// GetCustomer and PutCustomer keep what a kind learns of the tenant
+	// (Kind.Learn).
+	GetCustomer(ctx context.Context, id string) (tenant.Customer, error)
+	PutCustomer(ctx context.Context, c tenant.Customer) error
 }
 
 var _ EngineStore = (*state.Store)(nil)
@@ -154,6 +169,11 @@ func (e *Engine[S]) plan(ctx context.Context, in pipeline.EntityInput) (pipeline
 		return pipeline.EntityOutcome{}, err
 	}
 	if p == nil {
+		if e.Kind.Refuse != nil {
+			if err := e.Kind.Refuse(in.Customer); err != nil {
+				return pipeline.EntityOutcome{}, err
+			}
+		}
 		dir, err := e.Tenants.Directory(ctx, in.Customer)
 		if err != nil {
 			return pipeline.EntityOutcome{}, err
@@ -212,6 +232,9 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 	}
 	snap, err := e.Kind.Snapshot(ctx, dir, in.Profile, e.Store.SnapshotCache(in.Customer.ID, in.Profile.ID, in.Job.Entity))
 	if err != nil {
+		if learned, lerr := e.learn(ctx, in.Customer.ID, err); learned || lerr != nil {
+			return nil, lerr
+		}
 		return nil, fmt.Errorf("read tenant %ss: %w", e.Kind.LinkKind, err)
 	}
 	links, err := e.Store.ListMappings(ctx, in.Customer.ID, e.Kind.LinkKind)
@@ -250,6 +273,32 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 		return nil, err
 	}
 	return p, nil
+}
+
+// learn keeps what the kind learns from a snapshot's failure on the
+// customer (read again, so nothing saved since is lost) and answers with
+// the kind's refusal of the customer as now recorded. learned is false
+// when there was nothing to learn.
+func (e *Engine[S]) learn(ctx context.Context, customerID string, snapErr error) (learned bool, err error) {
+	if e.Kind.Learn == nil {
+		return false, nil
+	}
+	c, err := e.Store.GetCustomer(ctx, customerID)
+	if err != nil {
+		return true, fmt.Errorf("record what the %s snapshot found (%v): %w", e.Kind.LinkKind, snapErr, err)
+	}
+	if !e.Kind.Learn(&c, snapErr, e.clock().Now()) {
+		return false, nil
+	}
+	if err := e.Store.PutCustomer(ctx, c); err != nil {
+		return true, fmt.Errorf("record what the %s snapshot found (%v): %w", e.Kind.LinkKind, snapErr, err)
+	}
+	if e.Kind.Refuse != nil {
+		if err := e.Kind.Refuse(c); err != nil {
+			return true, err
+		}
+	}
+	return true, queue.Terminal(snapErr)
 }
 
 func (e *Engine[S]) excluded(ctx context.Context, customerID string) (map[string]bool, error) {

@@ -34,4 +34,24 @@ type TenantInfo struct {
 	CheckedAt time.Time `json:"checkedAt,omitzero"`
 	// Error is why the last check failed (ids and codes only), if it did.
 	Error string `json:"error,omitempty"`
+	// EducationRefusal is why a sync found the tenant not an education
+	// tenant (its education API refused classrooms' read), and
+	// EducationRefusedAt when: later runs refuse classrooms with this
+	// reason without probing again, until a tenant check reads the tenant
+	// anew (which replaces this record).
+	EducationRefusal   string    `json:"educationRefusal,omitempty"`
+	EducationRefusedAt time.Time `json:"educationRefusedAt,omitzero"`
+}
+
+// RecordNotEducation keeps on the customer that a sync found its tenant
+// not an education tenant, and why: Education is false from then on. The
+// tenant record is copied, never changed in place (a caller's copy of the
+// customer shares it).
+func (c *Customer) RecordNotEducation(reason string, at time.Time) {
+	info := TenantInfo{VerifiedDomains: []string{}, SKUs: []string{}}
+	if c.Tenant != nil {
+		info = *c.Tenant
+	}
+	info.Education, info.EducationRefusal, info.EducationRefusedAt = false, reason, at.UTC()
+	c.Tenant, c.Education = &info, false
 }
