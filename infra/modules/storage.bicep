@@ -23,6 +23,7 @@ var tables = [
   'plans'
   'credentials'
   'blobs'
+  'audit'
 ]
 
 // Exactly the containers the code names: state.BlobContainer (plan

@@ -24,7 +24,7 @@ type BlobDeleter interface {
 }
 
 // PurgeCustomer deletes every link, intent, exclusion, run, run log, sync
-// state and plan row of the customer, and the plan bodies no other plan
+// state, plan and audit row of the customer, and the plan bodies no other plan
 // names. The customer record and its profiles stay. It returns the rows
 // deleted per table.
 func (s *Store) PurgeCustomer(ctx context.Context, customerID string) (map[string]int, error) {
@@ -52,6 +52,11 @@ func (s *Store) PurgeCustomer(ctx context.Context, customerID string) (map[strin
 	n, err := s.deleteOrphanBodies(ctx, digests)
 	out[TableBlobs] = n + len(snaps)
 	if err != nil {
+		return out, fmt.Errorf("purge customer %s: %w", customerID, err)
+	}
+	// The audit trail names pupils' sourcedIds and admins' ids: it goes
+	// with the rest of the customer's data, read by partition.
+	if out[TableAudit], err = s.PurgeAudit(ctx, customerID, time.Time{}); err != nil {
 		return out, fmt.Errorf("purge customer %s: %w", customerID, err)
 	}
 	return out, nil

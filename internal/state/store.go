@@ -40,7 +40,7 @@ const (
 
 // Tables lists every table the Store uses; infra and tests check against it.
 var Tables = []string{TableCustomers, TableProfiles, TableMappings, TableExclusions,
-	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans, TableCredentials, TableBlobs}
+	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans, TableCredentials, TableBlobs, TableAudit}
 
 const (
 	propData    = "Data"

@@ -69,7 +69,7 @@ func testProfilesConcurrent(t *testing.T, s *state.Store) {
 }
 
 // testPurge: PurgeCustomer deletes one customer's links, runs, logs, sync
-// state and plans and nothing of another's; PurgePlans deletes only plans
+// state, plans and audit trail and nothing of another's; PurgePlans deletes only plans
 // of runs older than the cutoff, and keeps a body another plan names.
 func testPurge(t *testing.T, s *state.Store) {
 	ctx := t.Context()
@@ -83,6 +83,9 @@ func testPurge(t *testing.T, s *state.Store) {
 			t.Fatal(err)
 		}
 		if err := s.AddExclusion(ctx, state.Exclusion{CustomerID: c, Kind: "user", SourceID: "s3"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendAudit(ctx, state.AuditRecord{CustomerID: c, Actor: "admin", Action: "exclusion.put", SourcedID: "s3"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range []string{old, recent} {
@@ -109,8 +112,8 @@ func testPurge(t *testing.T, s *state.Store) {
 	if err != nil {
 		t.Fatalf("PurgeCustomer: %v", err)
 	}
-	if n[state.TableRuns] != 2 || n[state.TableMappings] != 2 || n[state.TableRunLog] != 2 {
-		t.Errorf("PurgeCustomer counts = %v, want 2 runs, 2 mapping rows (a link and an intent), 2 log rows", n)
+	if n[state.TableRuns] != 2 || n[state.TableMappings] != 2 || n[state.TableRunLog] != 2 || n[state.TableAudit] != 1 {
+		t.Errorf("PurgeCustomer counts = %v, want 2 runs, 2 mapping rows (a link and an intent), 2 log rows, 1 audit record", n)
 	}
 	check := func(c string, want bool) {
 		t.Helper()
@@ -121,7 +124,8 @@ func testPurge(t *testing.T, s *state.Store) {
 		log, _ := s.RunLog(ctx, c, recent)
 		_, st := s.GetSyncState(ctx, c, "p1", "users")
 		_, _, pl := s.LoadPlan(ctx, c, recent, "users")
-		has := []bool{len(ms) > 0, len(in) > 0, len(xs) > 0, len(rs) > 0, len(log) > 0, st == nil, pl == nil}
+		audit, _, _ := s.AuditPage(ctx, c, 10, "")
+		has := []bool{len(ms) > 0, len(in) > 0, len(xs) > 0, len(rs) > 0, len(log) > 0, st == nil, pl == nil, len(audit) > 0}
 		for i, h := range has {
 			if h != want {
 				t.Errorf("customer %s: record %d present=%t, want %t", c, i, h, want)

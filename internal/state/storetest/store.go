@@ -39,6 +39,7 @@ func runStore(t *testing.T, newBackend func(t *testing.T) state.Backend) {
 	t.Run("Plans", func(t *testing.T) { testPlans(t, newBackend(t)) })
 	t.Run("ProfilesConcurrent", func(t *testing.T) { testProfilesConcurrent(t, newStore(t)) })
 	t.Run("Purge", func(t *testing.T) { testPurge(t, newStore(t)) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, newBackend) })
 }
 
 // RunPlans runs the plan cases alone, for a backend whose blobs are kept
