@@ -115,6 +115,10 @@ type ExecutorStats struct {
 	// Throttled is items answered 429 (a whole-batch 429 counts each of
 	// its items).
 	Throttled int
+	// ThrottledWait is how long the Retry-After of those 429s closed the
+	// tenant's gate (overlapping waits counted once), in clock time: the
+	// time writes were held back because Graph asked.
+	ThrottledWait time.Duration
 	// Retried is items answered with something worth another try (429,
 	// 5xx, no answer, not yet replicated), whether sent again in the same
 	// call or handed back.
@@ -175,6 +179,13 @@ func (e *Executor) Stats() ExecutorStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.stats
+}
+
+// Throttling reports the requests Graph throttled since the executor was
+// made and how long their Retry-After held writes back (apply.ThrottleMeter).
+func (e *Executor) Throttling() (requests int, wait time.Duration) {
+	st := e.Stats()
+	return st.Throttled, st.ThrottledWait
 }
 
 func (e *Executor) count(f func(*ExecutorStats)) {
@@ -584,8 +595,8 @@ func (x *execution) wholeBatch(s sent, now time.Time) {
 			ra = x.backoff(s.items[0])
 		}
 		x.throttledBy(a.Header.Get("x-ms-throttle-scope"), ra, len(s.items))
-		x.e.c.throttle.throttled(now, s.at, ra, writes(s.items) > 0)
-		x.e.count(func(st *ExecutorStats) { st.Throttled += len(s.items) })
+		longer := x.e.c.throttle.throttled(now, s.at, ra, writes(s.items) > 0)
+		x.e.count(func(st *ExecutorStats) { st.Throttled += len(s.items); st.ThrottledWait += longer })
 		for _, it := range s.items {
 			x.retry(it, now, ra, true)
 		}
@@ -673,8 +684,8 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 			ra = x.backoff(it)
 		}
 		x.throttledBy(rep.header("x-ms-throttle-scope"), ra, 1)
-		x.e.c.throttle.throttled(now, sentAt, ra, it.isWrite())
-		x.e.count(func(s *ExecutorStats) { s.Throttled++ })
+		longer := x.e.c.throttle.throttled(now, sentAt, ra, it.isWrite())
+		x.e.count(func(s *ExecutorStats) { s.Throttled++; s.ThrottledWait += longer })
 		x.retry(it, now, ra, true)
 		return 4
 	case transient(st):

@@ -370,6 +370,10 @@ func TestWholeBatchThrottledRetriedOnce(t *testing.T) {
 	if st := ex.Stats(); st.Throttled != 1 {
 		t.Errorf("Throttled = %d, want 1", st.Throttled)
 	}
+	// The one 429's Retry-After is the time throttling held writes back.
+	if n, wait := ex.Throttling(); n != 1 || wait < 45*time.Millisecond || wait > 55*time.Millisecond {
+		t.Errorf("Throttling() = %d, %v; want 1, about 50ms", n, wait)
+	}
 }
 
 func TestWholeBatchRefused(t *testing.T) {

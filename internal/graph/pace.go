@@ -87,15 +87,24 @@ func (t *throttleState) reserve(now time.Time, writes int, rate float64) time.Du
 // throttled records a 429 on a request sent at sentAt: nothing goes out
 // for wait, and a throttled write starts pacing or, when already paced,
 // lowers the share. Only a batch sent after the last cut lowers it again;
-// the others were already on their way when it happened.
-func (t *throttleState) throttled(now, sentAt time.Time, wait time.Duration, write bool) {
+// the others were already on their way when it happened. It returns how
+// much longer the tenant's gate is now closed: the 429s of one wave of
+// batches overlap, and summing their Retry-After would count the same
+// pause many times over.
+func (t *throttleState) throttled(now, sentAt time.Time, wait time.Duration, write bool) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var longer time.Duration
 	if end := now.Add(wait); end.After(t.until) {
+		from := now
+		if t.until.After(now) {
+			from = t.until
+		}
+		longer = end.Sub(from)
 		t.until = end
 	}
 	if !write {
-		return
+		return longer
 	}
 	switch {
 	case !t.paced:
@@ -105,6 +114,7 @@ func (t *throttleState) throttled(now, sentAt time.Time, wait time.Duration, wri
 		t.share = max(paceFloor, t.share*paceCut)
 		t.lastCut = now
 	}
+	return longer
 }
 
 // admitted records a write batch Graph took whole: the share creeps back

@@ -85,6 +85,45 @@ func TestThrottleStatePacing(t *testing.T) {
 	}
 }
 
+// TestThrottledGateLonger: what a 429 adds to the time the tenant's gate
+// is closed; overlapping Retry-Afters (one wave of batches throttled
+// together) count once.
+func TestThrottledGateLonger(t *testing.T) {
+	t0 := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
+	type hit struct {
+		after time.Duration // since t0
+		wait  time.Duration
+	}
+	tests := []struct {
+		name string
+		hits []hit
+		want []time.Duration // each 429's addition
+	}{
+		{"one", []hit{{0, 2 * time.Second}}, []time.Duration{2 * time.Second}},
+		{"same wave", []hit{{0, 2 * time.Second}, {10 * time.Millisecond, 2 * time.Second}, {20 * time.Millisecond, time.Second}},
+			[]time.Duration{2 * time.Second, 10 * time.Millisecond, 0}},
+		{"apart", []hit{{0, time.Second}, {5 * time.Second, time.Second}}, []time.Duration{time.Second, time.Second}},
+		{"no Retry-After left", []hit{{0, 0}}, []time.Duration{0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s throttleState
+			var total, want time.Duration
+			for i, h := range tt.hits {
+				got := s.throttled(t0.Add(h.after), t0, h.wait, true)
+				if got != tt.want[i] {
+					t.Errorf("429 %d adds %v, want %v", i, got, tt.want[i])
+				}
+				total += got
+				want += tt.want[i]
+			}
+			if total != want {
+				t.Errorf("gate closed %v in all, want %v", total, want)
+			}
+		})
+	}
+}
+
 func TestThrottledReadDoesNotPace(t *testing.T) {
 	t0 := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
 	var s throttleState
