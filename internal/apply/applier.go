@@ -54,6 +54,11 @@ type Options struct {
 	// Graph keeps answering "later" fails with the reason after it, so a
 	// run always ends. Default 50.
 	MaxAttempts int
+	// Report, when set, is told where the call stands after every round
+	// it sends (a Progress without Changed), so a call that runs for
+	// minutes can show its progress meanwhile. It runs on the call's
+	// goroutine, between rounds: it should be quick.
+	Report func(Progress)
 }
 
 func (o Options) withDefaults() Options {
@@ -105,6 +110,16 @@ type Progress struct {
 	// Ops counts the operations sent this call, and Retried those that
 	// came back for another try (throttling, transient errors).
 	Ops, Retried int
+	// Operations is how many operations the plan's changes expand to (see
+	// CountOps); Finished how many of them are over: done, or part of a
+	// change that ended (failed, or done without them); HeldOps those of
+	// the changes Held.
+	Operations, Finished, HeldOps int
+	// Throttled counts the requests Graph throttled this call and
+	// ThrottledWait how long its Retry-After held writes back, as far as
+	// the executor tells (ThrottleMeter); zero when it does not.
+	Throttled     int
+	ThrottledWait time.Duration
 	// Changed are the entries whose state moved this call, for the caller
 	// to act on (links to record, suspensions to remember).
 	Changed []state.Entry
@@ -114,6 +129,25 @@ type Progress struct {
 
 // Complete reports whether every change has ended.
 func (p Progress) Complete() bool { return p.Pending == 0 }
+
+// ThrottleMeter is an Executor that tells how much throttling it has met
+// since it was made: requests Graph answered 429 and how long their
+// Retry-After held writes back. The applier reports the part of it that
+// fell within a call.
+type ThrottleMeter interface {
+	Throttling() (requests int, wait time.Duration)
+}
+
+// CountOps is how many operations the changes expand to: the unit a
+// run's progress counts in, the same before apply (a simulation) as
+// during it.
+func CountOps(expand ExpandFunc, changes []plan.Change) int {
+	n := 0
+	for _, c := range changes {
+		n += len(expand(c, ""))
+	}
+	return n
+}
 
 // Errors of Apply.
 var (
@@ -141,6 +175,15 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entr
 		return Progress{}, err
 	}
 	r := &round{a: a, p: p, entries: entries, confirmed: confirmed, notBefore: map[string]time.Time{}, changed: map[int]bool{}, unsaved: map[int]bool{}}
+	r.opCount = make([]int, len(entries))
+	for i, e := range entries {
+		// The number of a change's ops does not depend on its created id.
+		r.opCount[i] = len(a.expand(e.Change, e.Created))
+	}
+	if m, ok := a.exec.(ThrottleMeter); ok {
+		r.meter = m
+		r.throttledBefore, r.waitBefore = m.Throttling()
+	}
 	err := r.relink(ctx)
 	if err == nil {
 		err = r.run(ctx)
@@ -194,6 +237,13 @@ type round struct {
 	ops     int
 	retried int
 	requeue time.Duration
+	// opCount is each entry's number of operations.
+	opCount []int
+	// meter, when the executor has one, and its figures when the call
+	// began.
+	meter           ThrottleMeter
+	throttledBefore int
+	waitBefore      time.Duration
 }
 
 type readyOp struct {
@@ -225,6 +275,9 @@ func (r *round) run(ctx context.Context) error {
 		}
 		if err := r.send(ctx, ready[:min(len(ready), r.a.opts.RoundSize)]); err != nil {
 			return err
+		}
+		if r.a.opts.Report != nil {
+			r.a.opts.Report(r.tally(false))
 		}
 	}
 }
@@ -489,22 +542,35 @@ func (r *round) record(i int, res Result, now time.Time) {
 // waitsForConfirmation: a held change of an unconfirmed plan.
 func (r *round) waitsForConfirmation(e state.Entry) bool { return e.Held && !r.confirmed }
 
-func (r *round) progress() Progress {
+func (r *round) progress() Progress { return r.tally(true) }
+
+// tally is where the call stands; changed asks for the entries that moved.
+func (r *round) tally(changed bool) Progress {
 	var pr Progress
 	for i, e := range r.entries {
+		n := r.opCount[i]
+		pr.Operations += n
 		switch {
 		case e.Status == state.EntryDone:
 			pr.Done++
+			pr.Finished += n
 		case e.Status == state.EntryFailed:
 			pr.Failed++
+			pr.Finished += n
 		case r.waitsForConfirmation(e):
 			pr.Held++
+			pr.HeldOps += n
 		default:
 			pr.Pending++
+			pr.Finished += min(len(e.OpsDone), n)
 		}
-		if r.changed[i] {
+		if changed && r.changed[i] {
 			pr.Changed = append(pr.Changed, e)
 		}
+	}
+	if r.meter != nil {
+		n, wait := r.meter.Throttling()
+		pr.Throttled, pr.ThrottledWait = n-r.throttledBefore, wait-r.waitBefore
 	}
 	pr.Ops, pr.Retried = r.ops, r.retried
 	if pr.Pending > 0 {
