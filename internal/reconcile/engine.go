@@ -60,6 +60,12 @@ type Kind[S any] struct {
 	// saves the customer, then answers with Refuse, so the first run and
 	// every later one end with the same reason.
 	Learn func(c *tenant.Customer, snapshotErr error, now time.Time) bool
+	// Drift, when set, lists the linked objects that differ in the tenant
+	// from what rostersync keeps them at, read from the planner's input
+	// and the plan it made of it (Engine.Drift). Each needs Kind, Key,
+	// TargetID and Differences; the engine fills the rest (Next from the
+	// plan unless set). nil: the kind reports no drift.
+	Drift func(in PlanInput[S], p *plan.Plan) []plan.Drift
 }
 
 // PlanInput is everything a kind's planner may read.
@@ -215,45 +221,65 @@ func (e *Engine[S]) existingPlan(ctx context.Context, in pipeline.EntityInput) (
 }
 
 func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, dir Directory) (*plan.Plan, error) {
+	p, _, err := e.makePlan(ctx, in, dir, e.Store.SnapshotCache(in.Customer.ID, in.Profile.ID, in.Job.Entity), true)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Store.SavePlan(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// makePlan reads what the kind's planner needs (the feed, the tenant
+// through cache, links, exclusions, the shrink guard's verdict) and runs
+// it, returning the plan and what it was made from. It saves no plan; a
+// run that applies records the feed's size for the shrink guard, and
+// learn keeps what a failed snapshot taught on the customer.
+func (e *Engine[S]) makePlan(ctx context.Context, in pipeline.EntityInput, dir Directory, cache SnapshotCache, learn bool) (*plan.Plan, PlanInput[S], error) {
+	var pin PlanInput[S]
 	feed, err := e.Source.Load(ctx, in.Customer, in.Profile)
 	if err != nil {
 		if errors.Is(err, ErrBadFeed) {
-			return nil, queue.Terminal(err)
+			return nil, pin, queue.Terminal(err)
 		}
-		return nil, fmt.Errorf("load roster: %w", err)
+		return nil, pin, fmt.Errorf("load roster: %w", err)
 	}
 	today, err := roster.ParseDate(in.Now.UTC().Format("2006-01-02"))
 	if err != nil {
-		return nil, err
+		return nil, pin, err
 	}
 	view, err := roster.NewView(feed.Roster, feed.Session, today)
 	if err != nil {
-		return nil, queue.Terminal(fmt.Errorf("%w: %w", ErrBadFeed, err))
+		return nil, pin, queue.Terminal(fmt.Errorf("%w: %w", ErrBadFeed, err))
 	}
-	snap, err := e.Kind.Snapshot(ctx, dir, in.Profile, e.Store.SnapshotCache(in.Customer.ID, in.Profile.ID, in.Job.Entity))
+	snap, err := e.Kind.Snapshot(ctx, dir, in.Profile, cache)
 	if err != nil {
-		if learned, lerr := e.learn(ctx, in.Customer.ID, err); learned || lerr != nil {
-			return nil, lerr
+		if !learn {
+			return nil, pin, fmt.Errorf("read tenant %ss: %w", e.Kind.LinkKind, err)
 		}
-		return nil, fmt.Errorf("read tenant %ss: %w", e.Kind.LinkKind, err)
+		if learned, lerr := e.learn(ctx, in.Customer.ID, err); learned || lerr != nil {
+			return nil, pin, lerr
+		}
+		return nil, pin, fmt.Errorf("read tenant %ss: %w", e.Kind.LinkKind, err)
 	}
 	links, err := e.Store.ListMappings(ctx, in.Customer.ID, e.Kind.LinkKind)
 	if err != nil {
-		return nil, err
+		return nil, pin, err
 	}
 	related := make(map[string][]state.Mapping, len(e.Kind.RelatedLinks))
 	for _, k := range e.Kind.RelatedLinks {
 		if related[k], err = e.Store.ListMappings(ctx, in.Customer.ID, k); err != nil {
-			return nil, err
+			return nil, pin, err
 		}
 	}
 	excluded, err := e.excluded(ctx, in.Customer.ID)
 	if err != nil {
-		return nil, err
+		return nil, pin, err
 	}
 	shrank, err := e.shrinkGuard(ctx, in, view)
 	if err != nil {
-		return nil, err
+		return nil, pin, err
 	}
 	var only map[string]bool
 	if len(in.Run.Only) > 0 {
@@ -262,17 +288,15 @@ func (e *Engine[S]) computePlan(ctx context.Context, in pipeline.EntityInput, di
 			only[k] = true
 		}
 	}
-	p := e.Kind.Plan(PlanInput[S]{View: view, Snapshot: snap, Links: links, Related: related, Excluded: excluded, Customer: in.Customer,
-		Profile: in.Profile, Only: only, Action: in.Run.Action, RosterShrank: shrank, Now: e.clock().Now()})
+	pin = PlanInput[S]{View: view, Snapshot: snap, Links: links, Related: related, Excluded: excluded, Customer: in.Customer,
+		Profile: in.Profile, Only: only, Action: in.Run.Action, RosterShrank: shrank, Now: e.clock().Now()}
+	p := e.Kind.Plan(pin)
 	p.CustomerID, p.TenantID, p.ProfileID, p.RunID, p.Entity, p.CreatedAt = in.Customer.ID, in.Customer.TenantID, in.Profile.ID, in.Run.ID, in.Job.Entity, in.Now.UTC()
 	p.Quarantined = feed.PlanQuarantined()
 	if reason, ok := p.AllUnsyncedForOneReason(); ok && only == nil {
-		return nil, queue.Terminal(fmt.Errorf("%w: all %d people in session %s would be left unsynced, every one %s (is it the right session and date?)", ErrBadFeed, len(p.Unsynced), feed.Session, reason))
+		return nil, pin, queue.Terminal(fmt.Errorf("%w: all %d people in session %s would be left unsynced, every one %s (is it the right session and date?)", ErrBadFeed, len(p.Unsynced), feed.Session, reason))
 	}
-	if err := e.Store.SavePlan(ctx, p); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p, pin, nil
 }
 
 // learn keeps what the kind learns from a snapshot's failure on the
