@@ -388,8 +388,11 @@ func (s *sink[T]) add(rec *record) {
 	if p.bad {
 		return
 	}
-	s.ops.set(&v, id, mod)
+	// set is given the row's place in the slice, not &v: a local whose
+	// address goes to a function value escapes, one allocation per row
+	// (a million for a trust's enrolments).
 	s.rows = append(s.rows, v)
+	s.ops.set(&s.rows[len(s.rows)-1], id, mod)
 	s.lines = append(s.lines, int32(rec.line))
 	if s.mode == ModeDelta {
 		s.deleted = append(s.deleted, status == statusDeleted)
