@@ -343,6 +343,7 @@ type sink[T any] struct {
 	rows    []T
 	lines   []int32
 	deleted []bool
+	p       parser
 }
 
 // reserve sizes the slices for about n rows.
@@ -358,7 +359,11 @@ func (s *sink[T]) reserve(n int) {
 // the read as a whole will fail.
 func (s *sink[T]) add(rec *record) {
 	s.st.Rows++
-	p := parser{c: s.c, strict: s.strict, rec: rec, holding: s.c.q.hold(s.ops.kind, s.st.Rows, s.c)}
+	// One parser per sink, reset for each row: a fresh one escapes to
+	// the heap (the kind's parse is a function value), one allocation
+	// per row.
+	p := &s.p
+	*p = parser{c: s.c, strict: s.strict, rec: rec, holding: s.c.q.hold(s.ops.kind, s.st.Rows, s.c)}
 	defer func() {
 		if !p.bad || !p.holding {
 			return
@@ -383,7 +388,7 @@ func (s *sink[T]) add(rec *record) {
 	if status != statusDeleted {
 		// A tobedeleted row needs only its sourcedId: exporters blank the
 		// rest.
-		v = s.ops.parse(&p)
+		v = s.ops.parse(p)
 	}
 	if p.bad {
 		return
