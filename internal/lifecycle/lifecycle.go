@@ -18,9 +18,15 @@ import (
 	"github.com/rostersync/rostersync/internal/tenant"
 )
 
-// DefaultRetention is how long a removed customer's links, runs and logs,
-// and anyone's plans, are kept.
+// DefaultRetention is how long a removed customer's links, runs, logs
+// and audit trail, and anyone's plans, are kept.
 const DefaultRetention = 90 * 24 * time.Hour
+
+// AuditRetention is how long a connected customer's audit trail is kept:
+// a school asks "who excluded this pupil?" about last term or last year,
+// long after the plans are gone, and the trail holds ids only. A removed
+// customer's goes with the rest of its data after DefaultRetention.
+const AuditRetention = 365 * 24 * time.Hour
 
 // Store is the state lifecycle reads and deletes; *state.Store has it.
 type Store interface {
@@ -33,6 +39,7 @@ type Store interface {
 	AppendRunLog(ctx context.Context, customerID, runID string, entries ...runs.LogEntry) error
 	PurgeCustomer(ctx context.Context, customerID string) (map[string]int, error)
 	PurgePlans(ctx context.Context, cutoff time.Time) (int, error)
+	PurgeAudit(ctx context.Context, customerID string, cutoff time.Time) (int, error)
 }
 
 var _ Store = (*state.Store)(nil)
@@ -223,11 +230,15 @@ type PurgeReport struct {
 	Customers []string
 	// Plans counts plans of any customer deleted for their age.
 	Plans int
+	// AuditRecords counts audit records of connected customers deleted
+	// for their age (a purged customer's are in its purge).
+	AuditRecords int
 }
 
-// Purge deletes the links, runs, logs and plans of every customer removed
-// more than the retention ago, and every customer's plans of runs older
-// than the retention. It runs on the scheduler's tick; what it misses (an
+// Purge deletes the links, runs, logs, plans and audit trail of every
+// customer removed more than the retention ago, every customer's plans of
+// runs older than the retention, and connected customers' audit records
+// older than AuditRetention. It runs on the scheduler's tick; what it misses (an
 // error) the next tick finishes.
 func (s *Service) Purge(ctx context.Context, now time.Time) (PurgeReport, error) {
 	var rep PurgeReport
@@ -237,7 +248,15 @@ func (s *Service) Purge(ctx context.Context, now time.Time) (PurgeReport, error)
 	}
 	var errs []error
 	for _, c := range customers {
-		if !c.Disconnected || now.Before(c.DisconnectedAt.Add(s.retention)) || c.PurgedAt.After(c.DisconnectedAt) {
+		if !c.Disconnected {
+			n, err := s.store.PurgeAudit(ctx, c.ID, now.Add(-AuditRetention))
+			rep.AuditRecords += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if now.Before(c.DisconnectedAt.Add(s.retention)) || c.PurgedAt.After(c.DisconnectedAt) {
 			continue
 		}
 		n, err := s.store.PurgeCustomer(ctx, c.ID)
@@ -269,8 +288,8 @@ func (s *Service) TickJob() pipeline.TickJob {
 	return pipeline.TickJob{Name: "purge", Run: func(ctx context.Context, now time.Time) ([]string, error) {
 		rep, err := s.Purge(ctx, now)
 		var lines []string
-		if len(rep.Customers) > 0 || rep.Plans > 0 {
-			lines = append(lines, fmt.Sprintf("purge: %d removed customers, %d old plans", len(rep.Customers), rep.Plans))
+		if len(rep.Customers) > 0 || rep.Plans > 0 || rep.AuditRecords > 0 {
+			lines = append(lines, fmt.Sprintf("purge: %d removed customers, %d old plans, %d old audit records", len(rep.Customers), rep.Plans, rep.AuditRecords))
 		}
 		if err != nil {
 			// Logged, not returned: the next tick tries again, and the

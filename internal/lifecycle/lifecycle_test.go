@@ -46,6 +46,21 @@ func TestRemoveThenPurge(t *testing.T) {
 		if err := st.PutMappings(ctx, state.Mapping{CustomerID: c.ID, Kind: "user", SourceID: "s1", TargetID: "t1"}); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := st.AppendAudit(ctx, state.AuditRecord{CustomerID: c.ID, Actor: "admin", Action: "link.put", SourcedID: "s1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	audit := func(customer string) []string {
+		t.Helper()
+		recs, _, err := st.AuditPage(ctx, customer, 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, r := range recs {
+			actions = append(actions, r.Action)
+		}
+		return actions
 	}
 	done := runs.New(runs.ManualID(clk.t.Add(-time.Hour)), "oak", "p1", runs.TriggerManual, runs.ModeApply, "w", []string{"users"}, clk.t)
 	done.Entities[0].Status = runs.StatusSucceeded
@@ -109,6 +124,9 @@ func TestRemoveThenPurge(t *testing.T) {
 	if ms, _ := st.ListMappings(ctx, "oak", "user"); len(ms) != 1 {
 		t.Errorf("oak's links within the retention = %d, want kept", len(ms))
 	}
+	if a := audit("oak"); len(a) != 1 {
+		t.Errorf("oak's audit trail within the retention = %q, want kept", a)
+	}
 	// After it: oak's links and runs go, elm's plan goes, elm's links stay.
 	clk.t = clk.t.Add(2 * 24 * time.Hour)
 	rep, err = svc.Purge(ctx, clk.t)
@@ -124,6 +142,12 @@ func TestRemoveThenPurge(t *testing.T) {
 	if ms, _ := st.ListMappings(ctx, "elm", "user"); len(ms) != 1 {
 		t.Errorf("elm's links = %d, want kept: elm is connected", len(ms))
 	}
+	if a := audit("oak"); len(a) != 0 {
+		t.Errorf("oak's audit trail after the retention = %q, want purged with its data", a)
+	}
+	if a := audit("elm"); len(a) != 1 {
+		t.Errorf("elm's audit trail = %q, want kept: elm is connected and its record is young", a)
+	}
 	if _, _, err := st.LoadPlan(ctx, "elm", elmRun, "users"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("elm's old plan: %v, want purged", err)
 	}
@@ -132,5 +156,19 @@ func TestRemoveThenPurge(t *testing.T) {
 	}
 	if rep, err := svc.Purge(ctx, clk.t.Add(time.Hour)); err != nil || len(rep.Customers) != 0 {
 		t.Errorf("second Purge = %+v, %v; want nothing more", rep, err)
+	}
+
+	// A connected customer's trail is kept for AuditRetention: a year
+	// after elm's first record, it goes and a later one stays.
+	if _, err := st.AppendAudit(ctx, state.AuditRecord{CustomerID: "elm", Actor: "admin", Action: "exclusion.put", SourcedID: "s2"}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC).Add(AuditRetention + time.Hour)
+	rep, err = svc.Purge(ctx, at)
+	if err != nil || rep.AuditRecords != 1 {
+		t.Errorf("Purge a year on = %+v, %v; want elm's first audit record purged", rep, err)
+	}
+	if a := audit("elm"); len(a) != 1 || a[0] != "exclusion.put" {
+		t.Errorf("elm's audit trail a year on = %q, want the later record alone", a)
 	}
 }
