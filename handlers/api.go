@@ -126,6 +126,7 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 	a.handle("GET /api/customers/{customer}/runs", a.listRuns)
 	a.handle("GET /api/customers/{customer}/runs/{run}", a.getRun)
 	a.handle("GET /api/customers/{customer}/runs/{run}/log", a.runLog)
+	a.handle("GET /api/customers/{customer}/runs/{run}/report", a.runReport)
 	a.handle("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
 	a.handle("GET /api/customers/{customer}/runs/{run}/credentials/exports/{export}", a.refetchExport)
 	a.handle("POST /api/customers/{customer}/runs/{run}/credentials/exports/{export}/acknowledge", a.acknowledgeExport)
