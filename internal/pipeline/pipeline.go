@@ -59,6 +59,32 @@ type EntityInput struct {
 	Customer tenant.Customer
 	Profile  tenant.Profile
 	Now      time.Time
+	// Report, when set, takes where the step stands while it runs, so a
+	// long step shows progress before it ends (see ReportProgress).
+	Report func(StepProgress)
+}
+
+// ReportProgress tells the runner where the step stands; nothing when no
+// one listens. The runner stores it in the run record now and then, never
+// more than once per Options.ProgressEvery.
+func (in EntityInput) ReportProgress(sp StepProgress) {
+	if in.Report != nil {
+		in.Report(sp)
+	}
+}
+
+// StepProgress is where an entity stands in its plan during or after a
+// step, and what the step has done to the tenant since it began.
+type StepProgress struct {
+	// Total is the operations the entity's plan holds, Done those
+	// finished so far (over all steps), Held those waiting for a
+	// confirmation: no pace finishes them.
+	Total, Done, Held int
+	// Writes are the operations the step sent, Throttled the requests
+	// Graph throttled and ThrottledWait how long that held writes back,
+	// all since the step began.
+	Writes, Throttled int
+	ThrottledWait     time.Duration
 }
 
 // EntityOutcome is what one step achieved and whether more steps follow.
@@ -77,6 +103,10 @@ type EntityOutcome struct {
 	// what was safe is applied and the rest waits for a confirmation. It
 	// says what waits, for people.
 	Held string
+	// Progress is where the entity stands after the step (nil: the step
+	// neither planned nor applied). The runner adds it to the entity's
+	// samples and works out pace and estimate.
+	Progress *StepProgress
 }
 
 // Registry maps entity type names to handlers.
@@ -122,6 +152,10 @@ type Options struct {
 	// stop when the configuration is removed. Default 250 ms: a read of
 	// one row, and at most that long of writes after a removal.
 	WatchEvery time.Duration
+	// ProgressEvery is how often a running step's reported progress is
+	// saved to the run record. Default 2 s: a write of one row, and a
+	// progress bar that moves.
+	ProgressEvery time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -154,6 +188,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WatchEvery <= 0 {
 		o.WatchEvery = 250 * time.Millisecond
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = 2 * time.Second
 	}
 	return o
 }

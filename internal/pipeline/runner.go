@@ -109,9 +109,11 @@ func (p *Pipeline) handleJob(ctx context.Context, d queue.Delivery, job queue.Jo
 	}
 	stepCtx, stop := context.WithCancelCause(ctx)
 	watched := p.watchCustomer(stepCtx, c.ID, stop)
-	res, err := p.sync(stepCtx, handler, EntityInput{Job: job, Run: run, Customer: c, Profile: prof, Now: p.clock.Now()})
+	progress := p.reporter(ctx, run, idx)
+	res, err := p.sync(stepCtx, handler, EntityInput{Job: job, Run: run, Customer: c, Profile: prof, Now: p.clock.Now(), Report: progress.report})
 	stop(nil)
 	<-watched
+	run = progress.latest()
 	if cause := context.Cause(stepCtx); errors.Is(cause, ErrDisconnected) {
 		// Removed while the step ran: it was stopped between two writes
 		// (a crash, as far as the apply's journal goes) and the run ends.
@@ -122,7 +124,7 @@ func (p *Pipeline) handleJob(ctx context.Context, d queue.Delivery, job queue.Jo
 	if err != nil {
 		return p.failed(ctx, d, job, &run, idx, fmt.Errorf("run %s entity %s step %d: %w", run.ID, job.Entity, job.Step, err))
 	}
-	return p.record(ctx, run, idx, job, res)
+	return p.record(ctx, progress.finish(res.Progress), idx, job, res)
 }
 
 // sync runs one step, turning a panic into an error: a step that panics
