@@ -198,7 +198,7 @@ func (e *Engine[S]) plan(ctx context.Context, in pipeline.EntityInput) (pipeline
 			return pipeline.EntityOutcome{}, err
 		}
 	}
-	out := pipeline.EntityOutcome{Counts: planCounts(p), Log: planLog(p)}
+	out := pipeline.EntityOutcome{Counts: planCounts(p), Log: planLog(p), Progress: e.planProgress(p)}
 	switch {
 	case in.Run.Mode == runs.ModeSimulate:
 		out.Log = append(out.Log, "simulation: nothing applied")
@@ -387,7 +387,9 @@ func (e *Engine[S]) apply(ctx context.Context, in pipeline.EntityInput) (pipelin
 	if err != nil {
 		return pipeline.EntityOutcome{}, err
 	}
-	a := apply.New(dir, e.Store, e.Kind.Expand, e.Kind.Link, e.Credentials, e.Passwords, e.clock(), e.Apply)
+	opts := e.Apply
+	opts.Report = func(pr apply.Progress) { in.ReportProgress(stepProgress(pr)) }
+	a := apply.New(dir, e.Store, e.Kind.Expand, e.Kind.Link, e.Credentials, e.Passwords, e.clock(), opts)
 	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries, confirmed)
 	if errors.Is(err, apply.ErrNotApplyable) || errors.Is(err, apply.ErrWrongTenant) {
 		return pipeline.EntityOutcome{}, queue.Terminal(err)
@@ -395,7 +397,8 @@ func (e *Engine[S]) apply(ctx context.Context, in pipeline.EntityInput) (pipelin
 	if err != nil {
 		return pipeline.EntityOutcome{}, err
 	}
-	out := pipeline.EntityOutcome{Counts: applyCounts(pr)}
+	sp := stepProgress(pr)
+	out := pipeline.EntityOutcome{Counts: applyCounts(pr), Progress: &sp}
 	out.Log = append(out.Log, fmt.Sprintf("applied: %d done, %d failed, %d pending; %d operations sent, %d retried", pr.Done, pr.Failed, pr.Pending, pr.Ops, pr.Retried))
 	switch {
 	case !pr.Complete():
@@ -405,6 +408,24 @@ func (e *Engine[S]) apply(ctx context.Context, in pipeline.EntityInput) (pipelin
 		out.Held = fmt.Sprintf("%d change(s) await confirmation: %s", pr.Held, p.Guard.Detail)
 	}
 	return out, nil
+}
+
+// planProgress is where the entity stands once planned: its plan's
+// operations, none done (a simulation ends there), and none written.
+func (e *Engine[S]) planProgress(p *plan.Plan) *pipeline.StepProgress {
+	sp := pipeline.StepProgress{Total: apply.CountOps(e.Kind.Expand, p.Changes)}
+	for _, c := range p.Changes {
+		if c.Held {
+			sp.Held += len(e.Kind.Expand(c, ""))
+		}
+	}
+	return &sp
+}
+
+// stepProgress is where an apply call stands, in the runner's terms.
+func stepProgress(pr apply.Progress) pipeline.StepProgress {
+	return pipeline.StepProgress{Total: pr.Operations, Done: pr.Finished, Held: pr.HeldOps,
+		Writes: pr.Ops, Throttled: pr.Throttled, ThrottledWait: pr.ThrottledWait}
 }
 
 // confirmed reports whether someone confirmed the held part of this run's
