@@ -84,6 +84,8 @@ type API struct {
 	onboarding Onboarding
 	// remover and appID serve Remove configuration (lifecycle.go).
 	remover Remover
+	// drift compares the tenant with what rostersync keeps (drift.go).
+	drift DriftReporter
 	appID   string
 	log     *slog.Logger
 	mux     *http.ServeMux
@@ -142,6 +144,7 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 	a.handle("DELETE /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.deleteExclusion)
 	a.handle("POST /api/customers/{customer}/entities/{entity}/objects/{sourcedId}/{action}", a.objectAction)
 	a.handle("GET /api/customers/{customer}/people/{sourcedId}", a.personStatus)
+	a.handle("GET /api/customers/{customer}/drift", a.customerDrift)
 	return a
 }
 
