@@ -178,6 +178,50 @@ func index[T any](s []T, id func(*T) string) map[string]int32 {
 	return m
 }
 
+// firstOfPair returns, for each enrolment i of person people[i] in class
+// classes[i] (-1 where either is unknown), the index of the first
+// enrolment of the same person in the same class: i itself for the first
+// one, and for an enrolment whose person or class is unknown. Enrolments
+// are bucketed by person, then each person's classes are marked in one
+// array: linear in the enrolments, where a map keyed by the pair missed
+// the cache on nearly every one of a million lookups.
+func firstOfPair(people, classes []int32, numPeople, numClasses int) []int32 {
+	first := make([]int32, len(people))
+	start := make([]int32, numPeople+1)
+	for i, p := range people {
+		first[i] = int32(i)
+		if p >= 0 && classes[i] >= 0 {
+			start[p+1]++
+		}
+	}
+	for p := range numPeople {
+		start[p+1] += start[p]
+	}
+	order := make([]int32, start[numPeople])
+	next := slices.Clone(start[:numPeople])
+	for i, p := range people {
+		if p >= 0 && classes[i] >= 0 {
+			order[next[p]] = int32(i)
+			next[p]++
+		}
+	}
+	// seenBy[c] is 1 + the person whose enrolments last met class c, at
+	// seenAt[c].
+	seenBy := make([]int32, numClasses)
+	seenAt := make([]int32, numClasses)
+	for p := range numPeople {
+		for _, i := range order[start[p]:start[p+1]] {
+			c := classes[i]
+			if seenBy[c] == int32(p)+1 {
+				first[i] = seenAt[c]
+				continue
+			}
+			seenBy[c], seenAt[c] = int32(p)+1, i
+		}
+	}
+	return first
+}
+
 // validate runs the cross-record checks on a sorted roster and returns the
 // shrink guard and the active session. Problems go to c.
 //
@@ -317,23 +361,32 @@ func check(r *roster.Roster, loc *locations, c *collector) {
 		}
 	}
 
-	// roles remembers each (person, class) pair's enrolment role, to catch
-	// a person enrolled in one class as both pupil and teacher. The key
-	// packs two indexes, which is far cheaper than string keys at a
-	// million enrolments.
-	type seen struct {
-		role uint8 // index in roster.EnrollmentRoles
-		at   int32
-	}
-	roleIndex := func(r roster.Role) uint8 { return uint8(slices.Index(roster.EnrollmentRoles, r) + 1) }
-	roles := make(map[uint64]seen, len(r.Enrollments))
+	// Each enrolment's class and person, looked up once; -1 when the
+	// reference dangles.
+	enrClasses := make([]int32, len(r.Enrollments))
+	enrPeople := make([]int32, len(r.Enrollments))
 	for i := range r.Enrollments {
 		x := &r.Enrollments[i]
-		ci, classOK := classes[x.Class]
+		enrClasses[i], enrPeople[i] = -1, -1
+		if j, ok := classes[x.Class]; ok {
+			enrClasses[i] = j
+		}
+		if j, ok := people[x.Person]; ok {
+			enrPeople[i] = j
+		}
+	}
+	// first names, for each enrolment, the first enrolment of the same
+	// person in the same class, to catch a person enrolled in one class
+	// as both pupil and teacher.
+	first := firstOfPair(enrPeople, enrClasses, len(r.People), len(r.Classes))
+	roleIndex := func(r roster.Role) uint8 { return uint8(slices.Index(roster.EnrollmentRoles, r) + 1) }
+	for i := range r.Enrollments {
+		x := &r.Enrollments[i]
+		ci, classOK := enrClasses[i], enrClasses[i] >= 0
 		if !classOK {
 			v.fail(KindEnrollments, i, enrClass, x.Class, v.refTo(KindClasses, x.Class), ErrUnknownRef)
 		}
-		pi, personOK := people[x.Person]
+		pi, personOK := enrPeople[i], enrPeople[i] >= 0
 		if !personOK {
 			v.fail(KindEnrollments, i, enrUser, x.Person, v.refTo(KindUsers, x.Person), ErrUnknownRef)
 		}
@@ -357,13 +410,9 @@ func check(r *roster.Roster, loc *locations, c *collector) {
 		if !classOK {
 			continue
 		}
-		key := uint64(pi)<<32 | uint64(ci)
-		if s, dup := roles[key]; dup && s.role != roleIndex(x.Role) {
-			first := r.Enrollments[s.at].Role
+		if at := first[i]; at != int32(i) && roleIndex(r.Enrollments[at].Role) != roleIndex(x.Role) {
 			v.fail(KindEnrollments, i, enrRole, string(x.Role),
-				fmt.Sprintf("%s, the role of the same person in the same class at %s", first, v.lineOf(KindEnrollments, int(s.at))), ErrContradiction)
-		} else if !dup {
-			roles[key] = seen{role: roleIndex(x.Role), at: int32(i)}
+				fmt.Sprintf("%s, the role of the same person in the same class at %s", r.Enrollments[at].Role, v.lineOf(KindEnrollments, int(at))), ErrContradiction)
 		}
 	}
 
