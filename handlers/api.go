@@ -139,6 +139,7 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 	a.handle("GET /api/customers/{customer}/entities/{entity}/links", a.listLinks)
 	a.handle("PUT /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.putLink)
 	a.handle("DELETE /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.deleteLink)
+	a.handle("POST /api/customers/{customer}/entities/{entity}/matches", a.matchEntity)
 	a.handle("GET /api/customers/{customer}/entities/{entity}/exclusions", a.listExclusions)
 	a.handle("PUT /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.putExclusion)
 	a.handle("DELETE /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.deleteExclusion)

@@ -172,7 +172,7 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	}
 	var tenants interface {
 		reconcile.Tenants
-		handlers.ObjectChecker
+		customerClients
 		consent.Tenants
 		lifecycle.TokenForgetter
 	}
@@ -220,8 +220,9 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	a.Pipeline = pipeline.New(a.Store, o.Sender, o.Clock, a.Registry, o.Log, bounds)
 	a.API = handlers.NewAPI(a.Store, a.Pipeline, creds, catalog(a.Entities), o.Log)
 	a.API.SetSourcePolicy(a.Sources)
-	// Manual links are checked against the customer's own tenant.
-	a.API.SetObjectChecker(tenants)
+	// Manual links and match files are checked against the customer's
+	// own tenant.
+	a.API.SetObjectLookup(tenantObjects{tenants: tenants, kinds: a.Entities})
 	consentSet, err := consentSettings(getenv, o.Simulator != nil)
 	if err != nil {
 		return nil, err

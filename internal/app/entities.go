@@ -1,6 +1,10 @@
 package app
 
 import (
+	"context"
+	"errors"
+	"fmt"
+
 	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/clock"
@@ -23,6 +27,12 @@ type EntityKind struct {
 	LinkKind string
 	// Buttons are the per-object actions the API offers for it.
 	Buttons []handlers.Button
+	// Find looks its tenant objects up for manual links and match files;
+	// nil: they cannot be looked up (the API answers 501).
+	Find FindFunc
+	// MatchKeys, when set, lets it be matched from a CSV file: what the
+	// file may name for a profile.
+	MatchKeys handlers.MatchKeysFunc
 }
 
 // Deps are what entity kinds are built from: the world Build assembles.
@@ -45,18 +55,50 @@ type Deps struct {
 // registry from here, and nothing else in the binary names entity kinds.
 func Entities(d Deps) []EntityKind {
 	return []EntityKind{
-		{Name: tenant.EntityUsers, LinkKind: reconcile.MappingUser, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Users{Kind: reconcile.UsersKind(),
+		{Name: tenant.EntityUsers, LinkKind: reconcile.MappingUser, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Find: findUser, Handler: &reconcile.Users{Kind: reconcile.UsersKind(),
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store,
 			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
 		}},
 		{Name: tenant.EntityGroups, LinkKind: reconcile.MappingGroup, Buttons: []handlers.Button{handlers.ButtonResync, handlers.ButtonCreate, handlers.ButtonDelete}, Handler: &reconcile.Groups{Kind: reconcile.GroupsKind(),
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
 		}},
-		{Name: tenant.EntityClassrooms, LinkKind: reconcile.MappingClass, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync}, Handler: &reconcile.Classrooms{Kind: reconcile.ClassroomsKind(),
-			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
-		}},
+		{Name: tenant.EntityClassrooms, LinkKind: reconcile.MappingClass, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync},
+			Find: findClass, MatchKeys: matchKeys(reconcile.ClassroomKeys(d.Source, now(d.Clock))), Handler: &reconcile.Classrooms{Kind: reconcile.ClassroomsKind(),
+				Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
+			}},
 		{Name: tenant.EntityNoop, Handler: pipeline.Noop},
 	}
+}
+
+// now is the clock's time, the wall clock's without one.
+func now(c clock.Clock) func() time.Time {
+	if c == nil {
+		return time.Now
+	}
+	return c.Now
+}
+
+// matchKeys makes a roster that cannot be read the API's
+// ErrRosterUnreadable.
+func matchKeys(list handlers.MatchKeysFunc) handlers.MatchKeysFunc {
+	return func(ctx context.Context, c tenant.Customer, p tenant.Profile) (map[string]string, error) {
+		keys, err := list(ctx, c, p)
+		if errors.Is(err, reconcile.ErrBadFeed) {
+			return nil, fmt.Errorf("%w: %w", handlers.ErrRosterUnreadable, err)
+		}
+		return keys, err
+	}
+}
+
+// MatchKeys is the catalog's handlers.MatchCatalog: the entity's match
+// file keys, nil when it cannot be matched from a file.
+func (c catalog) MatchKeys(name string) handlers.MatchKeysFunc {
+	for _, k := range c {
+		if k.Name == name {
+			return k.MatchKeys
+		}
+	}
+	return nil
 }
 
 // Registry is the pipeline's view of kinds: handler by name.

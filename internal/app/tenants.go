@@ -73,8 +73,9 @@ func (t simTenants) Directory(ctx context.Context, c tenant.Customer) (reconcile
 }
 
 func (t simTenants) UserExists(ctx context.Context, c tenant.Customer, objectID string) (bool, error) {
-	if err := t.sim.customerTenant(ctx, c); err != nil {
-		return false, fmt.Errorf("customer %s: %w", c.ID, err)
+	client, err := t.customerClient(ctx, c)
+	if err != nil {
+		return false, err
 	}
-	return t.graphTenants.UserExists(ctx, c, objectID)
+	return client.UserExists(ctx, objectID)
 }

@@ -152,3 +152,27 @@ func classLink(e state.Entry) (state.Mapping, bool) {
 	}
 	return m, true
 }
+
+// ClassroomKeys lists the classrooms a profile's roster asks for today, by
+// link key, with the name each would take: what a CSV match may name
+// (handlers' MatchKeys). A feed that cannot be read is ErrBadFeed.
+func ClassroomKeys(src Source, now func() time.Time) func(ctx context.Context, c tenant.Customer, p tenant.Profile) (map[string]string, error) {
+	return func(ctx context.Context, c tenant.Customer, p tenant.Profile) (map[string]string, error) {
+		if src == nil {
+			return nil, fmt.Errorf("%w: no roster source is configured", ErrBadFeed)
+		}
+		feed, err := src.Load(ctx, c, p)
+		if err != nil {
+			return nil, err
+		}
+		today, err := roster.ParseDate(now().UTC().Format("2006-01-02"))
+		if err != nil {
+			return nil, err
+		}
+		view, err := roster.NewView(feed.Roster, feed.Session, today)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadFeed, err)
+		}
+		return classplan.Keys(view, p.ClassroomsConfig()), nil
+	}
+}
