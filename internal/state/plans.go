@@ -110,13 +110,9 @@ func (s *Store) SavePlan(ctx context.Context, p *plan.Plan) error {
 
 // encodePlanBody is the plan as gzipped JSON and the SHA-256 of that JSON.
 // The digest is of the plain JSON, so it names the plan whatever the
-// compressor does.
+// compressor does. The JSON is streamed: never whole in memory, and its
+// changes are encoded while earlier ones are hashed and compressed.
 func encodePlanBody(p *plan.Plan) ([]byte, string, error) {
-	raw, err := json.Marshal(p)
-	if err != nil {
-		return nil, "", fmt.Errorf("encode plan of run %s: %w", p.RunID, err)
-	}
-	sum := sha256.Sum256(raw)
 	var buf bytes.Buffer
 	// The fastest level: a 100,000-person plan compresses in a fraction of
 	// the default's time, and the digest names the plain JSON anyway.
@@ -124,13 +120,101 @@ func encodePlanBody(p *plan.Plan) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if _, err := zw.Write(raw); err != nil {
-		return nil, "", err
+	sum := sha256.New()
+	if err := writePlanJSON(io.MultiWriter(sum, zw), p); err != nil {
+		return nil, "", fmt.Errorf("encode plan of run %s: %w", p.RunID, err)
 	}
 	if err := zw.Close(); err != nil {
 		return nil, "", err
 	}
-	return buf.Bytes(), hex.EncodeToString(sum[:]), nil
+	return buf.Bytes(), hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// planChunk is how many changes are encoded into one piece of a streamed
+// plan body.
+const planChunk = 512
+
+// writePlanJSON writes exactly the bytes json.Marshal(p) would (the
+// digest of stored plans depends on it), without holding them all: the
+// plan around its changes is marshalled with no changes and split where
+// they go, and the changes are encoded in chunks by a second goroutine
+// while w takes the chunks before them.
+func writePlanJSON(w io.Writer, p *plan.Plan) error {
+	head := *p
+	head.Changes = nil
+	outer, err := json.Marshal(&head)
+	if err != nil {
+		return err
+	}
+	// The key cannot occur earlier: the fields before it are fixed-shape,
+	// and a quote inside a string value is escaped.
+	const hole = `"changes":null`
+	at := bytes.Index(outer, []byte(hole))
+	if len(p.Changes) == 0 || at < 0 {
+		// No changes to stream (or a plan shape this does not know): the
+		// plain encoding.
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(raw)
+		return err
+	}
+	at += len(hole) - len("null")
+	if _, err := w.Write(outer[:at]); err != nil {
+		return err
+	}
+
+	chunks := make(chan []byte, 4)
+	done := make(chan struct{})
+	var encErr error
+	go func() {
+		defer close(chunks)
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		for i := range p.Changes {
+			switch {
+			case i == 0:
+				b.WriteByte('[')
+			case i%planChunk == 0:
+				select {
+				case chunks <- bytes.Clone(b.Bytes()):
+				case <-done:
+					return
+				}
+				b.Reset()
+				b.WriteByte(',')
+			default:
+				b.WriteByte(',')
+			}
+			if err := enc.Encode(&p.Changes[i]); err != nil {
+				encErr = err
+				return
+			}
+			b.Truncate(b.Len() - 1) // Encode's newline
+		}
+		b.WriteByte(']')
+		select {
+		case chunks <- b.Bytes():
+		case <-done:
+		}
+	}()
+	var werr error
+	for c := range chunks {
+		if werr == nil {
+			if _, werr = w.Write(c); werr != nil {
+				close(done)
+			}
+		}
+	}
+	if encErr != nil {
+		return encErr
+	}
+	if werr != nil {
+		return werr
+	}
+	_, err = w.Write(outer[at+len("null"):])
+	return err
 }
 
 func decodePlanBody(body []byte, h planHeader) (*plan.Plan, error) {
