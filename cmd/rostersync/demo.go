@@ -16,6 +16,7 @@ import (
 	"github.com/rostersync/rostersync/internal/oneroster"
 	"github.com/rostersync/rostersync/internal/oneroster/sample"
 	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/report"
 	"github.com/rostersync/rostersync/internal/roster"
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/tenant"
@@ -33,6 +34,7 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 	students := fs.Int("students", sample.DefaultStudents, "pupils in the generated school")
 	staff := fs.Int("staff", sample.DefaultStaff, "staff in the generated school")
 	timeScale := fs.Float64("time-scale", 60, "the simulated Graph runs this many times faster than real time")
+	reportPath := fs.String("report", "", "write the last run's report (HTML) to this file (default: report.html in --state, else a kept temporary file)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -77,7 +79,48 @@ func runDemo(ctx context.Context, args []string, env environment) error {
 			return err
 		}
 	}
-	return d.summary()
+	if err := d.summary(); err != nil {
+		return err
+	}
+	out := *reportPath
+	if out == "" && *stateDir != "" {
+		out = filepath.Join(dir, "report.html")
+	}
+	path, err := d.writeReport(out)
+	if err != nil {
+		return err
+	}
+	d.printf("6. The last run's report for the school's admin (one self-contained page: open it in a browser)\n   %s\n", path)
+	return nil
+}
+
+// writeReport writes the report of the demo's last run, exactly as the
+// API's GET .../runs/{run}/report renders it, to path, or to a temporary
+// file that outlives the demo's temporary state when path is empty. It
+// returns the file's absolute path.
+func (d *demo) writeReport(path string) (string, error) {
+	in, err := report.Load(d.ctx, d.w.app.Store, syncCustomer, d.lastRun, time.Now())
+	if err != nil {
+		return "", err
+	}
+	var f *os.File
+	if path == "" {
+		f, err = os.CreateTemp("", "rostersync-demo-report-*.html")
+	} else {
+		// It names (generated) pupils: readable by its owner only.
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo report: %w", err)
+	}
+	if err := report.Render(f, in); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("demo report: %w", err)
+	}
+	return filepath.Abs(f.Name())
 }
 
 // The demo's daily summary goes from a mailbox of a simulated vendor
@@ -141,6 +184,8 @@ type demo struct {
 	out io.Writer
 	dir string
 	w   *world
+	// lastRun is the id of the demo's latest run, whose report it writes.
+	lastRun string
 }
 
 func (d *demo) printf(format string, args ...any) { fmt.Fprintf(d.out, format, args...) }
@@ -216,6 +261,7 @@ func (d *demo) sync(feed, mode string) error {
 	if err := d.w.saveTenant(); err != nil {
 		return err
 	}
+	d.lastRun = sum.RunID
 	d.report(sum)
 	return nil
 }

@@ -93,7 +93,8 @@ func TestUnknownCommand(t *testing.T) {
 
 func TestDemoRuns(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), []string{"demo", "--root", "../..", "--students", "70", "--staff", "12"}, environment{getenv: func(string) string { return "" }, stdout: &out, stderr: &bytes.Buffer{}})
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"demo", "--root", "../..", "--students", "70", "--staff", "12", "--state", dir}, environment{getenv: func(string) string { return "" }, stdout: &out, stderr: &bytes.Buffer{}})
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
@@ -102,4 +103,11 @@ func TestDemoRuns(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
+	// It ends by printing where the last run's report is.
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	path := strings.TrimSpace(lines[len(lines)-1])
+	if want := filepath.Join(dir, "report.html"); path != want {
+		t.Fatalf("demo's last line = %q, want the report's path %s", path, want)
+	}
+	t.Run("report in a browser", func(t *testing.T) { checkDemoReport(t, dir, path) })
 }

@@ -81,7 +81,7 @@ func buildChart(e runs.EntityRun) (chart, bool) {
 		c.Done = max(c.Done, p.Done)
 	}
 	span := last.Sub(first)
-	c.MaxRequests, c.MaxWait, c.Span = maxReq, fmt.Sprintf("%.1f s", float64(maxWait)/1000), span.Round(time.Second).String()
+	c.MaxRequests, c.MaxWait, c.Span = maxReq, fmt.Sprintf("%.1f s", float64(maxWait)/1000), spanText(span)
 	// Bars a little narrower than the space each point has, within sense.
 	barW := min(max(plotW/float64(len(s))*0.35, 1.5), 14)
 	var line strings.Builder
@@ -119,4 +119,14 @@ func barHeight(n, top int) float64 {
 		return 0
 	}
 	return max(plotH*float64(n)/float64(top), 1.5)
+}
+
+// spanText is a run's length as people read it: tenths of a second for a
+// short one (a small school's night takes moments against the simulator),
+// whole seconds otherwise.
+func spanText(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
 }
