@@ -85,11 +85,11 @@ type API struct {
 	// remover and appID serve Remove configuration (lifecycle.go).
 	remover Remover
 	// drift compares the tenant with what rostersync keeps (drift.go).
-	drift DriftReporter
-	appID   string
-	log     *slog.Logger
-	mux     *http.ServeMux
-	routes  []string
+	drift  DriftReporter
+	appID  string
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []string
 }
 
 func (a *API) handle(pattern string, h http.HandlerFunc) {
@@ -113,39 +113,42 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 		entities = StaticCatalog()
 	}
 	a := &API{store: store, starter: starter, creds: creds, entities: entities, log: log, mux: http.NewServeMux()}
+	// Routes that change something, or hand out passwords, are
+	// registered with handleAudited and record who asked (audit.go).
 	a.handle("GET /api/health", a.health)
 	a.handle("GET /api/customers/{customer}", a.getCustomer)
-	a.handle("PUT /api/customers/{customer}", a.putCustomer)
+	a.handleAudited("PUT /api/customers/{customer}", a.putCustomer)
 	a.handle("POST /api/customers/{customer}/consent", a.startConsent)
 	a.handle("POST /api/customers/{customer}/tenant/check", a.checkTenant)
-	a.handle("DELETE /api/customers/{customer}/configuration", a.removeConfiguration)
+	a.handleAudited("DELETE /api/customers/{customer}/configuration", a.removeConfiguration)
 	a.handle("GET "+ConsentCallbackPath, a.consentCallback)
 	a.handle("GET /api/customers/{customer}/profiles", a.listProfiles)
 	a.handle("GET /api/customers/{customer}/profiles/{profile}", a.getProfile)
-	a.handle("PUT /api/customers/{customer}/profiles/{profile}", a.putProfile)
-	a.handle("POST /api/customers/{customer}/profiles/{profile}/copy", a.copyProfile)
-	a.handle("POST /api/customers/{customer}/profiles/{profile}/runs", a.startRun)
+	a.handleAudited("PUT /api/customers/{customer}/profiles/{profile}", a.putProfile)
+	a.handleAudited("POST /api/customers/{customer}/profiles/{profile}/copy", a.copyProfile)
+	a.handleAudited("POST /api/customers/{customer}/profiles/{profile}/runs", a.startRun)
 	a.handle("GET /api/customers/{customer}/runs", a.listRuns)
 	a.handle("GET /api/customers/{customer}/runs/{run}", a.getRun)
 	a.handle("GET /api/customers/{customer}/runs/{run}/log", a.runLog)
 	a.handle("GET /api/customers/{customer}/runs/{run}/report", a.runReport)
-	a.handle("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
-	a.handle("GET /api/customers/{customer}/runs/{run}/credentials/exports/{export}", a.refetchExport)
-	a.handle("POST /api/customers/{customer}/runs/{run}/credentials/exports/{export}/acknowledge", a.acknowledgeExport)
+	a.handleAudited("GET /api/customers/{customer}/runs/{run}/credentials", a.exportCredentials)
+	a.handleAudited("GET /api/customers/{customer}/runs/{run}/credentials/exports/{export}", a.refetchExport)
+	a.handleAudited("POST /api/customers/{customer}/runs/{run}/credentials/exports/{export}/acknowledge", a.acknowledgeExport)
 	// Per entity: what the catalog declares decides which exist.
 	a.handle("GET /api/customers/{customer}/runs/{run}/entities/{entity}/plan", a.entityPlan)
 	a.handle("GET /api/customers/{customer}/runs/{run}/entities/{entity}/unsynced", a.entityUnsynced)
-	a.handle("POST /api/customers/{customer}/runs/{run}/entities/{entity}/confirm", a.confirmEntity)
+	a.handleAudited("POST /api/customers/{customer}/runs/{run}/entities/{entity}/confirm", a.confirmEntity)
 	a.handle("GET /api/customers/{customer}/entities/{entity}/links", a.listLinks)
-	a.handle("PUT /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.putLink)
-	a.handle("DELETE /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.deleteLink)
+	a.handleAudited("PUT /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.putLink)
+	a.handleAudited("DELETE /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.deleteLink)
 	a.handle("POST /api/customers/{customer}/entities/{entity}/matches", a.matchEntity)
 	a.handle("GET /api/customers/{customer}/entities/{entity}/exclusions", a.listExclusions)
-	a.handle("PUT /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.putExclusion)
-	a.handle("DELETE /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.deleteExclusion)
-	a.handle("POST /api/customers/{customer}/entities/{entity}/objects/{sourcedId}/{action}", a.objectAction)
+	a.handleAudited("PUT /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.putExclusion)
+	a.handleAudited("DELETE /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.deleteExclusion)
+	a.handleAudited("POST /api/customers/{customer}/entities/{entity}/objects/{sourcedId}/{action}", a.objectAction)
 	a.handle("GET /api/customers/{customer}/people/{sourcedId}", a.personStatus)
 	a.handle("GET /api/customers/{customer}/drift", a.customerDrift)
+	a.handle("GET /api/customers/{customer}/audit", a.listAudit)
 	return a
 }
 
@@ -273,6 +276,7 @@ func (a *API) putCustomer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, c.ID, AuditCustomerPut, AuditDetails{})
 	writeJSON(w, http.StatusOK, c)
 }
 
@@ -348,6 +352,7 @@ func (a *API) putProfile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, customer, AuditProfilePut, AuditDetails{ProfileID: id})
 	saved, err := a.store.GetProfile(r.Context(), customer, id)
 	if err != nil {
 		a.fail(w, r, err)
@@ -388,6 +393,7 @@ func (a *API) startRun(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, req.CustomerID, AuditRunStart, AuditDetails{ProfileID: req.ProfileID, RunID: run.ID})
 	w.Header().Set("Location", fmt.Sprintf("/api/customers/%s/runs/%s", run.CustomerID, run.ID))
 	writeJSON(w, http.StatusAccepted, run)
 }
@@ -464,6 +470,12 @@ func (a *API) exportCredentials(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	// Passwords leave only once it is recorded who took them; the export
+	// deleted nothing, so asking again later loses nothing.
+	if err := a.audit(r, customer, AuditCredentialsExport, AuditDetails{RunID: id, ExportID: ex.ID, Count: len(ex.Credentials)}); err != nil {
+		writeProblem(w, r, ProblemUnavailable, "the export could not be recorded in the audit trail; try again later")
+		return
+	}
 	a.log.InfoContext(r.Context(), "credentials exported", "customer", customer, "run", id, "export", ex.ID, "count", len(ex.Credentials))
 	writeCredentialsCSV(w, id, ex)
 }
@@ -479,6 +491,10 @@ func (a *API) refetchExport(w http.ResponseWriter, r *http.Request) {
 	ex, err := a.creds.ExportByID(r.Context(), customer, id, r.PathValue("export"))
 	if err != nil {
 		a.fail(w, r, err)
+		return
+	}
+	if err := a.audit(r, customer, AuditCredentialsRefetch, AuditDetails{RunID: id, ExportID: ex.ID, Count: len(ex.Credentials)}); err != nil {
+		writeProblem(w, r, ProblemUnavailable, "the export could not be recorded in the audit trail; try again later")
 		return
 	}
 	a.log.InfoContext(r.Context(), "credentials export fetched again", "customer", customer, "run", id, "export", ex.ID, "count", len(ex.Credentials))
@@ -499,6 +515,7 @@ func (a *API) acknowledgeExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.InfoContext(r.Context(), "credentials export acknowledged", "customer", customer, "run", id, "export", export, "destroyed", n)
+	_ = a.audit(r, customer, AuditCredentialsAcknowledge, AuditDetails{RunID: id, ExportID: export, Count: n})
 	writeJSON(w, http.StatusOK, map[string]any{"exportId": export, "destroyed": n})
 }
 

@@ -179,10 +179,11 @@ func (a *API) confirmEntity(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, ProblemConflict, fmt.Sprintf("%s of run %s is not held", e.Name, id))
 		return
 	}
+	actor, _ := requestActor(r) // checked by handleAudited
 	// The plan stays as stored; the confirmation is a record of its own,
 	// which apply reads. It is withdrawn when the resume cannot start, so
 	// the run never reads confirmed while nothing applies it.
-	c := state.Confirmation{CustomerID: customer, RunID: id, Entity: e.Name, Actor: r.Header.Get("x-rostersync-actor")}
+	c := state.Confirmation{CustomerID: customer, RunID: id, Entity: e.Name, Actor: actor}
 	if err := a.store.SaveConfirmation(r.Context(), c); err != nil {
 		a.fail(w, r, err)
 		return
@@ -197,6 +198,7 @@ func (a *API) confirmEntity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.InfoContext(r.Context(), "held plan confirmed", "customer", customer, "run", id, "entity", e.Name)
+	_ = a.audit(r, customer, AuditRunConfirm, AuditDetails{RunID: id, Entity: e.Name})
 	writeJSON(w, http.StatusAccepted, resumed)
 }
 
@@ -296,6 +298,7 @@ func (a *API) putLink(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, customer, AuditLinkPut, AuditDetails{Entity: e.Name, SourcedID: source, ObjectID: body.ObjectID})
 	writeJSON(w, http.StatusOK, Links(e.Name, []state.Mapping{m})[0])
 }
 
@@ -308,6 +311,7 @@ func (a *API) deleteLink(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, r.PathValue("customer"), AuditLinkDelete, AuditDetails{Entity: e.Name, SourcedID: r.PathValue("sourcedId")})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -345,6 +349,8 @@ func (a *API) putExclusion(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	// The reason is free text, perhaps about the pupil: not recorded.
+	_ = a.audit(r, x.CustomerID, AuditExclusionPut, AuditDetails{Entity: e.Name, SourcedID: x.SourceID})
 	writeJSON(w, http.StatusOK, Exclusion{Entity: e.Name, SourcedID: x.SourceID, Reason: x.Reason})
 }
 
@@ -357,6 +363,7 @@ func (a *API) deleteExclusion(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, r.PathValue("customer"), AuditExclusionDelete, AuditDetails{Entity: e.Name, SourcedID: r.PathValue("sourcedId")})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -396,6 +403,7 @@ func (a *API) objectAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.InfoContext(r.Context(), "object action started", "customer", run.CustomerID, "run", run.ID, "entity", e.Name, "action", string(b))
+	_ = a.audit(r, req.CustomerID, auditObjectAction(b), AuditDetails{ProfileID: profile, RunID: run.ID, Entity: e.Name, SourcedID: r.PathValue("sourcedId")})
 	w.Header().Set("Location", fmt.Sprintf("/api/customers/%s/runs/%s", run.CustomerID, run.ID))
 	writeJSON(w, http.StatusAccepted, run)
 }

@@ -35,6 +35,7 @@ func (a *API) removeConfiguration(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, rem.CustomerID, AuditConfigurationRemove, AuditDetails{Count: rem.CredentialsDestroyed})
 	writeJSON(w, http.StatusOK, rem)
 }
 
@@ -86,6 +87,7 @@ func (a *API) copyProfile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	_ = a.audit(r, customer, AuditProfileCopy, AuditDetails{ProfileID: cp.ID})
 	saved, err := a.store.GetProfile(r.Context(), customer, cp.ID)
 	if errors.Is(err, nil) {
 		w.Header().Set("Location", fmt.Sprintf("/api/customers/%s/profiles/%s", customer, cp.ID))
