@@ -141,7 +141,7 @@ func NewAPI(store APIStore, starter RunStarter, creds CredentialExporter, entiti
 	a.handle("GET /api/customers/{customer}/entities/{entity}/links", a.listLinks)
 	a.handleAudited("PUT /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.putLink)
 	a.handleAudited("DELETE /api/customers/{customer}/entities/{entity}/links/{sourcedId}", a.deleteLink)
-	a.handle("POST /api/customers/{customer}/entities/{entity}/matches", a.matchEntity)
+	a.handleAudited("POST /api/customers/{customer}/entities/{entity}/matches", a.matchEntity)
 	a.handle("GET /api/customers/{customer}/entities/{entity}/exclusions", a.listExclusions)
 	a.handleAudited("PUT /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.putExclusion)
 	a.handleAudited("DELETE /api/customers/{customer}/entities/{entity}/exclusions/{sourcedId}", a.deleteExclusion)

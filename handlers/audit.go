@@ -50,6 +50,7 @@ const (
 	AuditCredentialsAcknowledge AuditAction = "credentials.acknowledge"
 	AuditLinkPut                AuditAction = "link.put"
 	AuditLinkDelete             AuditAction = "link.delete"
+	AuditLinksMatch             AuditAction = "links.match"
 	AuditExclusionPut           AuditAction = "exclusion.put"
 	AuditExclusionDelete        AuditAction = "exclusion.delete"
 )

@@ -278,3 +278,35 @@ func TestAuditIsPerCustomer(t *testing.T) {
 		t.Errorf("elm's trail after oak's purge = %+v", trail)
 	}
 }
+
+// TestAuditRecordsAMatchFromAFile: links stored from a CSV file are
+// recorded with who asked and how many; a dry run records nothing, and a
+// bad actor header is refused before any link is stored.
+func TestAuditRecordsAMatchFromAFile(t *testing.T) {
+	f := newMatchFixture(t)
+	const file = "cls-a,g-a\ncls-b,g-b\n"
+	post := func(actor, query string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/api/customers/oak/entities/classrooms/matches"+query, strings.NewReader(file))
+		req.Header.Set("Content-Type", "text/csv")
+		req.Header.Set(HeaderActor, actor)
+		f.api.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := post("admin\r\nx", "?apply=true"); rec.Code != http.StatusBadRequest || len(f.links(t)) != 1 {
+		t.Fatalf("match with a bad actor = %d %s, %d links; want 400 and only the fixture's link", rec.Code, rec.Body, len(f.links(t)))
+	}
+	if rec := post("admin-5", ""); rec.Code != 200 {
+		t.Fatalf("dry run = %d %s", rec.Code, rec.Body)
+	}
+	if rec := post("admin-5", "?apply=true"); rec.Code != 200 {
+		t.Fatalf("apply = %d %s", rec.Code, rec.Body)
+	}
+	recs, _, err := f.store.AuditPage(t.Context(), "oak", 10, "")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("oak's trail = %+v, %v; want the one applied match", recs, err)
+	}
+	if r := recs[0]; r.Action != string(AuditLinksMatch) || r.Actor != "admin-5" || r.Entity != "classrooms" || r.Count != 2 {
+		t.Errorf("match record = %+v", r)
+	}
+}

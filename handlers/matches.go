@@ -65,9 +65,9 @@ const maxMatchRows = 5000
 
 // Match row actions.
 const (
-	MatchLink   = "link"   // the row links the class to the group
-	MatchLinked = "linked" // already linked so: nothing to do
-	MatchInvalid = "error" // the row is invalid (see its errors)
+	MatchLink    = "link"   // the row links the class to the group
+	MatchLinked  = "linked" // already linked so: nothing to do
+	MatchInvalid = "error"  // the row is invalid (see its errors)
 )
 
 // Columns of a match file.
@@ -245,20 +245,12 @@ func (a *API) matchEntity(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-// auditMatch records an applied match in the customer's audit trail when
-// the store keeps one; the links are stored already, so a failure to
-// record is logged, not answered.
+// auditMatch records an applied match in the customer's audit trail (the
+// route is registered with handleAudited, which checked the actor); the
+// links are stored already, so a failure to record is logged, not
+// answered.
 func (a *API) auditMatch(r *http.Request, customer, entity string, n int) {
-	au, ok := a.store.(interface {
-		AppendAudit(ctx context.Context, rec state.AuditRecord) (state.AuditRecord, error)
-	})
-	if !ok {
-		return
-	}
-	rec := state.AuditRecord{CustomerID: customer, Actor: r.Header.Get("x-rostersync-actor"), Action: "links.match", Entity: entity, Count: n}
-	if _, err := au.AppendAudit(r.Context(), rec); err != nil {
-		a.log.ErrorContext(r.Context(), "match applied but not recorded in the audit trail", "customer", customer, "entity", entity, "error", err)
-	}
+	_ = a.audit(r, customer, AuditLinksMatch, AuditDetails{Entity: entity, Count: n})
 }
 
 // matchKeys lists the keys the named profile (?profile=), or every profile
