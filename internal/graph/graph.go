@@ -115,7 +115,7 @@ func NewFactory(cfg Config, opts ...Option) (*Factory, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc, err := newHTTPClient(s)
+	hc, err := newHTTPClient(s, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +136,9 @@ func NewFactory(cfg Config, opts ...Option) (*Factory, error) {
 
 // newHTTPClient builds the middleware pipeline of azure.md §6.3: Graph's
 // handlers first, then kiota's defaults with our retry and compression
-// options.
-func newHTTPClient(s *settings) (*http.Client, error) {
+// options. parent, when set, carries the requests instead of kiota's
+// default transport (tests route Graph's own URLs to a simulator with it).
+func newHTTPClient(s *settings, parent http.RoundTripper) (*http.Client, error) {
 	retry := &khttp.RetryHandlerOptions{
 		MaxRetries: s.RetryMaxAttempts,
 		// kiota treats MaxRetries < 1 as "default", so retries are
@@ -158,7 +159,11 @@ func newHTTPClient(s *settings) (*http.Client, error) {
 		graphcore.NewGraphTelemetryHandler(&opts),
 		khttp.NewUrlReplaceHandler(true, graphcore.ReplacementPairs),
 	}, mws...)
-	return khttp.GetDefaultClient(mws...), nil
+	hc := khttp.GetDefaultClient(mws...)
+	if parent != nil {
+		hc.Transport = khttp.NewCustomTransportWithParentTransport(parent, mws...)
+	}
+	return hc, nil
 }
 
 // Client returns the tenant's client, building it on first use. Concurrent
