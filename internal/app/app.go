@@ -223,6 +223,8 @@ func Build(ctx context.Context, o Options) (*App, error) {
 	// Manual links and match files are checked against the customer's
 	// own tenant.
 	a.API.SetObjectLookup(tenantObjects{tenants: tenants, kinds: a.Entities})
+	// The drift report plans the next run of each entity, writing nothing.
+	a.API.SetDriftReporter(driftReporter{store: a.Store, kinds: a.Entities, log: o.Log})
 	consentSet, err := consentSettings(getenv, o.Simulator != nil)
 	if err != nil {
 		return nil, err

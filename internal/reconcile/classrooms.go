@@ -54,6 +54,7 @@ func ClassroomsKind() Kind[classplan.Directory] {
 		Link:         classLink,
 		FeedSize:     func(v *roster.View, _ tenant.Profile) int { return len(v.Classes()) },
 		RelatedLinks: []string{MappingUser},
+		Drift:        classroomsDrift,
 	}
 }
 

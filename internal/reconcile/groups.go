@@ -45,6 +45,7 @@ func GroupsKind() Kind[groupplan.Directory] {
 		Link:         groupLink,
 		FeedSize:     groupsFeedSize,
 		RelatedLinks: []string{MappingUser},
+		Drift:        groupsDrift,
 	}
 }
 

@@ -72,6 +72,7 @@ func UsersKind() Kind[userplan.Directory] {
 		Expand:   userplan.Expand,
 		Link:     userLink,
 		FeedSize: usersFeedSize,
+		Drift:    usersDrift,
 	}
 }
 
