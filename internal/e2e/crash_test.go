@@ -98,7 +98,11 @@ type crashTable struct {
 }
 
 func (t crashTable) Insert(ctx context.Context, e state.Entity) (state.Entity, error) {
-	if t.name == state.TablePlans {
+	switch {
+	case t.name == state.TablePlans && strings.HasPrefix(e.RowKey, "j|"):
+		// A round's journal record: one row, inserted after the newest.
+		t.c.hit(crashMidJournal)
+	case t.name == state.TablePlans:
 		t.c.hit(crashPlanSave)
 	}
 	return t.Table.Insert(ctx, e)

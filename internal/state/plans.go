@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/rostersync/rostersync/internal/plan"
@@ -54,10 +56,14 @@ type Entry struct {
 // body's digest and counts, written last. A plan without its header does
 // not exist — the step that was saving it plans again — so a crash while
 // saving never leaves half a plan that reads as a whole one. The journal
-// rows (one per change that has made progress) sit beside the header.
+// sits beside the header: one row per SaveEntries call (an apply round),
+// holding the progress of the changes that moved in it, so journal writes
+// grow with rounds, not with changes. Journals written before this layout
+// are rows of one change each ("c|"), still read.
 const (
 	planHeaderRow = "_header"
 	changeRowPfx  = "c|"
+	journalRowPfx = "j|"
 	planBlobPfx   = "plan/"
 )
 
@@ -254,6 +260,9 @@ func (s *Store) LoadPlan(ctx context.Context, customerID, runID, entity string) 
 	var (
 		h         *planHeader
 		journaled = map[string]Entry{}
+		// records are the journal's round records, newest first (their
+		// row keys count down).
+		records []Entity
 	)
 	for _, r := range rows {
 		switch {
@@ -269,6 +278,8 @@ func (s *Store) LoadPlan(ctx context.Context, customerID, runID, entity string) 
 			}
 			e.ETag = r.ETag
 			journaled[r.RowKey] = e
+		case strings.HasPrefix(r.RowKey, journalRowPfx):
+			records = append(records, r)
 		}
 	}
 	if h == nil {
@@ -283,13 +294,31 @@ func (s *Store) LoadPlan(ctx context.Context, customerID, runID, entity string) 
 		return nil, nil, fmt.Errorf("load plan of run %s %s: %w", runID, entity, err)
 	}
 	p.Sort()
+	// Round records apply oldest first, each over what came before; a
+	// record names its changes by key and holds only their progress.
+	progress := map[string]journalEntry{}
+	for i := len(records) - 1; i >= 0; i-- {
+		js, err := decodeJournalRecord(records[i])
+		if err != nil {
+			return nil, nil, fmt.Errorf("load journal of run %s %s: %w", runID, entity, err)
+		}
+		for _, j := range js {
+			rk := changeRK(plan.Change{Kind: j.Kind, Key: j.Key, Action: j.Action})
+			progress[rk] = j
+			journaled[rk] = Entry{} // matched against the plan below
+		}
+	}
 	entries := make([]Entry, 0, len(p.Changes))
 	for _, c := range p.Changes {
-		e, ok := journaled[changeRK(c)]
-		if !ok {
+		rk := changeRK(c)
+		e, ok := journaled[rk]
+		switch j, recorded := progress[rk]; {
+		case recorded:
+			e = j.entry(c)
+		case !ok:
 			e = Entry{Change: c, Status: EntryPending}
 		}
-		delete(journaled, changeRK(c))
+		delete(journaled, rk)
 		entries = append(entries, e)
 	}
 	for rk := range journaled {
@@ -300,8 +329,11 @@ func (s *Store) LoadPlan(ctx context.Context, customerID, runID, entity string) 
 	return p, entries, nil
 }
 
-// SaveEntries records apply progress; entries are written whole (the
-// change is part of the row), one transaction per hundred.
+// SaveEntries records apply progress: the entries' progress (each change
+// named by its key) as one round record, a single row written once, so a
+// round of any size is one write and is journalled whole or not at all.
+// A record too large for one row (a relink of a whole trust) is cut into
+// several, each whole and written in order.
 func (s *Store) SaveEntries(ctx context.Context, customerID, runID, entity string, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -311,13 +343,154 @@ func (s *Store) SaveEntries(ctx context.Context, customerID, runID, entity strin
 		return err
 	}
 	pk := planPK(customerID, runID, entity)
-	ops := make([]Op, 0, len(entries))
-	for _, en := range entries {
-		e, err := encodeData(pk, changeRK(en.Change), en, map[string]string{propStatus: en.Status})
+	// The last write of a change in the call is the one meant.
+	last := make(map[string]int, len(entries))
+	for i, en := range entries {
+		last[changeRK(en.Change)] = i
+	}
+	js := make([]journalEntry, 0, len(last))
+	for i, en := range entries {
+		if last[changeRK(en.Change)] == i {
+			js = append(js, journalEntryOf(en))
+		}
+	}
+	records, err := encodeJournalRecords(js)
+	if err != nil {
+		return fmt.Errorf("save apply progress of run %s %s: %w", runID, entity, err)
+	}
+	for _, props := range records {
+		if err := s.appendJournalRecord(ctx, t, pk, props); err != nil {
+			return fmt.Errorf("save apply progress of run %s %s: %w", runID, entity, err)
+		}
+	}
+	return nil
+}
+
+// journalEntry is one change's progress in a round record: the change's
+// key, and Entry's fields less the change itself, which the plan holds.
+type journalEntry struct {
+	Kind     plan.Kind         `json:"kind"`
+	Key      string            `json:"key"`
+	Action   plan.Action       `json:"action"`
+	Status   string            `json:"status"`
+	OpsDone  []string          `json:"opsDone,omitempty"`
+	Created  string            `json:"created,omitempty"`
+	Existing bool              `json:"existing,omitempty"`
+	Handles  map[string]string `json:"handles,omitempty"`
+	Linked   bool              `json:"linked,omitempty"`
+	Attempts int               `json:"attempts,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+func journalEntryOf(e Entry) journalEntry {
+	return journalEntry{Kind: e.Kind, Key: e.Key, Action: e.Action, Status: e.Status, OpsDone: e.OpsDone, Created: e.Created,
+		Existing: e.Existing, Handles: e.Handles, Linked: e.Linked, Attempts: e.Attempts, Error: e.Error}
+}
+
+// entry is the progress over the plan's change c.
+func (j journalEntry) entry(c plan.Change) Entry {
+	return Entry{Change: c, Status: j.Status, OpsDone: j.OpsDone, Created: j.Created, Existing: j.Existing,
+		Handles: j.Handles, Linked: j.Linked, Attempts: j.Attempts, Error: j.Error}
+}
+
+// A round record is gzipped JSON of its journal entries, base64 in
+// properties of at most blobPropChars characters: a table property holds
+// 32K characters, and journalPropsPerRow of them keep the row well inside
+// an entity's 1 MB.
+const (
+	journalPropsPerRow = 12
+	propJournalPart    = "J"
+	// journalSeqMax counts round records down from here, so the newest
+	// sorts first and one row read finds it.
+	journalSeqMax = 1e10 - 1
+)
+
+// encodeJournalRecords encodes js as one record's properties, or as
+// several records (halving) when one would not fit a row.
+func encodeJournalRecords(js []journalEntry) ([]map[string]string, error) {
+	raw, err := json.Marshal(js)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(raw); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	enc := base64.StdEncoding.EncodeToString(buf.Bytes())
+	if len(enc) > blobPropChars*journalPropsPerRow && len(js) > 1 {
+		a, err := encodeJournalRecords(js[:len(js)/2])
+		if err != nil {
+			return nil, err
+		}
+		b, err := encodeJournalRecords(js[len(js)/2:])
+		if err != nil {
+			return nil, err
+		}
+		return append(a, b...), nil
+	}
+	props := map[string]string{}
+	for i, p := 0, 0; p < len(enc); i, p = i+1, p+blobPropChars {
+		props[fmt.Sprintf("%s%02d", propJournalPart, i)] = enc[p:min(p+blobPropChars, len(enc))]
+	}
+	return []map[string]string{props}, nil
+}
+
+func decodeJournalRecord(e Entity) ([]journalEntry, error) {
+	var enc strings.Builder
+	for i := 0; ; i++ {
+		part, ok := e.Props[fmt.Sprintf("%s%02d", propJournalPart, i)]
+		if !ok {
+			break
+		}
+		enc.WriteString(part)
+	}
+	gz, err := base64.StdEncoding.DecodeString(enc.String())
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", e.RowKey, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", e.RowKey, err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", e.RowKey, err)
+	}
+	var js []journalEntry
+	if err := json.Unmarshal(raw, &js); err != nil {
+		return nil, fmt.Errorf("record %s: %w", e.RowKey, err)
+	}
+	return js, nil
+}
+
+// appendJournalRecord inserts a round record after the newest one: its
+// row key counts down from the newest's, read first. An insert that meets
+// a record written meanwhile reads again and takes the next key, so
+// records never overwrite or overtake one another.
+func (s *Store) appendJournalRecord(ctx context.Context, t Table, pk string, props map[string]string) error {
+	for {
+		newest, err := t.List(ctx, Query{PartitionKey: pk, RowKeyPrefix: journalRowPfx, Limit: 1})
 		if err != nil {
 			return err
 		}
-		ops = append(ops, Op{Kind: OpUpsert, Entity: e})
+		seq := int64(journalSeqMax)
+		if len(newest) > 0 {
+			n, err := strconv.ParseInt(strings.TrimPrefix(newest[0].RowKey, journalRowPfx), 10, 64)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("journal record %q: not a record key", newest[0].RowKey)
+			}
+			seq = n - 1
+		}
+		_, err = t.Insert(ctx, Entity{PartitionKey: pk, RowKey: fmt.Sprintf("%s%010d", journalRowPfx, seq), Props: props})
+		if !errors.Is(err, ErrExists) {
+			return err
+		}
 	}
-	return transactAll(ctx, t, ops, "save apply progress of run "+runID+" "+entity)
 }

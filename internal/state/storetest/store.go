@@ -37,6 +37,7 @@ func runStore(t *testing.T, newBackend func(t *testing.T) state.Backend) {
 	t.Run("Confirmations", func(t *testing.T) { testConfirmations(t, newStore(t)) })
 	t.Run("Consent", func(t *testing.T) { testConsent(t, newStore(t)) })
 	t.Run("Plans", func(t *testing.T) { testPlans(t, newBackend(t)) })
+	t.Run("Journal", func(t *testing.T) { testJournal(t, newBackend(t)) })
 	t.Run("ProfilesConcurrent", func(t *testing.T) { testProfilesConcurrent(t, newStore(t)) })
 	t.Run("Purge", func(t *testing.T) { testPurge(t, newStore(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newBackend) })
