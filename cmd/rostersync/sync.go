@@ -95,7 +95,9 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	defer w.close()
 	// Progress goes to stderr: stdout carries the result alone.
 	fmt.Fprintf(env.stderr, "rostersync sync: %s %s from %s into tenant %s\n", mode, strings.Join(entities, ","), abs, *tenantID)
-	sum, err := w.syncFeed(ctx, *rosterPath, mode, entities, choice)
+	view := newProgressView(env.stderr, env.getenv)
+	sum, err := w.syncFeedWatched(ctx, *rosterPath, mode, entities, choice, func(r runs.Run) { view.show(r, clk.Now()) })
+	view.finish()
 	if err != nil {
 		return err
 	}
@@ -304,6 +306,15 @@ func (w *world) syncOnce(ctx context.Context, rosterPath, mode string, entities 
 // syncFeed runs one sync of the feed at rosterPath through a profile that
 // says what choice says.
 func (w *world) syncFeed(ctx context.Context, rosterPath, mode string, entities []string, choice feedChoice) (syncSummary, error) {
+	return w.syncFeedWatched(ctx, rosterPath, mode, entities, choice, nil)
+}
+
+// watchEvery is how often a watched sync looks at its run record.
+const watchEvery = 250 * time.Millisecond
+
+// syncFeedWatched is syncFeed showing the run's record to watch (when not
+// nil) while it runs, every watchEvery, and once more when it has ended.
+func (w *world) syncFeedWatched(ctx context.Context, rosterPath, mode string, entities []string, choice feedChoice, watch func(runs.Run)) (syncSummary, error) {
 	// The profile names the feed inside the world's feed folder, as a
 	// customer's profile names one inside its own (reconcile.FileSource).
 	abs, err := filepath.Abs(rosterPath)
@@ -347,12 +358,21 @@ func (w *world) syncFeed(ctx context.Context, rosterPath, mode string, entities 
 	if err != nil {
 		return syncSummary{}, err
 	}
-	if err := w.stack.Host.Drain(ctx); err != nil {
+	stopWatch := func() {}
+	if watch != nil {
+		stopWatch = watchRun(ctx, func(ctx context.Context) (runs.Run, error) { return store.GetRun(ctx, c.ID, run.ID) }, watchEvery, watch)
+	}
+	err = w.stack.Host.Drain(ctx)
+	stopWatch()
+	if err != nil {
 		return syncSummary{}, err
 	}
 	elapsed := time.Since(start)
 	if run, err = store.GetRun(ctx, c.ID, run.ID); err != nil {
 		return syncSummary{}, err
+	}
+	if watch != nil {
+		watch(run)
 	}
 	after, err := w.sim.Stats(ctx, w.tenantID)
 	if err != nil {
