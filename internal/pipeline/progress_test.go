@@ -87,9 +87,10 @@ func TestRunnerRecordsProgress(t *testing.T) {
 	if writes != er.Counts["ops"] {
 		t.Errorf("samples add up to %d writes, the steps counted %d", writes, er.Counts["ops"])
 	}
-	// Over the last minute (from the entity's start): 10 writes in 40 s.
-	if p.WritesPerSecond != 0.25 {
-		t.Errorf("pace %v writes/s, want 0.25", p.WritesPerSecond)
+	// From the newest sample at least runs.PaceWindow (30 s) before the
+	// last: step 1's end, 34 s before; 4 writes since.
+	if want := 4.0 / 34; p.WritesPerSecond != want {
+		t.Errorf("pace %v writes/s, want %v", p.WritesPerSecond, want)
 	}
 }
 

@@ -10,9 +10,11 @@ import (
 // chart of it keeps its shape (sums are kept, only resolution is lost).
 const MaxSamples = 500
 
-// PaceWindow is how far back an entity's current pace looks: long enough
-// to span a wait between two steps, short enough to follow throttling.
-const PaceWindow = time.Minute
+// PaceWindow is how far back an entity's current pace looks at least: from
+// the newest sample that old, so it spans a wait between two steps (its
+// samples are then further apart), yet follows a run that slows down once
+// Graph's write quota is spent.
+const PaceWindow = 30 * time.Second
 
 // Advance records a point of the entity's run: s (what a step, or part of
 // one, did; Done is the operations finished so far) joins Samples, and

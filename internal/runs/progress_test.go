@@ -35,14 +35,15 @@ func TestAdvance(t *testing.T) {
 		// 100 writes and 100 done in 20 s: 5/s; 300 left take 60 s more.
 		want: Progress{Total: 400, Done: 100, WritesPerSecond: 5, EstimatedEnd: at(80)},
 	}, {
-		name:  "pace over the last minute only",
+		name:  "pace over the last window only",
 		start: at(0),
 		steps: []step{
 			{s: Sample{At: at(10), Writes: 1000, Done: 500}, total: 2000},
 			{s: Sample{At: at(70), Writes: 60, Done: 560}, total: 2000},
 			{s: Sample{At: at(80), Writes: 60, Done: 620}, total: 2000},
 		},
-		// From the sample at 10 s (70 s before the last): 120 writes, 120
+		// From the newest sample at least PaceWindow before the last (at
+		// 10 s, 70 s before; the one at 70 s is too recent): 120 writes, 120
 		// done in 70 s; 1380 left at 12/7 per second is 805 s.
 		want: Progress{Total: 2000, Done: 620, WritesPerSecond: 120.0 / 70, EstimatedEnd: at(80 + 805)},
 	}, {
