@@ -50,8 +50,14 @@ type env struct {
 
 func newEnv(t testing.TB, scale float64, limits *graphsim.Limits, seed ...func(*graphsim.TenantState)) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), scale: scale}
-	e.sim = graphsim.New(graphsim.Options{TimeScale: scale, Limits: limits})
+	return newEnvOpts(t, graphsim.Options{TimeScale: scale, Limits: limits}, seed...)
+}
+
+// newEnvOpts is newEnv with every simulator option (team delays, faults).
+func newEnvOpts(t testing.TB, opts graphsim.Options, seed ...func(*graphsim.TenantState)) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), scale: opts.TimeScale}
+	e.sim = graphsim.New(opts)
 	ts := graphsim.TenantState{ID: tenantID, DisplayName: "E2E",
 		Edition: graphsim.EditionEducation, Domains: []graphsim.Domain{{ID: "oak.example", IsVerified: true, IsDefault: true}}}
 	for _, f := range seed {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rostersync/rostersync/internal/apply"
@@ -119,15 +120,52 @@ func pollAnswer(e *Executor, op apply.Op, status int, rep *batchReply) (apply.Re
 	_ = json.Unmarshal(rep.Body, &o)
 	switch o.Status {
 	case "succeeded":
+		e.c.teamFailures.reset(op.TargetID + "|" + op.Await)
 		return apply.Result{ID: op.ID, Status: apply.Done}, true
 	case "failed":
 		res := apply.Result{ID: op.ID, Status: apply.Retry, RetryAfter: e.graphTime(teamReplicationRetry), Redo: op.Await, Code: "TeamOperationFailed", Error: "team operation failed"}
 		if o.Error != nil {
 			res.Code, res.Error = cmp(o.Error.Code, res.Code), cmp(o.Error.Message, res.Error)
 		}
+		if n := e.c.teamFailures.add(op.TargetID + "|" + op.Await); n >= maxTeamOperationFailures {
+			// Bounded: the change ends failed with Teams' own reason, not
+			// with whatever the attempt cap's last answer happens to be.
+			res.Status, res.RetryAfter, res.Redo = apply.Failed, 0, ""
+			res.Error = fmt.Sprintf("%s (the team operation failed %d times)", res.Error, n)
+		}
 		return res, true
 	}
 	return apply.Result{ID: op.ID, Status: apply.Retry, RetryAfter: e.graphTime(teamPollInterval), Code: o.Status, Error: "team operation " + o.Status}, true
+}
+
+// maxTeamOperationFailures is how many failed teamsAsyncOperations of one
+// team and kind (create, archive, unarchive) are retried before the change
+// is reported failed with the operation's error.
+const maxTeamOperationFailures = 3
+
+// teamFailureCounts counts failed team operations per team and op in this
+// process (on the Client, so every executor of the tenant shares it); a
+// restarted process starts again, still bounded by the applier's attempt
+// cap.
+type teamFailureCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (f *teamFailureCounts) add(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == nil {
+		f.n = map[string]int{}
+	}
+	f.n[key]++
+	return f.n[key]
+}
+
+func (f *teamFailureCounts) reset(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.n, key)
 }
 
 func cmp(a, b string) string {

@@ -57,6 +57,8 @@ type Client struct {
 	// memory, shared by every Executor of this client (executor.go).
 	throttle throttleState
 	fresh    freshIDs
+	// teamFailures counts failed teamsAsyncOperations (classrooms.go).
+	teamFailures teamFailureCounts
 }
 
 // TenantID is the customer tenant the client acts in.
