@@ -99,17 +99,21 @@ type EntityRun struct {
 	// planned, pace, throttling, estimate); nil before its plan exists.
 	Progress *Progress `json:"progress,omitempty"`
 	// Samples are the entity's points over time, one per step that
-	// touched the tenant: what the run report charts.
+	// planned or applied and more while a long step runs (at most every
+	// pipeline Options.ProgressEvery): what the run report charts. Past
+	// MaxSamples adjacent ones are merged, their figures summed (Advance).
 	Samples []Sample `json:"samples,omitempty"`
 }
 
 // Progress is one entity's progress through its plan.
 type Progress struct {
-	// Total is the number of operations the entity's plan holds; Done how
+	// Total is the number of operations the entity's plan holds (Graph
+	// writes: a create, a licence, a membership; apply.CountOps); Done how
 	// many of them are finished (done, failed or skipped).
 	Total int `json:"total"`
 	Done  int `json:"done"`
-	// WritesPerSecond is the recent pace of writes to the tenant.
+	// WritesPerSecond is the recent pace of writes to the tenant (over
+	// PaceWindow at least); EstimatedEnd follows the pace operations finish.
 	WritesPerSecond float64 `json:"writesPerSecond"`
 	// Throttled counts requests Graph answered 429 (or 503 with
 	// Retry-After); ThrottledWaitMs is the time spent waiting them out.
@@ -123,8 +127,9 @@ type Progress struct {
 // Sample is one point of an entity's run over time.
 type Sample struct {
 	At time.Time `json:"at"`
-	// Writes, Throttled and WaitMs are what this step did: writes sent
-	// to the tenant, requests throttled, and time waited on throttling.
+	// Writes, Throttled and WaitMs are what happened since the previous
+	// sample: writes (operations) sent to the tenant, requests throttled,
+	// and the time Graph's Retry-After held writes back.
 	Writes    int   `json:"writes"`
 	Throttled int   `json:"throttled"`
 	WaitMs    int64 `json:"waitMs"`
