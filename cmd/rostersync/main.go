@@ -35,7 +35,7 @@ func commands() []command {
 		{"serve", "run as the Azure Functions custom handler (listens on FUNCTIONS_CUSTOMHANDLER_PORT)", runServe},
 		{"dev", "run the whole stack locally, like `func start`: timers, queue, HTTP API", runDev},
 		{"demo", "sync a sample school end to end and print a readable report", runDemo},
-		{"sync", "one sync of a OneRoster feed into a simulated tenant kept in a folder (--roster, --state, --entities, --format, --session, --today)", runSync},
+		{"sync", "one sync of a OneRoster feed into a simulated tenant kept in a folder (--roster, --state, --entities, --edition, --format, --session, --today)", runSync},
 		{"links", "print an entity's links kept in a state folder (--state, --entity, --json)", runLinks},
 		{"tenant", "tenant export (--state DIR | --from URL): print a simulated tenant", runTenant},
 		{"sample", "write a generated UK secondary school as a OneRoster CSV feed", runSample},

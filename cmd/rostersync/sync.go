@@ -49,6 +49,7 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	session := fs.String("session", "", "sourcedId of the academic session to sync, instead of the one the feed runs on the date (as a profile's academicSession)")
 	today := fs.String("today", "", "the date the run takes as today, `YYYY-MM-DD` (default: the clock's); the run's clock is that date at the current time of day, UTC")
 	format := fs.String("format", "", "the feed's CSV format: "+strings.Join(feedFormats, ", ")+" (default: detected from its files and headers)")
+	edition := fs.String("edition", "", "edition of a new simulated tenant: education (the default) or business, which refuses classrooms; a tenant already in --state keeps its own")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
@@ -65,6 +66,10 @@ func runSync(ctx context.Context, args []string, env environment) error {
 	}
 	set := flagsSet(fs)
 	choice, err := parseFeedChoice(set, *session, *format)
+	if err != nil {
+		return err
+	}
+	ed, err := parseEdition(*edition, *graphURL)
 	if err != nil {
 		return err
 	}
@@ -88,7 +93,7 @@ func runSync(ctx context.Context, args []string, env environment) error {
 		return err
 	}
 	w, err := openWorld(ctx, worldOptions{dir: *dir, tenantID: *tenantID, domain: *domain, timeScale: *timeScale, root: hostRoot, feedDir: filepath.Dir(abs),
-		graphURL: *graphURL, clock: clk})
+		graphURL: *graphURL, clock: clk, edition: ed})
 	if err != nil {
 		return err
 	}
@@ -128,6 +133,22 @@ func parseEntities(list string) ([]string, error) {
 		out = append(out, name)
 	}
 	return out, nil
+}
+
+// parseEdition reads --edition: the edition of the simulated tenant sync
+// makes in --state. A standalone simulator's tenant (--graph-url) is made
+// there, with the simulator's own choice.
+func parseEdition(edition, graphURL string) (graphsim.Edition, error) {
+	switch ed := graphsim.Edition(edition); {
+	case edition == "":
+		return "", nil
+	case ed != graphsim.EditionEducation && ed != graphsim.EditionBusiness:
+		return "", usageError{fmt.Sprintf("--edition %q: want education or business", edition)}
+	case graphURL != "":
+		return "", usageError{"--edition chooses the edition of a new tenant in --state; a tenant in a running simulator (--graph-url) is made with that simulator's own (graphsim seed)"}
+	default:
+		return ed, nil
+	}
 }
 
 // feedChoice is what sync's flags say about the feed, carried by the
@@ -340,6 +361,11 @@ func (w *world) syncFeedWatched(ctx context.Context, rosterPath, mode string, en
 		if d.IsVerified && !d.IsInitial {
 			c.Domains = append(c.Domains, d.ID)
 		}
+	}
+	// What runs learned of the tenant (its edition) is kept, as the
+	// service keeps it on a customer.
+	if old, err := store.GetCustomer(ctx, c.ID); err == nil && old.TenantID == c.TenantID {
+		c.Tenant, c.Education = old.Tenant, old.Education
 	}
 	if err := store.PutCustomer(ctx, c); err != nil {
 		return syncSummary{}, err

@@ -61,10 +61,14 @@ type worldOptions struct {
 	// tenantID and domain: a tenant created in the simulator if missing
 	// (sync and demo); dev creates each customer's on first use.
 	tenantID, domain string
-	feedDir          string // sync and demo: the folder feeds are read from
-	csvRoot          string // dev: one feed folder per customer
-	graphURL         string // a running simulator to use instead of an embedded one
-	seed             *graphsim.State
+	// edition is the edition of the tenant made when it is missing
+	// (sync --edition); empty is education. A tenant of another edition
+	// already there is refused.
+	edition  graphsim.Edition
+	feedDir  string // sync and demo: the folder feeds are read from
+	csvRoot  string // dev: one feed folder per customer
+	graphURL string // a running simulator to use instead of an embedded one
+	seed     *graphsim.State
 	// clock is the whole world's clock (app, pipeline, queue); nil is the
 	// wall clock. sync --today shifts it.
 	clock clock.Clock
@@ -105,7 +109,10 @@ func openWorld(ctx context.Context, o worldOptions) (*world, error) {
 	}
 	w.closers = append(w.closers, w.sim.Close)
 	if o.tenantID != "" {
-		if _, err := w.sim.EnsureTenant(ctx, o.tenantID, []string{o.domain}); err != nil {
+		if _, err := w.sim.EnsureTenantEdition(ctx, o.tenantID, []string{o.domain}, o.edition); err != nil {
+			if errors.Is(err, app.ErrEditionMismatch) {
+				return nil, usageError{fmt.Sprintf("--edition %s: %v; the edition is chosen when the tenant is made (use a new --state or another --tenant)", o.edition, err)}
+			}
 			return nil, err
 		}
 	}

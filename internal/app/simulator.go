@@ -141,13 +141,36 @@ func (s *Simulator) add(ctx context.Context, ts graphsim.TenantState) error {
 // EnsureTenant creates the tenant id with domains (the first the default)
 // unless the simulator has it; it reports whether it created it.
 func (s *Simulator) EnsureTenant(ctx context.Context, id string, domains []string) (bool, error) {
+	return s.EnsureTenantEdition(ctx, id, domains, "")
+}
+
+// ErrEditionMismatch: the simulator has the tenant already, of another
+// edition than the one asked for; an edition is chosen when a tenant is
+// made, as a real tenant's licences are.
+var ErrEditionMismatch = errors.New("the simulated tenant exists already, of another edition")
+
+// EnsureTenantEdition is EnsureTenant making a tenant of the given
+// edition (empty: education). A tenant the simulator has already is kept
+// as it is; when an edition is asked for and it has another,
+// ErrEditionMismatch.
+func (s *Simulator) EnsureTenantEdition(ctx context.Context, id string, domains []string, edition graphsim.Edition) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, found, err := s.Tenant(ctx, id)
-	if err != nil || found {
+	ts, found, err := s.Tenant(ctx, id)
+	if err != nil {
 		return false, err
 	}
-	if err := s.add(ctx, NewSimTenant(id, domains)); err != nil {
+	if found {
+		if edition != "" && ts.Edition != edition {
+			return false, fmt.Errorf("%w: tenant %s is a %s tenant, not %s", ErrEditionMismatch, id, ts.Edition, edition)
+		}
+		return false, nil
+	}
+	nt := NewSimTenant(id, domains)
+	if edition != "" {
+		nt.Edition = edition
+	}
+	if err := s.add(ctx, nt); err != nil {
 		return false, fmt.Errorf("create simulated tenant %s: %w", id, err)
 	}
 	return true, nil
