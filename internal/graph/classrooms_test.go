@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/graphsim"
@@ -216,4 +217,38 @@ func operationID(loc string) string {
 		return ""
 	}
 	return strings.TrimSuffix(after, "')")
+}
+
+// TestTeamsThrottleKeepsToTeams: a 429 from Teams (its own limits,
+// graph.md §1.3) closes the Teams gate only; it neither holds directory
+// and education writes nor starts pacing them at the directory quota.
+// Before, one throttled POST /teams paced a whole classrooms run's class
+// enrolments at 19 writes/s (BenchmarkUsersAndClassrooms).
+func TestTeamsThrottleKeepsToTeams(t *testing.T) {
+	faults := &graphsim.Faults{Request: func(r graphsim.FaultRequest) *graphsim.Fault {
+		if r.Method == http.MethodPost && r.Path == "/teams" {
+			return &graphsim.Fault{Status: http.StatusTooManyRequests, Code: "TooManyRequests", Message: "throttled", Header: http.Header{"Retry-After": {"30"}}}
+		}
+		return nil
+	}}
+	env := newSimEnv(t, graphsim.Options{Faults: faults, TeamReplicationDelay: -1}, simTenant(), nil)
+	ex := NewExecutor(env.client, ExecutorOptions{MaxWait: time.Millisecond})
+	res := executeAll(t, ex, []apply.Op{{ID: "c#create", Kind: apply.OpCreateClass, Key: "c1", Props: map[string]string{"displayName": "C1", "mailNickname": "c1"}}})
+	class := res["c#create"].TargetID
+	team := ex.Execute(t.Context(), []apply.Op{{ID: "c#team", Kind: apply.OpCreateClassTeam, TargetID: class}})
+	if len(team) != 1 || team[0].Status != apply.Retry {
+		t.Fatalf("throttled team create: %+v, want Retry", team)
+	}
+	now := time.Now()
+	if g := env.client.teamsThrottle.gate(); !g.After(now) {
+		t.Errorf("Teams gate ends %v, want closed for the Retry-After", g)
+	}
+	if g := env.client.throttle.gate(); g.After(now) || env.client.throttle.paced {
+		t.Errorf("directory gate ends %v, paced %t: a Teams 429 held the directory", g, env.client.throttle.paced)
+	}
+	start := time.Now()
+	res = executeAll(t, ex, []apply.Op{{ID: "c#member", Kind: apply.OpAddClassMember, Ref: class, TargetID: simMember}})
+	if res["c#member"].Status != apply.Done || time.Since(start) > 5*time.Second {
+		t.Errorf("enrolment during Teams' Retry-After: %+v after %v, want done at once", res["c#member"], time.Since(start))
+	}
 }

@@ -420,7 +420,7 @@ func (x *execution) run() {
 				wait = next
 				break
 			}
-			if d := x.e.c.throttle.reserve(now, writes(batch), o.WriteRate*o.TimeScale); d > 0 {
+			if d := x.reserve(now, batch); d > 0 {
 				x.queue = append(batch, x.queue...)
 				x.probeOut = x.probeOut && !probe
 				wait = d
@@ -494,11 +494,15 @@ func (x *execution) handBackLate(now time.Time) {
 	if dl, ok := x.ctx.Deadline(); ok && dl.Before(limit) {
 		limit = dl
 	}
-	gate := x.e.c.throttle.gate()
+	gate, teamsGate := x.e.c.throttle.gate(), x.e.c.teamsThrottle.gate()
 	kept := x.queue[:0]
 	for _, it := range x.queue {
-		if gate.After(it.notBefore) {
-			it.notBefore = gate
+		g := gate
+		if opSpecs[it.op.Kind].teams {
+			g = teamsGate
+		}
+		if g.After(it.notBefore) {
+			it.notBefore = g
 		}
 		if it.notBefore.After(limit) || it.tries >= x.e.opts.MaxAttempts {
 			x.handBack(it)
@@ -511,14 +515,28 @@ func (x *execution) handBackLate(now time.Time) {
 
 func (x *execution) handBack(its ...*item) { x.back = append(x.back, its...) }
 
+// writes counts the batch's directory writes: the ones the write quota
+// (and its pacing) meters. Teams requests have their own limits.
 func writes(batch []*item) int {
 	n := 0
 	for _, it := range batch {
-		if it.isWrite() {
+		if it.isWrite() && !opSpecs[it.op.Kind].teams {
 			n++
 		}
 	}
 	return n
+}
+
+// reserve asks the tenant's directory throttle whether batch may go now; a
+// batch of Teams requests only is not held by it (handBackLate holds
+// those at the Teams gate).
+func (x *execution) reserve(now time.Time, batch []*item) time.Duration {
+	for _, it := range batch {
+		if !opSpecs[it.op.Kind].teams {
+			return x.e.c.throttle.reserve(now, writes(batch), x.e.opts.WriteRate*x.e.opts.TimeScale)
+		}
+	}
+	return 0
 }
 
 // send posts one batch. Each request gets a short id, "1".."20" (the ops'
@@ -684,7 +702,14 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 			ra = x.backoff(it)
 		}
 		x.throttledBy(rep.header("x-ms-throttle-scope"), ra, 1)
-		longer := x.e.c.throttle.throttled(now, sentAt, ra, it.isWrite())
+		// Teams throttles its requests apart from the directory
+		// (graph.md §1.3): its 429 closes the Teams gate only, and never
+		// starts pacing directory and education writes.
+		st, write := &x.e.c.throttle, it.isWrite()
+		if opSpecs[it.op.Kind].teams {
+			st, write = &x.e.c.teamsThrottle, false
+		}
+		longer := st.throttled(now, sentAt, ra, write)
 		x.e.count(func(s *ExecutorStats) { s.Throttled++; s.ThrottledWait += longer })
 		x.retry(it, now, ra, true)
 		return 4

@@ -57,6 +57,9 @@ type Client struct {
 	// memory, shared by every Executor of this client (executor.go).
 	throttle throttleState
 	fresh    freshIDs
+	// teamsThrottle is the Teams gate: Teams' Retry-After holds Teams
+	// requests only.
+	teamsThrottle throttleState
 	// teamFailures counts failed teamsAsyncOperations (classrooms.go).
 	teamFailures teamFailureCounts
 }

@@ -33,6 +33,10 @@ type opSpec struct {
 	// notVisible reports answers, besides 404, that mean the target has
 	// not replicated yet.
 	notVisible func(status int, ge graphError) bool
+	// teams marks a Microsoft Teams request: Teams throttles it apart from
+	// the directory, so its 429s close the Teams gate only and the
+	// directory write quota does not meter it.
+	teams bool
 	// answer, when set, reads the op's answer first (any status but 429
 	// and transient ones): an asynchronous write's 202 and Location, a
 	// teamsAsyncOperation's status. ok false leaves it to the generic
@@ -230,6 +234,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodPost, URL: "/teams", Headers: jsonHeader, Body: e.classTeamBody(op.TargetID)}
 		},
 		answer: classTeamAnswer,
+		teams:  true,
 	},
 	apply.OpArchiveTeam: {
 		invalid: needsTarget,
@@ -237,6 +242,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodPost, URL: "/teams/" + url.PathEscape(op.TargetID) + "/archive"}
 		},
 		answer: acceptedAnswer,
+		teams:  true,
 	},
 	apply.OpUnarchiveTeam: {
 		invalid: needsTarget,
@@ -244,6 +250,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodPost, URL: "/teams/" + url.PathEscape(op.TargetID) + "/unarchive"}
 		},
 		answer: acceptedAnswer,
+		teams:  true,
 	},
 	apply.OpPollTeamOperation: {
 		invalid: func(op apply.Op) string {
@@ -256,6 +263,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodGet, URL: operationPath(op.Ref)}
 		},
 		answer: pollAnswer,
+		teams:  true,
 	},
 }
 
