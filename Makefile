@@ -58,12 +58,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadCSV$$' -fuzztime $(FUZZTIME) ./internal/oneroster
 	$(GO) test -run '^$$' -fuzz '^FuzzCleanProperty$$' -fuzztime $(FUZZTIME) ./internal/userplan
 
-## bench: the speed and memory figures (users, and users then groups, synced
-## against Graph's limits; the $batch executor; reading a 100,000-person district;
+## bench: the speed and memory figures (users, users then groups, and users
+## then Teams classes, synced against Graph's limits; the $batch executor; reading a 100,000-person district;
 ## simulating trusts of 12,500 to 100,000 people on the embedded store)
 bench:
 	$(GO) test -run '^$$' -bench 'InitialUsersSync' -benchtime 1x -count 3 ./internal/e2e
 	$(GO) test -run '^$$' -bench 'InitialUsersAndGroups' -benchtime 1x ./internal/e2e
+	$(GO) test -run '^$$' -bench 'UsersAndClassrooms' -benchtime 1x -timeout 30m ./internal/e2e
 	$(GO) test -run '^$$' -bench 'ExecuteCreates' -benchtime 1x ./internal/graph
 	$(GO) test -run '^$$' -bench 'ReadDistrict' -benchtime 3x ./internal/oneroster
 	$(GO) test -run '^$$' -bench 'TrustSimulate' -benchtime 1x ./cmd/rostersync
@@ -71,7 +72,7 @@ bench:
 ## soak: the longer crash test: a users apply killed at every crash point
 ## on a 1,650-person school (make test runs it on about 120 people)
 soak:
-	ROSTERSYNC_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'TestKilled' -v ./internal/e2e
+	ROSTERSYNC_SOAK=1 $(GO) test -count=1 -timeout 60m -run 'TestKilled|TestClassroomsKilled' -v ./internal/e2e
 
 ## package: the deployable zip for a Flex Consumption app with runtime "custom"
 package:
