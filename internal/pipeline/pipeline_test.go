@@ -380,3 +380,39 @@ func TestProfileShowsLastRunTimeAndOutcome(t *testing.T) {
 		t.Errorf("profile state = %+v; want the failed run %s ended %v, last good sync %v", st, bad.ID, bad.EndedAt, good.EndedAt)
 	}
 }
+
+// TestEndedEntityWakesTheNext: when users ends, groups' step is sent at
+// once under its own id (not left to its waiting copy a WaitTurn later),
+// and the waiting copy that arrives afterwards finds the step handled.
+func TestEndedEntityWakesTheNext(t *testing.T) {
+	groupSteps := 0
+	groups := EntityFunc(func(context.Context, EntityInput) (EntityOutcome, error) {
+		groupSteps++
+		return EntityOutcome{Counts: map[string]int{"checked": 1}}, nil
+	})
+	h := newHarness(t, Registry{"users": Noop, "groups": groups, tenant.EntityNoop: Noop}, "users", "groups", tenant.EntityNoop)
+	ctx := context.Background()
+	if _, err := h.p.Tick(ctx, start); err != nil {
+		t.Fatal(err)
+	}
+	first := h.out.take() // users, groups, noop: step 0 each
+	h.p.Handle(ctx, delivery(first[1], 1)) // groups before users: waits
+	waiting := h.out.take()
+	if len(waiting) != 1 {
+		t.Fatalf("groups' waiting copy: %d messages, want 1", len(waiting))
+	}
+	h.p.Handle(ctx, delivery(first[0], 1)) // users ends
+	woken := h.out.take()
+	if len(woken) != 1 || !woken[0].ScheduledEnqueueTime.IsZero() || woken[0].MessageID == waiting[0].MessageID || woken[0].MessageID == first[1].MessageID {
+		t.Fatalf("after users ended: %+v; want one unscheduled groups message with its own id", woken)
+	}
+	if out := h.p.Handle(ctx, delivery(woken[0], 1)); out.Disposition != Done {
+		t.Fatalf("woken groups: %+v", out)
+	}
+	if out := h.p.Handle(ctx, delivery(waiting[0], 1)); out.Disposition != Done || groupSteps != 1 {
+		t.Fatalf("the late waiting copy ran groups again (steps %d): %+v", groupSteps, out)
+	}
+	if next := h.out.take(); len(next) != 1 || !strings.Contains(string(next[0].Body), `"`+tenant.EntityNoop+`"`) {
+		t.Fatalf("after groups ended: %+v; want the noop entity woken", next)
+	}
+}

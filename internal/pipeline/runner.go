@@ -445,6 +445,7 @@ func (p *Pipeline) afterEntity(ctx context.Context, run runs.Run, idx int, out *
 		out.Log = append(out.Log, "last-sync state not written: "+err.Error())
 	}
 	if !run.Status.Done() {
+		p.wakeNext(ctx, run, idx, out)
 		return
 	}
 	if err := p.saveLastSync(ctx, run, ProfileEntity, run.Status, run.EndedAt); err != nil {
@@ -452,6 +453,24 @@ func (p *Pipeline) afterEntity(ctx context.Context, run runs.Run, idx int, out *
 	}
 	out.Log = append(out.Log, fmt.Sprintf("run %s %s", run.ID, run.Status))
 	p.log.InfoContext(ctx, "run ended", "customer", run.CustomerID, "profile", run.ProfileID, "run", run.ID, "status", run.Status)
+}
+
+// wakeNext sends the next entity's step the moment one ends, rather than
+// leaving it to its next look a WaitTurn later: a night's entities follow
+// each other without a gap. The woken copy has its own id, so duplicate
+// detection keeps it apart from the waiting copies; the session delivers
+// them one by one and whichever comes second finds the step handled. A
+// failed send loses nothing: the waiting copy still looks again.
+func (p *Pipeline) wakeNext(ctx context.Context, run runs.Run, idx int, out *Outcome) {
+	if idx+1 >= len(run.Entities) || run.Entities[idx+1].Status != runs.StatusQueued {
+		return
+	}
+	next := run.Entities[idx+1]
+	job := queue.Job{Version: queue.JobFormatVersion, CustomerID: run.CustomerID, ProfileID: run.ProfileID, RunID: run.ID,
+		Entity: next.Entity, Window: run.Window, Step: next.Steps, Woken: true}
+	if err := p.send(ctx, job, 0); err != nil {
+		out.Log = append(out.Log, fmt.Sprintf("entity %s not woken (it looks again in %s): %v", next.Entity, p.opts.WaitTurn, err))
+	}
 }
 
 // saveLastSync advances a sync-state row; LastSync moves only on success, so

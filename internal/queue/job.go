@@ -40,6 +40,9 @@ type Job struct {
 	// failures; it keeps their ids apart, so duplicate detection does not
 	// drop a retry as a repeat of the delivery that failed.
 	Attempt int `json:"attempt,omitempty"`
+	// Woken marks the copy an entity's predecessor sends the moment it
+	// ends; it keeps that copy's id apart from the waiting copies'.
+	Woken bool `json:"woken,omitempty"`
 }
 
 var idEscaper = strings.NewReplacer("%", "%25", "|", "%7C")
@@ -60,6 +63,9 @@ func (j Job) MessageID() string {
 	}
 	if j.Attempt > 0 {
 		id += "|a" + strconv.Itoa(j.Attempt)
+	}
+	if j.Woken {
+		id += "|k"
 	}
 	if len(id) <= MaxMessageIDLength {
 		return id
