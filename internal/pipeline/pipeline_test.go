@@ -395,7 +395,7 @@ func TestEndedEntityWakesTheNext(t *testing.T) {
 	if _, err := h.p.Tick(ctx, start); err != nil {
 		t.Fatal(err)
 	}
-	first := h.out.take() // users, groups, noop: step 0 each
+	first := h.out.take()                  // users, groups, noop: step 0 each
 	h.p.Handle(ctx, delivery(first[1], 1)) // groups before users: waits
 	waiting := h.out.take()
 	if len(waiting) != 1 {
