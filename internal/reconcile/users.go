@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/rostersync/rostersync/internal/apply"
 	"github.com/rostersync/rostersync/internal/oneroster"
@@ -61,12 +60,8 @@ type Users = Engine[userplan.Directory]
 func UsersKind() Kind[userplan.Directory] {
 	return Kind[userplan.Directory]{
 		LinkKind: MappingUser,
-		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile, _ SnapshotCache) (userplan.Directory, error) {
-			r, ok := d.(UsersReader)
-			if !ok {
-				return userplan.Directory{}, fmt.Errorf("tenant %T offers no users snapshot", d)
-			}
-			return r.Snapshot(ctx)
+		Snapshot: func(ctx context.Context, d Directory, _ tenant.Profile, cache SnapshotCache) (userplan.Directory, error) {
+			return readUsers(ctx, d, cache)
 		},
 		Plan:     planUsers,
 		Expand:   userplan.Expand,
