@@ -60,14 +60,15 @@ fuzz:
 
 ## bench: the speed and memory figures (users, users then groups, and users
 ## then Teams classes, synced against Graph's limits; the $batch executor; reading a 100,000-person district;
-## simulating trusts of 12,500 to 100,000 people on the embedded store)
+## simulating trusts of 12,500 to 100,000 people on the embedded store, and
+## 12,500 on Azurite, which scripts/azurite.sh starts for it)
 bench:
 	$(GO) test -run '^$$' -bench 'InitialUsersSync' -benchtime 1x -count 3 ./internal/e2e
 	$(GO) test -run '^$$' -bench 'InitialUsersAndGroups' -benchtime 1x ./internal/e2e
 	$(GO) test -run '^$$' -bench 'UsersAndClassrooms' -benchtime 1x -timeout 30m ./internal/e2e
 	$(GO) test -run '^$$' -bench 'ExecuteCreates' -benchtime 1x ./internal/graph
 	$(GO) test -run '^$$' -bench 'ReadDistrict' -benchtime 3x ./internal/oneroster
-	$(GO) test -run '^$$' -bench 'TrustSimulate' -benchtime 1x ./cmd/rostersync
+	scripts/azurite.sh run $(GO) test -run '^$$' -bench 'TrustSimulate' -benchtime 1x ./cmd/rostersync
 
 ## soak: the longer crash test: a users apply killed at every crash point
 ## on a 1,650-person school (make test runs it on about 120 people)

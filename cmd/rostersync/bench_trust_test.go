@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -16,7 +18,10 @@ import (
 
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/state/blobstore"
+	"github.com/rostersync/rostersync/internal/state/blobstore/blobtest"
 	"github.com/rostersync/rostersync/internal/state/embedded"
+	"github.com/rostersync/rostersync/internal/state/tablestore"
 	"github.com/rostersync/rostersync/internal/tenant"
 )
 
@@ -31,7 +36,11 @@ var trustSchools = []int{10, 20, 40, 80}
 
 // BenchmarkTrustSimulate is `rostersync sample --schools N` then
 // `rostersync sync --simulate` (users) on the embedded store, in process,
-// for trusts of 12,500, 25,000, 50,000 and 100,000 people. Per size it
+// for trusts of 12,500, 25,000, 50,000 and 100,000 people, and the
+// 12,500-person trust again on Azurite (Table Storage with plan bodies and
+// snapshots in Blob Storage, production's arrangement) when
+// ROSTERSYNC_TEST_TABLES and ROSTERSYNC_TEST_BLOBS name it (`make bench`
+// starts it with scripts/azurite.sh run). Per size it
 // reports the run's wall time (feed read, plan, plan save, run records;
 // the feed is generated beforehand), the peak of the Go runtime's memory
 // (sampled every 5 ms: every byte the process mapped for Go, the figure
@@ -45,15 +54,33 @@ func BenchmarkTrustSimulate(b *testing.B) {
 		year--
 	}
 	type result struct {
+		store   string
 		people  int
 		elapsed time.Duration
 		peak    uint64
 		writes  storeCounts
 	}
-	var results []result
+	type trustCase struct {
+		schools int
+		azurite bool
+	}
+	var cases []trustCase
 	for _, schools := range trustSchools {
+		cases = append(cases, trustCase{schools: schools})
+	}
+	tables, blobs := os.Getenv("ROSTERSYNC_TEST_TABLES"), os.Getenv(blobtest.Env)
+	if tables != "" && blobs != "" {
+		cases = append(cases, trustCase{schools: trustSchools[0], azurite: true})
+	}
+	var results []result
+	for _, tc := range cases {
+		schools := tc.schools
 		people := schools * (trustStudents + trustStaff)
-		b.Run(fmt.Sprintf("people=%d", people), func(b *testing.B) {
+		name, storeName := fmt.Sprintf("people=%d", people), "embedded"
+		if tc.azurite {
+			name, storeName = name+"/azurite", "azurite"
+		}
+		b.Run(name, func(b *testing.B) {
 			var last result
 			for range b.N {
 				b.StopTimer()
@@ -64,14 +91,18 @@ func BenchmarkTrustSimulate(b *testing.B) {
 				if err := run(context.Background(), args, testEnv(&out, &errOut)); err != nil {
 					b.Fatalf("sample: %v %s", err, errOut.String())
 				}
-				last = result{people: people}
+				last = result{store: storeName, people: people}
 				runtime.GC()
 				debug.FreeOSMemory()
 				b.StartTimer()
 
 				sampler := startPeakSampler()
 				start := time.Now()
-				sum, counts := trustSimulate(b, feed)
+				backend := trustEmbedded
+				if tc.azurite {
+					backend = func(b *testing.B, _ string) state.Backend { return trustAzurite(b, tables, blobs) }
+				}
+				sum, counts := trustSimulate(b, feed, backend)
 				last.elapsed = time.Since(start)
 				last.peak = sampler.stop()
 				last.writes = counts
@@ -91,28 +122,71 @@ func BenchmarkTrustSimulate(b *testing.B) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Printf("\n%-8s %9s %9s %11s %13s %11s %12s\n", "people", "wall s", "peak MB", "row writes", "transactions", "blob writes", "t(2n)/t(n)")
+	fmt.Printf("\n%-8s %-9s %9s %9s %11s %13s %11s %12s\n", "people", "store", "wall s", "peak MB", "row writes", "transactions", "blob writes", "t(2n)/t(n)")
 	for i, r := range results {
 		ratio := "-"
-		if i > 0 && results[i-1].people*2 == r.people {
+		if i > 0 && results[i-1].people*2 == r.people && results[i-1].store == r.store {
 			ratio = fmt.Sprintf("%.2f", r.elapsed.Seconds()/results[i-1].elapsed.Seconds())
 		}
-		fmt.Printf("%-8d %9.2f %9.0f %11d %13d %11d %12s\n", r.people, r.elapsed.Seconds(), float64(r.peak)/(1<<20),
+		fmt.Printf("%-8d %-9s %9.2f %9.0f %11d %13d %11d %12s\n", r.people, r.store, r.elapsed.Seconds(), float64(r.peak)/(1<<20),
 			r.writes.rows, r.writes.transactions, r.writes.blobs, ratio)
 	}
 }
 
-// trustSimulate runs one users simulate of feed in a fresh state folder,
-// as `rostersync sync --simulate` does, counting the store's writes.
-func trustSimulate(b *testing.B, feed string) (syncSummary, storeCounts) {
-	ctx := context.Background()
-	dir := b.TempDir()
+// trustEmbedded is a fresh embedded store in the state folder dir, as
+// `rostersync sync` opens it; closed when the benchmark ends.
+func trustEmbedded(b *testing.B, dir string) state.Backend {
 	store, err := embedded.Open(filepath.Join(dir, storeDir))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer store.Close()
-	counted := &countingBackend{Backend: store, blobs: store}
+	b.Cleanup(func() { store.Close() })
+	return store
+}
+
+// trustAzurite is production's store on Azurite: tables under a fresh
+// prefix and blobs in a fresh container, both deleted when the benchmark
+// ends.
+func trustAzurite(b *testing.B, tablesConn, blobsConn string) state.Backend {
+	const alnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+	suffix := make([]byte, 10)
+	for i := range suffix {
+		suffix[i] = alnum[rand.IntN(len(alnum))]
+	}
+	tables, err := tablestore.FromConnectionString(tablesConn, tablestore.Options{TablePrefix: "bench" + string(suffix)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	account, err := blobstore.FromConnectionString(blobsConn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	container := "bench-" + string(suffix)
+	blobs, err := account.Blobs(container)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := tables.DeleteTables(ctx); err != nil {
+			b.Errorf("delete benchmark tables: %v", err)
+		}
+		if err := account.DeleteContainer(ctx, container); err != nil {
+			b.Errorf("delete benchmark container: %v", err)
+		}
+	})
+	return state.WithBlobs(tables, blobs)
+}
+
+// trustSimulate runs one users simulate of feed in a fresh state folder
+// and the store open returns, as `rostersync sync --simulate` does,
+// counting the store's writes.
+func trustSimulate(b *testing.B, feed string, open func(b *testing.B, dir string) state.Backend) (syncSummary, storeCounts) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	store := open(b, dir)
+	counted := &countingBackend{Backend: store, blobs: store.(state.Blobs)}
 	w, err := openWorld(ctx, worldOptions{dir: dir, tenantID: "sim-school", domain: "school.example", timeScale: 60,
 		root: "../..", feedDir: filepath.Dir(feed), backend: counted})
 	if err != nil {
