@@ -388,7 +388,10 @@ func (w *world) syncFeedWatched(ctx context.Context, rosterPath, mode string, en
 	if watch != nil {
 		stopWatch = watchRun(ctx, func(ctx context.Context) (runs.Run, error) { return store.GetRun(ctx, c.ID, run.ID) }, watchEvery, watch)
 	}
-	err = w.stack.Host.Drain(ctx)
+	err = w.stack.Host.DrainUntil(ctx, 50*time.Millisecond, func(ctx context.Context) bool {
+		r, err := store.GetRun(ctx, c.ID, run.ID)
+		return err == nil && r.Status.Done()
+	})
 	stopWatch()
 	if err != nil {
 		return syncSummary{}, err

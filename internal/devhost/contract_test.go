@@ -3,6 +3,7 @@ package devhost_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -332,5 +333,29 @@ func TestReadinessLimit(t *testing.T) {
 	}
 	if err := h.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "initialization timeout") {
 		t.Errorf("Run = %v, want the readiness limit", err)
+	}
+}
+
+// TestDrainUntilLeavesLaterMessages: DrainUntil returns once the caller's
+// work has ended and nothing is due, though a message scheduled an hour
+// ahead keeps Drain waiting; until the work has ended it keeps waiting.
+func TestDrainUntilLeavesLaterMessages(t *testing.T) {
+	st := newStack(t, "../..", pipeline.Outcome{Log: []string{"job done"}})
+	later, err := fixtureJob().Message(time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.broker.Sender(st.queue).Send(context.Background(), later); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := st.host.DrainUntil(short, 10*time.Millisecond, func(context.Context) bool { return false }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DrainUntil before the work ended = %v; want it still waiting when the context ends", err)
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := st.host.DrainUntil(ctx, 10*time.Millisecond, func(context.Context) bool { return true }); err != nil {
+		t.Fatalf("DrainUntil after the work ended = %v; want nil with only a later message left", err)
 	}
 }

@@ -513,6 +513,42 @@ func (h *Host) Drain(ctx context.Context) error {
 	return nil
 }
 
+// DrainUntil is Drain that also returns once ended reports true and no
+// message is being handled or due: what is left is scheduled for later
+// (an entity's look for its turn that waking it made moot), and a one-shot
+// command need not sit out those delays.
+func (h *Host) DrainUntil(ctx context.Context, every time.Duration, ended func(context.Context) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idle := make(chan error, 1)
+	go func() { idle <- h.Drain(ctx) }()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-idle:
+			return err
+		case <-tick.C:
+			// ended first: a run that ends has its last message still
+			// locked until the handler has written its last-sync state.
+			if ended(ctx) && h.settled() {
+				return nil
+			}
+		}
+	}
+}
+
+// settled: no queue holds a message being handled or due now.
+func (h *Host) settled() bool {
+	for _, q := range h.queues {
+		st, err := h.opts.Broker.Stats(q)
+		if err != nil || st.Active > 0 || st.Locked > 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // httpRoute is an HTTP-only function's route under the route prefix.
 type httpRoute struct {
 	fn       string
