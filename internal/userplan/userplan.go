@@ -135,6 +135,8 @@ type computer struct {
 	noEnrolments []*roster.Person
 	// leaving marks the people leavers gave a verdict.
 	leaving map[string]bool
+	// templates are the username templates parsed so far, by source.
+	templates map[string]usernameTemplate
 }
 
 func newComputer(in Input) *computer {
@@ -219,7 +221,12 @@ func (c *computer) people() {
 			}
 		}
 	}
-	for _, p := range c.syncedPeople() {
+	synced := c.syncedPeople()
+	if len(c.active) == 0 {
+		c.active = make(map[string]bool, len(synced))
+	}
+	c.p.Changes = slices.Grow(c.p.Changes, len(synced))
+	for _, p := range synced {
 		c.active[p.SourcedID] = true
 		ut := UserType(p.Role)
 		if c.in.Excluded[p.SourcedID] {
@@ -442,7 +449,7 @@ type username struct {
 // to the sourcedId, so nobody is left without an account for their name;
 // the detail says which was used.
 func (c *computer) username(p *roster.Person, rules tenant.UserTypeConfig) (username, error) {
-	tmpl, err := naming.ParseTemplate(rules.UsernameTemplate)
+	tmpl, err := c.template(rules.UsernameTemplate)
 	if err != nil {
 		return username{}, err
 	}
@@ -450,9 +457,9 @@ func (c *computer) username(p *roster.Person, rules tenant.UserTypeConfig) (user
 	r, err := tmpl.Render(fields, casing, 0)
 	switch {
 	case err == nil && r.Transliterated:
-		return username{r, "username from template " + tmpl.String() + ", transliterated from the name's own script (display names keep it)"}, nil
+		return username{r, tmpl.how + ", transliterated from the name's own script (display names keep it)"}, nil
 	case err == nil:
-		return username{r, "username from template " + tmpl.String()}, nil
+		return username{r, tmpl.how}, nil
 	case !errors.Is(err, naming.ErrEmpty):
 		return username{}, err
 	}
@@ -469,6 +476,31 @@ func (c *computer) username(p *roster.Person, rules tenant.UserTypeConfig) (user
 		return username{}, fmt.Errorf("neither template %s, fallback template %s nor the sourcedId finds anything usable in a username: %w", tmpl, fallback, err)
 	}
 	return username{r, fmt.Sprintf("username from the sourcedId: neither template %s nor fallback template %s finds anything usable in a username, even transliterated", tmpl, fallback)}, nil
+}
+
+// usernameTemplate is a parsed username template and the start of the
+// detail of the usernames it makes.
+type usernameTemplate struct {
+	naming.Template
+	how string
+}
+
+// template parses a username template once per plan: every person of a
+// user type shares it.
+func (c *computer) template(src string) (usernameTemplate, error) {
+	if t, ok := c.templates[src]; ok {
+		return t, nil
+	}
+	tmpl, err := naming.ParseTemplate(src)
+	if err != nil {
+		return usernameTemplate{}, err
+	}
+	t := usernameTemplate{Template: tmpl, how: "username from template " + tmpl.String()}
+	if c.templates == nil {
+		c.templates = map[string]usernameTemplate{}
+	}
+	c.templates[src] = t
+	return t, nil
 }
 
 func (c *computer) domainFor(rules tenant.UserTypeConfig) (string, error) {
@@ -549,7 +581,9 @@ func firstGrade(p *roster.Person) string {
 // held to Graph's limits (see propNotes.property), with notes on what that
 // changed.
 func (c *computer) mapped(p *roster.Person, rules tenant.UserTypeConfig) (map[string]string, propNotes) {
-	out := map[string]string{}
+	// Sized for the mappings and the few properties a create adds, so the
+	// map is not grown (rehashed) while a trust's worth are filled.
+	out := make(map[string]string, len(rules.Mappings)+4)
 	var notes propNotes
 	for _, m := range rules.Mappings {
 		v := m.Static
