@@ -47,8 +47,7 @@ func NewView(r *Roster, session string, on Date) (*View, error) {
 		r:        r,
 		session:  s,
 		on:       on,
-		byPerson: make(map[string][]int),
-		byClass:  make(map[string][]int),
+		byPerson: make(map[string][]int, len(r.People)),
 	}
 	in := make(map[string]bool)
 	for i := range r.Classes {
@@ -58,15 +57,33 @@ func NewView(r *Roster, session string, on Date) (*View, error) {
 			in[c.SourcedID] = true
 		}
 	}
+	v.byClass = make(map[string][]int, len(v.classes))
 	for i := range r.Enrollments {
 		e := &r.Enrollments[i]
 		if !in[e.Class] || on != 0 && !on.Within(e.Begin, e.End) {
 			continue
 		}
-		v.byPerson[e.Person] = append(v.byPerson[e.Person], i)
-		v.byClass[e.Class] = append(v.byClass[e.Class], i)
+		v.byPerson[e.Person] = appendIndex(v.byPerson[e.Person], i, personEnrolments)
+		v.byClass[e.Class] = appendIndex(v.byClass[e.Class], i, classEnrolments)
 	}
 	return v, nil
+}
+
+// A person's first enrolment reserves room for about a timetable's worth
+// and a class's for about a class's: growing every list from one would
+// reallocate each about four times, half a million allocations for a
+// trust.
+const (
+	personEnrolments = 16
+	classEnrolments  = 32
+)
+
+// appendIndex appends i to s, starting a list with room for about n.
+func appendIndex(s []int, i, n int) []int {
+	if s == nil {
+		s = make([]int, 0, n)
+	}
+	return append(s, i)
 }
 
 // relatedSessions returns s, every session below it, every session above
