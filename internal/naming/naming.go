@@ -234,6 +234,11 @@ func Fold(s string) string {
 // judge. It runs on the composed (NFC) form, so a Greek vowel with its
 // accent or a Hangul syllable is read as one letter.
 func fold(s string) (string, bool) {
+	if isASCII(s) {
+		// Nothing to normalise, transliterate or strip: most names of an
+		// English school, and a trust's worth of allocations saved.
+		return s, false
+	}
 	var translit strings.Builder
 	transliterated := false
 	for _, r := range norm.NFC.String(s) {
@@ -260,6 +265,15 @@ func fold(s string) (string, bool) {
 		b.WriteRune(r)
 	}
 	return norm.NFC.String(b.String()), transliterated
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > unicode.MaxASCII {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidAlias reports whether s can be a UPN local part as Graph takes it:
@@ -311,6 +325,7 @@ func aliasRune(r rune, keepApostrophe bool) bool {
 // typing usernames do not cope.
 func cleanAlias(s string, keepApostrophe bool) string {
 	var b strings.Builder
+	b.Grow(len(s))
 	for _, r := range s {
 		if aliasRune(r, keepApostrophe) {
 			b.WriteRune(r)
@@ -331,6 +346,7 @@ func tidyDots(s string) string {
 // @ ( ) \ [ ] " ; : . < > , and space, at most 64 characters.
 func MailNickname(alias string) string {
 	var b strings.Builder
+	b.Grow(len(alias))
 	for _, r := range alias {
 		// Printable ASCII only: no control character (DEL included)
 		// reaches a tenant, whatever the caller passes.
