@@ -40,6 +40,10 @@ type EntityInfo struct {
 	LinkKind string
 	// Buttons are the per-object actions it offers.
 	Buttons []Button
+	// Memberships, for a kind whose objects hold people (groups,
+	// classes), says what a change of its plan does to one account's
+	// place in the object: the person status lists them. Nil otherwise.
+	Memberships func(c plan.Change, account string) []plan.Membership
 }
 
 // EntityCatalog says which entity kinds exist: their link/exclusion kind
@@ -47,23 +51,27 @@ type EntityInfo struct {
 // knows no entity by name; the engine's registry will implement it.
 type EntityCatalog interface {
 	Entity(name string) (EntityInfo, bool)
+	// Entities lists every kind, in registration order.
+	Entities() []EntityInfo
 }
 
-type staticCatalog map[string]EntityInfo
+type staticCatalog []EntityInfo
 
 func (c staticCatalog) Entity(name string) (EntityInfo, bool) {
-	e, ok := c[name]
-	return e, ok
+	for _, e := range c {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return EntityInfo{}, false
 }
+
+func (c staticCatalog) Entities() []EntityInfo { return slices.Clone(c) }
 
 // StaticCatalog is a catalog of the given entities, for wiring and tests
 // until the engine's registry describes its entities itself.
 func StaticCatalog(entities ...EntityInfo) EntityCatalog {
-	c := make(staticCatalog, len(entities))
-	for _, e := range entities {
-		c[e.Name] = e
-	}
-	return c
+	return staticCatalog(slices.Clone(entities))
 }
 
 // LinkKindUser is the link and exclusion kind of the users entity.

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/queue"
 	"github.com/rostersync/rostersync/internal/runs"
 	"github.com/rostersync/rostersync/internal/state"
@@ -23,7 +24,7 @@ import (
 // (no links).
 func testCatalog() EntityCatalog {
 	return StaticCatalog(UsersEntity(),
-		EntityInfo{Name: "groups", LinkKind: "group", Buttons: []Button{ButtonResync, ButtonDelete}},
+		EntityInfo{Name: "groups", LinkKind: "group", Buttons: []Button{ButtonResync, ButtonDelete}, Memberships: detailMembers},
 		EntityInfo{Name: "calendar"})
 }
 
@@ -279,4 +280,10 @@ func TestProblemTypesAreStable(t *testing.T) {
 		}
 		titles[typ.Title()] = typ
 	}
+}
+
+// detailMembers is the test catalog's groups memberships: a change's
+// Detail lists the accounts it adds as members.
+func detailMembers(c plan.Change, account string) []plan.Membership {
+	return plan.MembershipsOf(account, plan.MembershipList{IDs: strings.Split(c.Detail, ","), Role: plan.RoleMember, Change: plan.MembershipAdd})
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -28,9 +27,11 @@ type PersonStatus struct {
 	LastRunID string         `json:"lastRunId,omitempty"`
 	// LastChange is the latest users plan's change to the person, with
 	// its reason and apply progress.
-	LastChange *state.Entry    `json:"lastChange,omitempty"`
-	Unsynced   *plan.Unsynced  `json:"unsynced,omitempty"`
-	Groups     []PersonInGroup `json:"groups"`
+	LastChange *state.Entry   `json:"lastChange,omitempty"`
+	Unsynced   *plan.Unsynced `json:"unsynced,omitempty"`
+	// Memberships are what the latest plans of the kinds holding people
+	// (groups, classrooms) do with the person's account.
+	Memberships []PersonMembership `json:"memberships"`
 }
 
 // PersonAccount is the tenant account a person is linked to.
@@ -43,15 +44,17 @@ type PersonAccount struct {
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
-// PersonInGroup is one change of the latest groups plan touching the
-// person's account: joined or left a group, as member or owner.
-type PersonInGroup struct {
-	SourcedID string      `json:"sourcedId"`
-	ObjectID  string      `json:"objectId,omitempty"`
-	Role      string      `json:"role"`
-	Change    string      `json:"change"`
-	Reason    plan.Reason `json:"reason"`
-	Status    string      `json:"status,omitempty"`
+// PersonMembership is one change of an entity's latest plan touching the
+// person's account: joining or leaving a group or class, as member or
+// owner (a class's teachers are its owners).
+type PersonMembership struct {
+	Entity    string                `json:"entity"`
+	SourcedID string                `json:"sourcedId"`
+	ObjectID  string                `json:"objectId,omitempty"`
+	Role      plan.MembershipRole   `json:"role"`
+	Change    plan.MembershipChange `json:"change"`
+	Reason    plan.Reason           `json:"reason"`
+	Status    string                `json:"status,omitempty"`
 }
 
 // Person states.
@@ -63,16 +66,6 @@ const (
 	personUnknown   = "unknown"
 )
 
-// groupMembership is the part of a groups change's payload naming whose
-// membership it changes (object ids); read generically so that the API
-// knows no entity's package.
-type groupMembership struct {
-	AddOwners     []string `json:"addOwners"`
-	AddMembers    []string `json:"addMembers"`
-	RemoveOwners  []string `json:"removeOwners"`
-	RemoveMembers []string `json:"removeMembers"`
-}
-
 func (a *API) personStatus(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	customer, source := r.PathValue("customer"), r.PathValue("sourcedId")
@@ -80,7 +73,7 @@ func (a *API) personStatus(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := PersonStatus{SourcedID: source, State: personUnknown, Groups: []PersonInGroup{}}
+	out := PersonStatus{SourcedID: source, State: personUnknown, Memberships: []PersonMembership{}}
 	m, err := a.store.GetMapping(ctx, customer, LinkKindUser, source)
 	switch {
 	case err == nil:
@@ -127,12 +120,12 @@ func (a *API) personStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if out.Account != nil {
-		groups, err := a.personGroups(ctx, customer, out.Account.ObjectID)
+		ms, err := a.personMemberships(ctx, customer, out.Account.ObjectID)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		out.Groups = groups
+		out.Memberships = ms
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -160,43 +153,32 @@ func (a *API) latestRun(ctx context.Context, customer, entity string) (string, e
 	return best.LastRunID, nil
 }
 
-// personGroups reads the latest groups plan for the changes touching the
-// account objectID. The groups entity may be switched off or not yet run:
-// then the answer is empty.
-func (a *API) personGroups(ctx context.Context, customer, objectID string) ([]PersonInGroup, error) {
-	out := []PersonInGroup{}
-	e, ok := a.entities.Entity(tenant.EntityGroups)
-	if !ok {
-		return out, nil
-	}
-	runID, err := a.latestRun(ctx, customer, e.Name)
-	if err != nil || runID == "" {
-		return out, err
-	}
-	_, entries, err := a.store.LoadPlan(ctx, customer, runID, e.Name)
-	if errors.Is(err, state.ErrNotFound) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, en := range entries {
-		if en.Payload == nil {
+// personMemberships reads, for every kind whose objects hold people, its
+// latest plan's changes touching the account. A kind switched off or not
+// yet run adds nothing.
+func (a *API) personMemberships(ctx context.Context, customer, account string) ([]PersonMembership, error) {
+	out := []PersonMembership{}
+	for _, e := range a.entities.Entities() {
+		if e.Memberships == nil {
 			continue
 		}
-		var gm groupMembership
-		if json.Unmarshal(en.Payload.Data, &gm) != nil {
-			continue // another version's payload: not ours to guess at
+		runID, err := a.latestRun(ctx, customer, e.Name)
+		if err != nil {
+			return nil, err
 		}
-		for _, c := range []struct {
-			ids          []string
-			role, change string
-		}{
-			{gm.AddMembers, "member", "add"}, {gm.AddOwners, "owner", "add"},
-			{gm.RemoveMembers, "member", "remove"}, {gm.RemoveOwners, "owner", "remove"},
-		} {
-			if slices.Contains(c.ids, objectID) {
-				out = append(out, PersonInGroup{SourcedID: en.Key, ObjectID: en.TargetID, Role: c.role, Change: c.change, Reason: en.Reason, Status: en.Status})
+		if runID == "" {
+			continue
+		}
+		_, entries, err := a.store.LoadPlan(ctx, customer, runID, e.Name)
+		if errors.Is(err, state.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, en := range entries {
+			for _, m := range e.Memberships(en.Change, account) {
+				out = append(out, PersonMembership{Entity: e.Name, SourcedID: en.Key, ObjectID: en.TargetID, Role: m.Role, Change: m.Change, Reason: en.Reason, Status: en.Status})
 			}
 		}
 	}

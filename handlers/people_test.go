@@ -2,10 +2,13 @@ package handlers
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/tenant"
 )
@@ -77,4 +80,51 @@ func TestPersonStatus(t *testing.T) {
 		})
 	}
 	checkProblem(t, f.do(t, "GET", "/api/customers/ash/people/s1", ""), http.StatusNotFound, ProblemNotFound)
+}
+
+// The person status lists what the latest plan of each kind holding people
+// does with the account, and nothing for a person no plan touches.
+func TestPersonStatusMemberships(t *testing.T) {
+	f := newAPIFixture(t)
+	ctx := t.Context()
+	prof := tenant.Profile{CustomerID: "oak", ID: "nightly", Name: "Nightly", Enabled: true, RunAt: "02:00", TimeZone: "Europe/London", Entities: []string{"users", "groups"}}
+	if err := f.store.SaveProfile(ctx, prof); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.SaveSyncState(ctx, state.SyncState{CustomerID: "oak", ProfileID: "nightly", Entity: "groups", LastRunID: "r1", LastSync: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "oak", RunID: "r1", Entity: "groups", Changes: []plan.Change{
+		{Kind: "group", Key: "year:s:10", Action: plan.Update, Reason: "update_because_members_differ", TargetID: "g10", Detail: "a2,a3"},
+		{Kind: "group", Key: "year:s:11", Action: plan.Update, Reason: "update_because_members_differ", TargetID: "g11", Detail: "a3"},
+	}}
+	if err := f.store.SavePlan(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.PutMappings(ctx,
+		state.Mapping{CustomerID: "oak", Kind: LinkKindUser, SourceID: "s2", TargetID: "a2", How: "created"},
+		state.Mapping{CustomerID: "oak", Kind: LinkKindUser, SourceID: "s4", TargetID: "a4", How: "created"},
+	); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		person string
+		want   []string
+	}{
+		{"s2", []string{"groups year:s:10 g10 member add"}},
+		{"s4", nil},
+	} {
+		rec := f.do(t, "GET", "/api/customers/oak/people/"+tt.person, "")
+		var got PersonStatus
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", tt.person, rec.Code, rec.Body)
+		}
+		var ms []string
+		for _, m := range got.Memberships {
+			ms = append(ms, fmt.Sprintf("%s %s %s %s %s", m.Entity, m.SourcedID, m.ObjectID, m.Role, m.Change))
+		}
+		if !slices.Equal(ms, tt.want) {
+			t.Errorf("%s memberships = %q, want %q", tt.person, ms, tt.want)
+		}
+	}
 }

@@ -7,9 +7,12 @@ import (
 
 	"github.com/rostersync/rostersync/handlers"
 	"github.com/rostersync/rostersync/internal/apply"
+	"github.com/rostersync/rostersync/internal/classplan"
 	"github.com/rostersync/rostersync/internal/clock"
 	"github.com/rostersync/rostersync/internal/credentials"
+	"github.com/rostersync/rostersync/internal/groupplan"
 	"github.com/rostersync/rostersync/internal/pipeline"
+	"github.com/rostersync/rostersync/internal/plan"
 	"github.com/rostersync/rostersync/internal/reconcile"
 	"github.com/rostersync/rostersync/internal/state"
 	"github.com/rostersync/rostersync/internal/tenant"
@@ -33,6 +36,9 @@ type EntityKind struct {
 	// MatchKeys, when set, lets it be matched from a CSV file: what the
 	// file may name for a profile.
 	MatchKeys handlers.MatchKeysFunc
+	// Memberships, for a kind whose objects hold people, says what one of
+	// its changes does to an account (the API's person status).
+	Memberships func(c plan.Change, account string) []plan.Membership
 }
 
 // Deps are what entity kinds are built from: the world Build assembles.
@@ -59,11 +65,12 @@ func Entities(d Deps) []EntityKind {
 			Source: d.Source, Tenants: d.Tenants, Store: d.Store,
 			Credentials: d.Credentials, Passwords: credentials.Generate, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
 		}},
-		{Name: tenant.EntityGroups, LinkKind: reconcile.MappingGroup, Buttons: []handlers.Button{handlers.ButtonResync, handlers.ButtonCreate, handlers.ButtonDelete}, Handler: &reconcile.Groups{Kind: reconcile.GroupsKind(),
-			Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
-		}},
+		{Name: tenant.EntityGroups, LinkKind: reconcile.MappingGroup, Buttons: []handlers.Button{handlers.ButtonResync, handlers.ButtonCreate, handlers.ButtonDelete},
+			Memberships: groupplan.Memberships, Handler: &reconcile.Groups{Kind: reconcile.GroupsKind(),
+				Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
+			}},
 		{Name: tenant.EntityClassrooms, LinkKind: reconcile.MappingClass, Buttons: []handlers.Button{handlers.ButtonCreate, handlers.ButtonResync},
-			Find: findClass, MatchKeys: matchKeys(reconcile.ClassroomKeys(d.Source, now(d.Clock))), Handler: &reconcile.Classrooms{Kind: reconcile.ClassroomsKind(),
+			Find: findClass, Memberships: classplan.Memberships, MatchKeys: matchKeys(reconcile.ClassroomKeys(d.Source, now(d.Clock))), Handler: &reconcile.Classrooms{Kind: reconcile.ClassroomsKind(),
 				Source: d.Source, Tenants: d.Tenants, Store: d.Store, Clock: d.Clock, Apply: d.Apply, IntentWindow: d.IntentWindow,
 			}},
 		{Name: tenant.EntityNoop, Handler: pipeline.Noop},
@@ -116,10 +123,23 @@ type catalog []EntityKind
 func (c catalog) Entity(name string) (handlers.EntityInfo, bool) {
 	for _, k := range c {
 		if k.Name == name {
-			return handlers.EntityInfo{Name: k.Name, LinkKind: k.LinkKind, Buttons: k.Buttons}, true
+			return k.info(), true
 		}
 	}
 	return handlers.EntityInfo{}, false
+}
+
+// Entities lists every kind in registration order.
+func (c catalog) Entities() []handlers.EntityInfo {
+	out := make([]handlers.EntityInfo, 0, len(c))
+	for _, k := range c {
+		out = append(out, k.info())
+	}
+	return out
+}
+
+func (k EntityKind) info() handlers.EntityInfo {
+	return handlers.EntityInfo{Name: k.Name, LinkKind: k.LinkKind, Buttons: k.Buttons, Memberships: k.Memberships}
 }
 
 // EntityNames lists the registered kinds' names in registration order,

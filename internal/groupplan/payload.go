@@ -63,3 +63,17 @@ func withPayload(c plan.Change, pl Payload) plan.Change {
 func PayloadOf(c plan.Change) (Payload, error) {
 	return plan.DecodePayload[Payload](c, PayloadVersion, "groups")
 }
+
+// Memberships says what change c does to account's place in its group.
+// A payload this build cannot read says nothing.
+func Memberships(c plan.Change, account string) []plan.Membership {
+	pl, err := PayloadOf(c)
+	if err != nil {
+		return nil
+	}
+	return plan.MembershipsOf(account,
+		plan.MembershipList{IDs: pl.AddMembers, Role: plan.RoleMember, Change: plan.MembershipAdd},
+		plan.MembershipList{IDs: pl.AddOwners, Role: plan.RoleOwner, Change: plan.MembershipAdd},
+		plan.MembershipList{IDs: pl.RemoveMembers, Role: plan.RoleMember, Change: plan.MembershipRemove},
+		plan.MembershipList{IDs: pl.RemoveOwners, Role: plan.RoleOwner, Change: plan.MembershipRemove})
+}

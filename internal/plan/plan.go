@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -152,6 +153,48 @@ func DecodePayload[T any](c Change, version int, what string) (T, error) {
 		return pl, fmt.Errorf("%s change %s: payload: %w", what, c.Key, err)
 	}
 	return pl, nil
+}
+
+// Membership is what one change does to one account's place in the group
+// or class the change is about: the person status lists them.
+type Membership struct {
+	Role   MembershipRole   `json:"role"`
+	Change MembershipChange `json:"change"`
+}
+
+// MembershipRole is a place in a group or class: a class's teachers are
+// its owners.
+type MembershipRole string
+
+// MembershipChange is a membership added or removed.
+type MembershipChange string
+
+const (
+	RoleMember MembershipRole = "member"
+	RoleOwner  MembershipRole = "owner"
+
+	MembershipAdd    MembershipChange = "add"
+	MembershipRemove MembershipChange = "remove"
+)
+
+// MembershipsOf lists the memberships of account among lists of object
+// ids, each with the role and change it stands for, in the lists' order.
+func MembershipsOf(account string, lists ...MembershipList) []Membership {
+	var out []Membership
+	for _, l := range lists {
+		if slices.ContainsFunc(l.IDs, func(id string) bool { return strings.EqualFold(id, account) }) {
+			out = append(out, Membership{Role: l.Role, Change: l.Change})
+		}
+	}
+	return out
+}
+
+// MembershipList is one list of a change's payload: object ids that take
+// Role by Change.
+type MembershipList struct {
+	IDs    []string
+	Role   MembershipRole
+	Change MembershipChange
 }
 
 // Unsynced is a person the plan leaves alone, with why.
