@@ -40,6 +40,7 @@ func TestPersonStatus(t *testing.T) {
 		{"s3", personLinked, "matched:email", "", "", true},
 		{"s1", personSuspended, "created", "suspend_because_left_mis", "", false},
 		{"s9", personExcluded, "", "", "unsynced_because_excluded", false},
+		{"s8", personUnsynced, "", "", "unsynced_because_match_ambiguous", false},
 		{"s404", personUnknown, "", "", "", false},
 	}
 	for _, tt := range tests {
