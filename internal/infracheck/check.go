@@ -155,6 +155,11 @@ var hostProvided = map[string]string{
 	// product: whether Azurite tests must run rather than skip.
 	"CI":                         "set by CI runners; the Azurite test helpers fail instead of skipping under it",
 	"ROSTERSYNC_REQUIRE_AZURITE": "set by make test; the Azurite test helpers fail instead of skipping under it",
+	// Test support (internal/report/reporttest): which browser the report's
+	// browser test drives.
+	"CHROME_PATH": "set by whoever runs the browser tests, when Chromium is not on PATH",
+	// The CLI's terminal, not a setting of the service.
+	"TERM": "set by the user's terminal; rostersync sync draws no progress bar on a dumb one",
 }
 
 // requiredValues are app settings whose value in Azure is fixed.
