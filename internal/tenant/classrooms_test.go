@@ -2,9 +2,12 @@ package tenant
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
+
+func written(g GroupsConfig) *GroupsConfig { return &g }
 
 func TestClassroomConflictNamed(t *testing.T) {
 	for _, tc := range []struct {
@@ -15,8 +18,9 @@ func TestClassroomConflictNamed(t *testing.T) {
 		want     string // "" means accepted
 	}{
 		{"classrooms alone", []string{EntityUsers, EntityClassrooms}, "", nil, ""},
-		{"default groups and classrooms", []string{EntityUsers, EntityGroups, EntityClassrooms}, "", nil, "registration groups"},
-		{"teaching both", []string{EntityGroups, EntityClassrooms}, ClassroomsGroupSubject, nil, "scheduled classes"},
+		{"written-out default groups and classrooms", []string{EntityUsers, EntityGroups, EntityClassrooms}, "", written(DefaultGroupsConfig()), "registration groups"},
+		{"teaching both", []string{EntityGroups, EntityClassrooms}, ClassroomsGroupSubject, written(DefaultGroupsConfig()), "scheduled classes"},
+		{"no group rules: defaults beside classrooms", []string{EntityUsers, EntityGroups, EntityClassrooms}, "", nil, ""},
 		{"year groups and classrooms", []string{EntityGroups, EntityClassrooms}, "",
 			&GroupsConfig{Types: map[string]GroupTypeConfig{GroupYear: {Enabled: true}}}, ""},
 		{"subject mode beside teaching groups", []string{EntityGroups, EntityClassrooms}, ClassroomsSubject, nil, ""},
@@ -34,5 +38,41 @@ func TestClassroomConflictNamed(t *testing.T) {
 	}
 	if err := (ClassroomsConfig{Mode: "teams"}).Validate(); err == nil {
 		t.Error("unknown mode accepted")
+	}
+}
+
+// A profile that syncs groups and classrooms without group rules gets
+// groups that do not overlap its classrooms (year groups, and the class
+// kind its classroom mode leaves out); written-out rules stay refused.
+func TestDefaultGroupsBesideClassrooms(t *testing.T) {
+	tests := []struct {
+		mode string
+		want []string
+	}{
+		{ClassroomsAll, []string{GroupYear}},
+		{ClassroomsGroup, []string{GroupTeaching, GroupYear}},
+		{ClassroomsGroupSubject, []string{GroupRegistration, GroupYear}},
+		{ClassroomsSubject, []string{GroupRegistration, GroupTeaching}},
+		{ClassroomsNone, []string{GroupRegistration, GroupTeaching}},
+	}
+	for _, tt := range tests {
+		p := Profile{ID: "p", Entities: []string{EntityUsers, EntityGroups, EntityClassrooms}, Classrooms: &ClassroomsConfig{Mode: tt.mode}}
+		var got []string
+		for name, ty := range p.GroupsConfig().Types {
+			if ty.Enabled {
+				got = append(got, name)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("mode %q: group types %v, want %v", tt.mode, got, tt.want)
+		}
+		if err := p.classroomConflict(); err != nil {
+			t.Errorf("mode %q: default groups conflict: %v", tt.mode, err)
+		}
+	}
+	explicit := Profile{ID: "p", Entities: []string{EntityGroups, EntityClassrooms}, Groups: &GroupsConfig{Types: map[string]GroupTypeConfig{GroupRegistration: {Enabled: true}}}}
+	if err := explicit.classroomConflict(); err == nil {
+		t.Error("written-out registration groups beside classrooms: no conflict, want one")
 	}
 }

@@ -195,10 +195,28 @@ func (g GroupsConfig) Validate() error {
 	return nil
 }
 
-// GroupsConfig returns the profile's group rules with defaults filled.
+// GroupsConfig returns the profile's group rules with defaults filled. A
+// profile without group rules that also syncs classrooms gets the default
+// less the classes its classrooms already make (those are classrooms, not
+// also plain groups) plus year groups, so it is never refused for a
+// conflict it did not ask for; rules written out are taken as they are.
 func (p Profile) GroupsConfig() GroupsConfig {
-	if p.Groups == nil {
-		return DefaultGroupsConfig()
+	if p.Groups != nil {
+		return p.Groups.WithDefaults()
 	}
-	return p.Groups.WithDefaults()
+	g := DefaultGroupsConfig()
+	if !slices.Contains(p.Entities, EntityClassrooms) {
+		return g
+	}
+	mode := p.ClassroomsConfig().Mode
+	if mode == ClassroomsAll || mode == ClassroomsGroup {
+		delete(g.Types, GroupRegistration)
+	}
+	if mode == ClassroomsAll || mode == ClassroomsGroupSubject {
+		delete(g.Types, GroupTeaching)
+	}
+	if len(g.Types) < 2 {
+		g.Types[GroupYear] = GroupTypeConfig{Enabled: true, Kind: GroupKindUnified, Visibility: "Private", WelcomeEmailDisabled: true}
+	}
+	return g.WithDefaults()
 }
