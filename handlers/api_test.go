@@ -103,10 +103,10 @@ func newAPIFixture(t *testing.T) apiFixture {
 		t.Fatal(err)
 	}
 	p := &plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: "oak", RunID: "r1", Entity: "users",
-		Changes:  []plan.Change{{Kind: plan.KindUser, Key: "s1", Action: plan.Suspend, Reason: plan.SuspendBecauseLeftMIS, TargetID: "a1"}},
+		Changes: []plan.Change{{Kind: plan.KindUser, Key: "s1", Action: plan.Suspend, Reason: plan.SuspendBecauseLeftMIS, TargetID: "a1"}},
 		Unsynced: []plan.Unsynced{{Key: "s9", Reason: plan.UnsyncedBecauseExcluded, Detail: "excluded"},
 			{Key: "s8", Reason: plan.UnsyncedBecauseAmbiguous, Detail: "two accounts match"}},
-		Guard:    plan.Guard{Suspends: 1, Limit: 0, Held: true, Detail: "1 suspension exceeds the limit of 0"}}
+		Guard: plan.Guard{Suspends: 1, Limit: 0, Held: true, Detail: "1 suspension exceeds the limit of 0"}}
 	if err := store.SavePlan(ctx, p); err != nil {
 		t.Fatal(err)
 	}
