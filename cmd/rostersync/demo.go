@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -253,8 +254,13 @@ func changeADay(r *roster.Roster) *roster.Roster {
 	return &next
 }
 
+// demoEntities are what the demo syncs: accounts, then groups (year
+// groups beside the classrooms, by the profile defaults), then Teams
+// classes.
+var demoEntities = []string{tenant.EntityUsers, tenant.EntityGroups, tenant.EntityClassrooms}
+
 func (d *demo) sync(feed, mode string) error {
-	sum, err := d.w.syncOnce(d.ctx, feed, mode, []string{tenant.EntityUsers})
+	sum, err := d.w.syncOnce(d.ctx, feed, mode, demoEntities)
 	if err != nil {
 		return err
 	}
@@ -272,9 +278,22 @@ func (d *demo) report(sum syncSummary) {
 	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 		d.printf("   %s\n", line)
 	}
-	p, entries, err := d.w.app.Store.LoadPlan(d.ctx, syncCustomer, sum.RunID, tenant.EntityUsers)
+	for _, entity := range sum.Order {
+		d.reportPlan(sum.RunID, entity)
+	}
+	if sum.Graph.Writes > 3000 {
+		floor := max(float64(sum.Graph.Writes)-3000, 0) / 20 / 60
+		d.printf("     Graph's write quota alone needs %.1f s at this time scale (writes beyond the 3,000 burst ÷ 20/s)\n", floor)
+	}
+	d.printf("\n")
+}
+
+// reportPlan shows a few of an entity's changes of each action, and why
+// the rest of the roster was left alone.
+func (d *demo) reportPlan(runID, entity string) {
+	p, entries, err := d.w.app.Store.LoadPlan(d.ctx, syncCustomer, runID, entity)
 	if err != nil {
-		d.printf("   (no plan: %v)\n\n", err)
+		d.printf("     %s: no plan (%v)\n", entity, err)
 		return
 	}
 	shown := map[plan.Action]int{}
@@ -283,11 +302,11 @@ func (d *demo) report(sum syncSummary) {
 			continue
 		}
 		shown[e.Action]++
-		target := e.After["userPrincipalName"]
-		if target == "" {
-			target = e.TargetID
-		}
+		target := cmp.Or(e.After["userPrincipalName"], e.After["displayName"], e.TargetID)
 		d.printf("     %s %-8s %-20s %s — %s [%s]\n", e.Action.Symbol(), e.Action, e.Key, target, e.Detail, e.Status)
+	}
+	if more := len(entries) - sumOf(shown); more > 0 {
+		d.printf("     … and %d more %s change(s)\n", more, entity)
 	}
 	reasons := map[plan.Reason]int{}
 	for _, u := range p.Unsynced {
@@ -296,9 +315,12 @@ func (d *demo) report(sum syncSummary) {
 	for _, r := range slices.Sorted(maps.Keys(reasons)) {
 		d.printf("     · %d left alone: %s\n", reasons[r], r)
 	}
-	if sum.Graph.Writes > 3000 {
-		floor := max(float64(sum.Graph.Writes)-3000, 0) / 20 / 60
-		d.printf("     Graph's write quota alone needs %.1f s at this time scale (writes beyond the 3,000 burst ÷ 20/s)\n", floor)
+}
+
+func sumOf(m map[plan.Action]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
 	}
-	d.printf("\n")
+	return n
 }

@@ -39,9 +39,18 @@ func checkDemoReport(t *testing.T, dir, path string) {
 	if err != nil {
 		t.Fatalf("the report's run: %v", err)
 	}
-	p, entries, err := store.LoadPlan(ctx, syncCustomer, runID, tenant.EntityUsers)
+	p, _, err := store.LoadPlan(ctx, syncCustomer, runID, tenant.EntityUsers)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The page lists every entity's plan.
+	var entries []state.Entry
+	for _, e := range run.Entities {
+		_, es, err := store.LoadPlan(ctx, syncCustomer, runID, e.Entity)
+		if err != nil {
+			t.Fatalf("plan of %s: %v", e.Entity, err)
+		}
+		entries = append(entries, es...)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)

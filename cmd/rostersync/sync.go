@@ -252,8 +252,10 @@ type syncSummary struct {
 	Graph         graphFigures   `json:"graph"`
 	Elapsed       float64        `json:"elapsedSeconds"`
 	Counts        map[string]int `json:"counts"`
-	// Entities are each entity's figures, by kind.
+	// Entities are each entity's figures, by kind; Order is their order
+	// in the run.
 	Entities map[string]entityFigures `json:"entities"`
+	Order    []string                 `json:"-"`
 }
 
 // entityFigures are one entity's part of a sync's result, derived from
@@ -431,6 +433,7 @@ func summarize(r runs.Run) syncSummary {
 		Matches: c["matched"], Unsynced: c["unsynced"], Held: c["held"] > 0, Entities: map[string]entityFigures{}}
 	for _, e := range r.Entities {
 		s.Entities[e.Entity] = figuresOf(r.Mode, e)
+		s.Order = append(s.Order, e.Entity)
 	}
 	if r.Mode == runs.ModeSimulate {
 		s.Creates, s.Links, s.Updates, s.Suspends, s.Reactivations = c["plan.create"], c["plan.link"], c["plan.update"], c["plan.suspend"], c["plan.reactivate"]
@@ -461,6 +464,13 @@ func (s syncSummary) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %s: %d creates, %d links, %d updates, %d suspends, %d reactivations; %d already matched, %d unsynced, %d errors\n",
 		verb, s.Creates, s.Links, s.Updates, s.Suspends, s.Reactivations, s.Matches, s.Unsynced, s.Failed)
+	if len(s.Order) > 1 {
+		for _, name := range s.Order {
+			f := s.Entities[name]
+			fmt.Fprintf(w, "    %-10s %s: %d creates, %d updates, %d deletes, %d member adds, %d member removes, %d unsynced, %d errors, %d writes\n",
+				name, f.Status, f.Creates, f.Updates, f.Deletes, f.MemberAdds, f.MemberRemoves, f.Unsynced, f.Errors, f.Writes)
+		}
+	}
 	if s.Held {
 		fmt.Fprintln(w, "  held by the deletion guard: confirm the run to apply it")
 	}
