@@ -16,9 +16,9 @@ import (
 	"github.com/rostersync/rostersync/internal/tenant"
 )
 
-// syncCmd runs `rostersync sync` with args and returns its JSON result
-// and error.
-func syncCmd(t *testing.T, args ...string) (syncSummary, error, string) {
+// syncCmd runs `rostersync sync` with args and returns its JSON result,
+// its stderr and its error.
+func syncCmd(t *testing.T, args ...string) (syncSummary, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), append([]string{"sync", "--root", "../..", "--json"}, args...), testEnv(&out, &errOut))
@@ -28,7 +28,7 @@ func syncCmd(t *testing.T, args ...string) (syncSummary, error, string) {
 			t.Fatalf("stdout is not the JSON result: %v\n%s", jerr, out.String())
 		}
 	}
-	return sum, err, errOut.String()
+	return sum, errOut.String(), err
 }
 
 // refusal is a run error's reason, without the pipeline's "run R entity E
@@ -47,14 +47,14 @@ func refusal(e string) string {
 func TestSyncClassroomsOnBusinessEdition(t *testing.T) {
 	feed := sampleFeed(t, "12")
 	dir := t.TempDir()
-	sum, err, stderr := syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--edition", "business", "--time-scale", "600")
+	sum, stderr, err := syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--edition", "business", "--time-scale", "600")
 	if exitStatusOf(err) != exitFailed || sum.Status != string(runs.StatusPartial) {
 		t.Fatalf("sync on a business tenant = %v (exit %d), status %q; want a partial run (users done, classrooms refused), exit 1\n%s", err, exitStatusOf(err), sum.Status, stderr)
 	}
 	if sum.Entities[tenant.EntityUsers].Creates == 0 || !strings.HasPrefix(refusal(sum.Error), "classrooms refused: not an education tenant: tenant sim-school") {
 		t.Fatalf("users %+v, error %q; want users created and classrooms refused", sum.Entities[tenant.EntityUsers], sum.Error)
 	}
-	again, err, _ := syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--time-scale", "600")
+	again, _, err := syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--time-scale", "600")
 	if exitStatusOf(err) != exitFailed || refusal(again.Error) != refusal(sum.Error) {
 		t.Errorf("second run: exit %d, error %q; want the same refusal %q", exitStatusOf(err), again.Error, sum.Error)
 	}
@@ -68,12 +68,12 @@ func TestSyncClassroomsOnBusinessEdition(t *testing.T) {
 		t.Errorf("customer = %+v, %v; want the refusal recorded", c, err)
 	}
 
-	_, err, _ = syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--edition", "education")
+	_, _, err = syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--edition", "education")
 	if exitStatusOf(err) != exitUsage || !strings.Contains(err.Error(), "business tenant") {
 		t.Errorf("--edition education on the business tenant = %v; want a usage error naming its edition", err)
 	}
 	for _, args := range [][]string{{"--edition", "school"}, {"--edition", "business", "--graph-url", "http://127.0.0.1:1"}} {
-		_, err, _ := syncCmd(t, append([]string{"--roster", feed, "--state", t.TempDir()}, args...)...)
+		_, _, err := syncCmd(t, append([]string{"--roster", feed, "--state", t.TempDir()}, args...)...)
 		if exitStatusOf(err) != exitUsage {
 			t.Errorf("sync %v = %v; want a usage error", args, err)
 		}
@@ -86,7 +86,7 @@ func TestSyncClassroomsOnBusinessEdition(t *testing.T) {
 func TestSyncClassroomsLinksAndExport(t *testing.T) {
 	feed := sampleFeed(t, "12")
 	dir := t.TempDir()
-	sum, err, stderr := syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--time-scale", "600")
+	sum, stderr, err := syncCmd(t, "--roster", feed, "--state", dir, "--entities", "users,classrooms", "--time-scale", "600")
 	if err != nil || sum.Entities[tenant.EntityClassrooms].Creates == 0 {
 		t.Fatalf("sync = %v, %+v\n%s", err, sum, stderr)
 	}
