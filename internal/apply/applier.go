@@ -176,9 +176,11 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entr
 	}
 	r := &round{a: a, p: p, entries: entries, confirmed: confirmed, notBefore: map[string]time.Time{}, changed: map[int]bool{}, unsaved: map[int]bool{}}
 	r.opCount = make([]int, len(entries))
-	for i, e := range entries {
+	r.expanded = make([]expansion, len(entries))
+	r.doneSets = make([]map[string]bool, len(entries))
+	for i := range entries {
 		// The number of a change's ops does not depend on its created id.
-		r.opCount[i] = len(a.expand(e.Change, e.Created))
+		r.opCount[i] = len(r.opsOf(i))
 	}
 	if m, ok := a.exec.(ThrottleMeter); ok {
 		r.meter = m
@@ -239,6 +241,10 @@ type round struct {
 	requeue time.Duration
 	// opCount is each entry's number of operations.
 	opCount []int
+	// expanded caches each entry's ops (see opsOf), and doneSets the ids
+	// in its OpsDone (see isDone).
+	expanded []expansion
+	doneSets []map[string]bool
 	// meter, when the executor has one, and its figures when the call
 	// began.
 	meter           ThrottleMeter
@@ -249,6 +255,72 @@ type round struct {
 type readyOp struct {
 	op    Op
 	entry int
+	rank  int
+}
+
+// expansion is an entry's ops as expanded for its created id, and why
+// they cannot be carried out ("" when they can).
+type expansion struct {
+	ok      bool
+	created string
+	ops     []Op
+	invalid string
+	// ranks are the ops' places in a round (see rank).
+	ranks []int
+}
+
+// opsOf is entry i's ops. A change's ops depend only on the change and
+// its created id, so they are expanded once per call and created id, not
+// in every round: ready looks at every pending entry each round, and
+// expanding (decoding the change's payload) a classrooms plan's 641
+// changes in each of its hundreds of rounds was a fifth of a run's CPU.
+// Callers copy an op before changing it.
+func (r *round) opsOf(i int) []Op {
+	e, x := &r.entries[i], &r.expanded[i]
+	if !x.ok || x.created != e.Created {
+		ops := r.a.expand(e.Change, e.Created)
+		*x = expansion{ok: true, created: e.Created, ops: ops, invalid: invalid(ops), ranks: ranks(ops)}
+	}
+	return x.ops
+}
+
+// smallDone is the size of OpsDone up to which isDone scans it rather
+// than keeping a set.
+const smallDone = 8
+
+// isDone reports whether entry i's op id is in its OpsDone. A class's
+// change has an op per enrolment, and scanning their long ids for each
+// of them in every round was most of ready's time; OpsDone changes only
+// through markDone and redo, which keep the set.
+func (r *round) isDone(i int, id string) bool {
+	e := &r.entries[i]
+	if len(e.OpsDone) <= smallDone {
+		return slices.Contains(e.OpsDone, id)
+	}
+	d := r.doneSets[i]
+	if d == nil {
+		d = make(map[string]bool, len(e.OpsDone))
+		for _, done := range e.OpsDone {
+			d[done] = true
+		}
+		r.doneSets[i] = d
+	}
+	return d[id]
+}
+
+// markDone adds id to entry i's OpsDone.
+func (r *round) markDone(i int, id string) {
+	r.entries[i].OpsDone = append(r.entries[i].OpsDone, id)
+	if d := r.doneSets[i]; d != nil {
+		d[id] = true
+	}
+}
+
+// redo takes id out of entry i's OpsDone.
+func (r *round) redo(i int, id string) {
+	e := &r.entries[i]
+	e.OpsDone = slices.DeleteFunc(e.OpsDone, func(done string) bool { return done == id })
+	r.doneSets[i] = nil
 }
 
 func (r *round) run(ctx context.Context) error {
@@ -262,6 +334,12 @@ func (r *round) run(ctx context.Context) error {
 		if len(ready) == 0 {
 			if wait > r.a.opts.MaxWait || now.Add(wait).After(deadline) {
 				r.requeue = wait
+				if wait > r.a.opts.MaxWait {
+					// The follow-up comes a little early: its start (the plan
+					// and journal read again) then falls within the wait, not
+					// after it, and it sleeps what is left in process.
+					r.requeue = wait - r.a.opts.MaxWait/2
+				}
 				return r.journal(ctx)
 			}
 			if !clock.Sleep(ctx, r.a.clock, wait) {
@@ -293,22 +371,22 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 		if e.Status != state.EntryPending || r.waitsForConfirmation(*e) {
 			continue
 		}
-		ops := r.a.expand(e.Change, e.Created)
-		if why := invalid(ops); why != "" {
+		ops := r.opsOf(i)
+		if why := r.expanded[i].invalid; why != "" {
 			e.Status, e.Error = state.EntryFailed, why
 			r.changed[i], r.unsaved[i] = true, true
 			continue
 		}
 		remaining := 0
-		for _, op := range ops {
-			if slices.Contains(e.OpsDone, op.ID) {
+		for j, op := range ops {
+			if r.isDone(i, op.ID) {
 				continue
 			}
 			if op.Await != "" {
 				h := e.Handles[op.Await]
-				if h == "" && slices.Contains(e.OpsDone, op.Await) {
+				if h == "" && r.isDone(i, op.Await) {
 					// Done without an operation to follow: nothing to wait for.
-					e.OpsDone = append(e.OpsDone, op.ID)
+					r.markDone(i, op.ID)
 					r.changed[i], r.unsaved[i] = true, true
 					continue
 				}
@@ -328,7 +406,7 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 				}
 				continue
 			}
-			out = append(out, readyOp{op: op, entry: i})
+			out = append(out, readyOp{op: op, entry: i, rank: r.expanded[i].ranks[j]})
 		}
 		if remaining == 0 {
 			e.Status = state.EntryDone
@@ -340,11 +418,54 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 	if wait < 0 {
 		wait = 0
 	}
-	// Creates go first: the ops that follow a create then meet objects that
-	// have had time to replicate, and arrive together, so the executor can
-	// pack a group's new members 20 to a request.
-	slices.SortStableFunc(out, func(a, b readyOp) int { return cmp.Compare(keyless(a.op), keyless(b.op)) })
+	slices.SortStableFunc(out, func(a, b readyOp) int { return cmp.Compare(a.rank, b.rank) })
 	return out, wait, pending
+}
+
+// Places of ops in a round (ranks), first to last.
+const (
+	// Creates go first: the ops that follow a create then meet objects
+	// that have had time to replicate, and arrive together, so the
+	// executor can pack a group's new members 20 to a request.
+	rankCreate = iota
+	// Then the ops that start an asynchronous operation another op
+	// follows (a team create): their work is the longest to finish, and
+	// the service that does it meters them at a few a second, so a round
+	// must not leave them behind a round's worth of other writes.
+	rankStarts
+	rankOther
+	// Follow-ups go last: reading how an asynchronous operation is doing
+	// changes nothing, and a round of them sent right after the starts
+	// only meets operations that have not finished (and holds up the
+	// next starts meanwhile).
+	rankFollows
+)
+
+// ranks places each of a change's ops in a round.
+func ranks(ops []Op) []int {
+	var awaited map[string]bool
+	for _, op := range ops {
+		if op.Await != "" {
+			if awaited == nil {
+				awaited = map[string]bool{}
+			}
+			awaited[op.Await] = true
+		}
+	}
+	out := make([]int, len(ops))
+	for j, op := range ops {
+		switch {
+		case op.Key != "":
+			out[j] = rankCreate
+		case op.Await != "":
+			out[j] = rankFollows
+		case awaited[op.ID]:
+			out[j] = rankStarts
+		default:
+			out[j] = rankOther
+		}
+	}
+	return out
 }
 
 // invalid is why a change's ops cannot be carried out, or "".
@@ -355,14 +476,6 @@ func invalid(ops []Op) string {
 		}
 	}
 	return ""
-}
-
-// keyless orders creates (ops with a Key) before all others.
-func keyless(op Op) int {
-	if op.Key != "" {
-		return 0
-	}
-	return 1
 }
 
 func (r *round) send(ctx context.Context, batch []readyOp) error {
@@ -503,7 +616,7 @@ func (r *round) record(i int, res Result, now time.Time) {
 	e := &r.entries[i]
 	switch res.Status {
 	case Done:
-		e.OpsDone = append(e.OpsDone, res.ID)
+		r.markDone(i, res.ID)
 		if res.TargetID != "" && e.Action == plan.Create && e.Created == "" {
 			e.Created, e.Existing = res.TargetID, res.Existing
 		}
@@ -513,8 +626,16 @@ func (r *round) record(i int, res Result, now time.Time) {
 				e.Handles = map[string]string{}
 			}
 			e.Handles[res.ID] = res.Handle
+			if res.RetryAfter > 0 {
+				// The operation it started is worth a first look only then.
+				for _, op := range r.opsOf(i) {
+					if op.Await == res.ID {
+						r.notBefore[op.ID] = now.Add(res.RetryAfter)
+					}
+				}
+			}
 		}
-		if r.allDone(*e) {
+		if r.allDone(i) {
 			e.Status = state.EntryDone
 		}
 	case Failed:
@@ -531,7 +652,7 @@ func (r *round) record(i int, res Result, now time.Time) {
 		r.notBefore[res.ID] = now.Add(max(res.RetryAfter, 0))
 		if res.Redo != "" {
 			// The op that started a failed asynchronous operation goes again.
-			e.OpsDone = slices.DeleteFunc(e.OpsDone, func(id string) bool { return id == res.Redo })
+			r.redo(i, res.Redo)
 			delete(e.Handles, res.Redo)
 			delete(r.notBefore, res.ID)
 		}
@@ -579,9 +700,9 @@ func (r *round) tally(changed bool) Progress {
 	return pr
 }
 
-func (r *round) allDone(e state.Entry) bool {
-	for _, op := range r.a.expand(e.Change, e.Created) {
-		if !slices.Contains(e.OpsDone, op.ID) {
+func (r *round) allDone(i int) bool {
+	for _, op := range r.opsOf(i) {
+		if !r.isDone(i, op.ID) {
 			return false
 		}
 	}

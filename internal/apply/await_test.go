@@ -95,3 +95,51 @@ func TestAwaitHandleAndRedo(t *testing.T) {
 		}
 	})
 }
+
+// TestAwaitFirstLookAfter: a write done with a Handle and a RetryAfter
+// (a team create: provisioning takes tens of seconds, and Teams asks for
+// 30 s between checks) holds the op that follows it that long: the call
+// sends the write alone and hands back for the wait, where the poll used
+// to go out at once to meet an operation that had not finished.
+func TestAwaitFirstLookAfter(t *testing.T) {
+	expand := func(c plan.Change, _ string) []Op {
+		return []Op{{ID: "start", Kind: "asyncStart", TargetID: "x"}, {ID: "poll", Kind: "asyncPoll", TargetID: "x", Await: "start"}}
+	}
+	for _, tc := range []struct {
+		name      string
+		firstLook time.Duration
+		polls     int
+	}{
+		{"look at once", 0, 1},
+		{"first look after a minute", time.Minute, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			polls := 0
+			exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
+				var out []Result
+				for _, op := range ops {
+					switch op.Kind {
+					case "asyncStart":
+						out = append(out, Result{ID: op.ID, Status: Done, Handle: "/ops/1", RetryAfter: tc.firstLook})
+					case "asyncPoll":
+						polls++
+						out = append(out, Result{ID: op.ID, Status: Done})
+					}
+				}
+				return out
+			})
+			p := &plan.Plan{Changes: []plan.Change{{Kind: "k", Key: "a", Action: plan.Update, TargetID: "x"}}}
+			entries := []state.Entry{{Change: p.Changes[0], Status: state.EntryPending}}
+			pr, err := New(exec, &memJournal{}, expand, nil, nil, nil, nil, Options{MaxWait: time.Second}).Apply(context.Background(), p, "", entries, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if polls != tc.polls {
+				t.Errorf("polled %d times in the call, want %d", polls, tc.polls)
+			}
+			if tc.firstLook > 0 && (pr.Complete() || pr.RequeueAfter < tc.firstLook-time.Second) {
+				t.Errorf("progress %+v: want the poll handed back for about %v", pr, tc.firstLook)
+			}
+		})
+	}
+}

@@ -137,7 +137,10 @@ type Result struct {
 	ID     string       `json:"id"`
 	Status ResultStatus `json:"status"`
 	// TargetID is the object id a create produced (or found).
-	TargetID   string        `json:"targetId,omitempty"`
+	TargetID string `json:"targetId,omitempty"`
+	// RetryAfter, on Retry, is when to try again; on Done with a Handle,
+	// how long the operation it started takes at least to be worth a
+	// first look: the ops that Await it wait that long.
 	RetryAfter time.Duration `json:"retryAfter,omitempty"`
 	// Code and Error carry Graph's error code and message on failure.
 	Code  string `json:"code,omitempty"`

@@ -1,0 +1,139 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rostersync/rostersync/internal/plan"
+	"github.com/rostersync/rostersync/internal/state"
+)
+
+// TestRoundOrder: a round sends creates first, then the ops that start an
+// asynchronous operation another op follows (a team create: Teams meters
+// them at 10 a second), then the rest, and the follow-ups (polls) last.
+// Before, a round took the follow-ups of one round of team creates in
+// plan order, ahead of the next classes' team creates, and a round of
+// polls that only found teams still provisioning held those creates up.
+func TestRoundOrder(t *testing.T) {
+	expand := func(c plan.Change, created string) []Op {
+		id := func(s string) string { return c.Key + "#" + s }
+		ops := []Op{{ID: id("create"), Kind: "create", Key: c.Key, TargetID: created}}
+		if created == "" {
+			return append(ops, Op{ID: id("member"), Kind: "member"}, Op{ID: id("team"), Kind: "team"}, Op{ID: id("poll"), Kind: "poll", Await: id("team")})
+		}
+		return append(ops, Op{ID: id("member"), Kind: "member", TargetID: created}, Op{ID: id("team"), Kind: "team", TargetID: created},
+			Op{ID: id("poll"), Kind: "poll", TargetID: created, Await: id("team")})
+	}
+	var rounds [][]string
+	exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
+		var kinds []string
+		var out []Result
+		for _, op := range ops {
+			kinds = append(kinds, string(op.Kind))
+			res := Result{ID: op.ID, Status: Done}
+			switch op.Kind {
+			case "create":
+				res.TargetID = "id-" + op.Key
+			case "team":
+				res.Handle = "/ops/" + op.TargetID
+			}
+			out = append(out, res)
+		}
+		rounds = append(rounds, kinds)
+		return out
+	})
+	p := &plan.Plan{}
+	var entries []state.Entry
+	for _, k := range []string{"a", "b"} {
+		c := plan.Change{Kind: "k", Key: k, Action: plan.Create}
+		p.Changes = append(p.Changes, c)
+		entries = append(entries, state.Entry{Change: c, Status: state.EntryPending})
+	}
+	// Class a is made; b's create is still to go.
+	entries[0].Created, entries[0].OpsDone = "id-a", []string{"a#create"}
+	pr, err := New(exec, &memJournal{}, expand, nil, nil, nil, nil, Options{}).Apply(context.Background(), p, "", entries, false)
+	if err != nil || !pr.Complete() {
+		t.Fatalf("progress %+v, %v", pr, err)
+	}
+	want := [][]string{{"create", "team", "member"}, {"team", "member", "poll"}, {"poll"}}
+	if fmt.Sprint(rounds) != fmt.Sprint(want) {
+		t.Errorf("rounds %v, want %v", rounds, want)
+	}
+}
+
+// TestExpandOncePerCall: a change is expanded once per Apply call and
+// created id, however many rounds the call sends: expanding every pending
+// change in every round (for a classrooms plan, decoding 641 payloads
+// hundreds of times) was a fifth of a classrooms run's CPU.
+func TestExpandOncePerCall(t *testing.T) {
+	expansions := map[string]int{}
+	expand := func(c plan.Change, created string) []Op {
+		expansions[c.Key+"|"+created]++
+		ops := []Op{{ID: c.Key + "#create", Kind: "create", Key: c.Key, TargetID: created}}
+		for i := range 5 {
+			ops = append(ops, Op{ID: fmt.Sprintf("%s#member%d", c.Key, i), Kind: "member", Ref: created, TargetID: created})
+		}
+		return ops
+	}
+	exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
+		var out []Result
+		for _, op := range ops {
+			res := Result{ID: op.ID, Status: Done}
+			if op.Kind == "create" {
+				res.TargetID = "id-" + op.Key
+			}
+			out = append(out, res)
+		}
+		return out
+	})
+	p := &plan.Plan{}
+	var entries []state.Entry
+	for i := range 4 {
+		c := plan.Change{Kind: "k", Key: fmt.Sprintf("c%d", i), Action: plan.Create}
+		p.Changes = append(p.Changes, c)
+		entries = append(entries, state.Entry{Change: c, Status: state.EntryPending})
+	}
+	// Rounds of 2 ops: 24 ops take a dozen rounds.
+	pr, err := New(exec, &memJournal{}, expand, nil, nil, nil, nil, Options{RoundSize: 2, MaxWait: time.Second}).Apply(context.Background(), p, "", entries, false)
+	if err != nil || !pr.Complete() || pr.Done != 4 {
+		t.Fatalf("progress %+v, %v", pr, err)
+	}
+	for k, n := range expansions {
+		if n != 1 {
+			t.Errorf("%s expanded %d times in one call, want once", k, n)
+		}
+	}
+	keys := make([]string, 0, len(expansions))
+	for k := range expansions {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if len(keys) != 8 {
+		t.Errorf("expansions %v, want each change before and after its create", keys)
+	}
+}
+
+// TestRequeueComesEarly: a wait longer than MaxWait is handed back less
+// half of MaxWait, so the follow-up's own start (reading the plan and
+// journal again) falls within the wait and it sleeps the rest in process;
+// before, every hand-back started its op late by that start, and a
+// classrooms run's team creates, due the moment the replication wait
+// ends, by 10-20 s of Graph time.
+func TestRequeueComesEarly(t *testing.T) {
+	expand := func(c plan.Change, _ string) []Op { return []Op{{ID: "op", Kind: "k", TargetID: "x"}} }
+	exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
+		return []Result{{ID: ops[0].ID, Status: Retry, RetryAfter: time.Minute}}
+	})
+	p := &plan.Plan{Changes: []plan.Change{{Kind: "k", Key: "a", Action: plan.Update, TargetID: "x"}}}
+	entries := []state.Entry{{Change: p.Changes[0], Status: state.EntryPending}}
+	pr, err := New(exec, &memJournal{}, expand, nil, nil, nil, nil, Options{MaxWait: 10 * time.Second}).Apply(context.Background(), p, "", entries, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Minute - 5*time.Second; pr.RequeueAfter < want-time.Second || pr.RequeueAfter > want {
+		t.Errorf("handed back for %v, want %v: the wait less half of MaxWait", pr.RequeueAfter, want)
+	}
+}
