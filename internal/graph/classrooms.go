@@ -21,6 +21,12 @@ import (
 // checks (graph.md §5).
 const teamPollInterval = 31 * time.Second
 
+// teamReplicationWindow is how long after a group is made creating its
+// team may still 404: "If the group was created less than 15 minutes ago,
+// it's possible for the Create team call to fail with a 404" (team-post.md,
+// graph.md §5).
+const teamReplicationWindow = 15 * time.Minute
+
 // teamReplicationRetry is the wait after a team create met the 404 Graph
 // gives for up to 15 minutes after the class's group was made (graph.md
 // §5): handed to the applier as Retry, so it becomes a scheduled
@@ -69,12 +75,14 @@ func (e *Executor) classTeamBody(group string) map[string]any {
 }
 
 // acceptedAnswer reads the 202 of an asynchronous Teams write: done, with
-// the teamsAsyncOperation's Location as the handle the poll follows.
+// the teamsAsyncOperation's Location as the handle the poll follows, first
+// after the poll interval as between any two checks: the operation takes
+// tens of seconds, and a look at once only finds it not started.
 func acceptedAnswer(e *Executor, op apply.Op, status int, rep *batchReply) (apply.Result, bool) {
 	if status < 200 || status > 299 {
 		return apply.Result{}, false
 	}
-	return apply.Result{ID: op.ID, Status: apply.Done, Handle: rep.header("Location")}, true
+	return apply.Result{ID: op.ID, Status: apply.Done, Handle: rep.header("Location"), RetryAfter: e.graphTime(teamPollInterval)}, true
 }
 
 // classTeamAnswer reads POST /teams: 202 is done with the operation to

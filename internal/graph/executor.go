@@ -220,9 +220,18 @@ type item struct {
 	// (its pack was refused).
 	members []*item
 	single  bool
+	// seq is the op's place among the ops of the Execute call: the plan's
+	// order, which for creates is the order their objects were made.
+	seq int
+	// replProbe marks the item out as its kind's replication probe.
+	replProbe bool
 }
 
 func (it *item) isWrite() bool { return !it.lookup }
+
+// teams reports a Microsoft Teams request (paced and throttled apart from
+// the directory).
+func (it *item) teams() bool { return !it.lookup && opSpecs[it.op.Kind].teams.op != "" }
 
 // ops are the items an item answers for: its members when packed.
 func (it *item) ops() []*item {
@@ -252,12 +261,22 @@ func (e *Executor) Execute(ctx context.Context, ops []apply.Op) []apply.Result {
 			x.done(&item{op: op}, apply.Result{ID: op.ID, Status: apply.Done}) // nothing to change
 			continue
 		}
-		x.queue = append(x.queue, &item{op: op})
+		x.queue = append(x.queue, &item{op: op, seq: len(x.queue)})
 	}
 	x.queue = packMembers(x.queue)
+	now := x.clk.Now()
+	kept := x.queue[:0]
 	for _, it := range x.queue {
 		x.awaitReplication(it)
+		if d := x.untilReplica(it, now); d > 0 {
+			x.results = append(x.results, apply.Result{ID: it.op.ID, Status: apply.Retry, RetryAfter: d, Code: codeNotReplicated,
+				Error: "not sent: its target is younger than the replication lag seen so far"})
+			x.e.count(func(s *ExecutorStats) { s.HandedBack++; s.Retried++ })
+			continue
+		}
+		kept = append(kept, it)
 	}
+	x.queue = kept
 	x.run()
 	return x.results
 }
@@ -380,8 +399,10 @@ type execution struct {
 	// probeOut is set while the first batch to carry ops on new objects,
 	// sent while the replication lag is unknown, awaits its answer.
 	probeOut bool
-	back     []*item // handed back as Retry; RetryAfter set at the end
-	results  []apply.Result
+	// repl is each replicationWindow kind's probe in this call.
+	repl    map[apply.OpKind]*replProbe
+	back    []*item // handed back as Retry; RetryAfter set at the end
+	results []apply.Result
 }
 
 // sent is one $batch's outcome, from a sender to run.
@@ -414,17 +435,28 @@ func (x *execution) run() {
 		now := x.clk.Now()
 		x.handBackLate(now)
 		wait := time.Duration(-1)
+		// held: the directory throttle holds directory and education
+		// writes; Teams requests still go, at their own pace.
+		held := false
 		for inflight < o.MaxInFlight && len(x.queue) > 0 {
-			batch, next, probe := x.take(now)
+			// Teams requests first: few, each paced at a small rate, and a
+			// classroom's team is what it waits for longest.
+			batch, next, probe := x.take(now, true)
+			if len(batch) == 0 && !held {
+				var dirNext time.Duration
+				batch, dirNext, probe = x.take(now, false)
+				next = sooner(next, dirNext)
+			}
 			if len(batch) == 0 {
-				wait = next
+				wait = sooner(wait, next)
 				break
 			}
 			if d := x.reserve(now, batch); d > 0 {
 				x.queue = append(batch, x.queue...)
 				x.probeOut = x.probeOut && !probe
-				wait = d
-				break
+				wait = sooner(wait, d)
+				held = true
+				continue
 			}
 			inflight++
 			go x.send(batch, now, done, probe)
@@ -455,35 +487,154 @@ func (x *execution) run() {
 	x.e.count(func(s *ExecutorStats) { s.HandedBack += handedBack })
 }
 
-// take removes up to BatchSize items that are due at now from the queue.
-// When none is due it returns the wait until the first one is.
-func (x *execution) take(now time.Time) ([]*item, time.Duration, bool) {
+// sooner is the shorter of two waits, a negative one meaning none.
+func sooner(a, b time.Duration) time.Duration {
+	switch {
+	case a < 0:
+		return b
+	case b < 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// take removes from the queue up to BatchSize items of one family, Teams
+// requests (teams) or directory and education ones, that may go at now:
+// due, and for Teams requests within their operation's pace; of a
+// replicationWindow kind, one at a time until one is answered. When none
+// may go it returns the wait until one of the family is due, or -1 (none
+// is waiting for a time: only for an answer, or none is queued).
+func (x *execution) take(now time.Time, teams bool) ([]*item, time.Duration, bool) {
 	var batch []*item
 	probe := false
 	next := time.Duration(-1)
 	kept := x.queue[:0]
 	probing := x.e.c.fresh.probing()
 	for _, it := range x.queue {
+		if it.teams() != teams {
+			kept = append(kept, it)
+			continue
+		}
 		x.awaitReplication(it) // the lag may have been learned since it was queued
 		onFresh := probing && x.onFreshObject(it)
+		spec := opSpecs[it.op.Kind]
 		switch {
 		case onFresh && x.probeOut:
 			// A probe is out: wait for its answer before the others.
 			kept = append(kept, it)
-		case len(batch) < x.e.opts.BatchSize && !it.notBefore.After(now):
+		case it.notBefore.After(now):
+			next = sooner(next, it.notBefore.Sub(now))
+			kept = append(kept, it)
+		case len(batch) >= x.e.opts.BatchSize:
+			kept = append(kept, it)
+		case spec.replicationWindow > 0 && x.replFor(it.op.Kind).waiting():
+			// Its kind's probe is out: its answer says whether this one
+			// can have replicated.
+			kept = append(kept, it)
+		default:
+			if teams {
+				if d := x.e.c.teamsPace.reserve(spec.teams, now, x.e.opts.TimeScale); d > 0 {
+					next = sooner(next, d)
+					kept = append(kept, it)
+					continue
+				}
+			}
 			batch = append(batch, it)
 			if onFresh {
 				probe, x.probeOut = true, true
 			}
-		default:
-			if d := it.notBefore.Sub(now); d > 0 && (next < 0 || d < next) {
-				next = d
+			if p := x.replFor(it.op.Kind); spec.replicationWindow > 0 && !p.open {
+				it.replProbe, p.out = true, true
 			}
-			kept = append(kept, it)
 		}
 	}
 	x.queue = kept
 	return batch, next, probe
+}
+
+// codeNotReplicated marks an op handed back unsent because its target
+// cannot have replicated yet (opSpec.replicationWindow).
+const codeNotReplicated = "rostersync_NotReplicated"
+
+// replicaMemory is how long replicaFresh keeps an object's creation
+// time: twice the longest replicationWindow.
+const replicaMemory = 2 * teamReplicationWindow
+
+// untilReplica is how long it's target, made by this client, is expected
+// to take yet to reach the replica its kind addresses (0 when it should
+// be there, or is not known).
+func (x *execution) untilReplica(it *item, now time.Time) time.Duration {
+	if opSpecs[it.op.Kind].replicationWindow <= 0 || it.lookup {
+		return 0
+	}
+	f := &x.e.c.replicaFresh
+	created, ok := f.since(it.op.TargetID)
+	if !ok {
+		return 0
+	}
+	return max(f.visibleAfter(created).Sub(now), 0)
+}
+
+// replProbe is a replicationWindow kind's state in one Execute call.
+type replProbe struct {
+	// out: an op of the kind is on its way, the first since the call
+	// began or since the last answer that its object had not replicated.
+	out bool
+	// open: an op of the kind was answered other than "not replicated":
+	// the rest may go together.
+	open bool
+}
+
+func (p *replProbe) waiting() bool { return p.out && !p.open }
+
+func (x *execution) replFor(k apply.OpKind) *replProbe {
+	if x.repl == nil {
+		x.repl = map[apply.OpKind]*replProbe{}
+	}
+	p := x.repl[k]
+	if p == nil {
+		p = &replProbe{}
+		x.repl[k] = p
+	}
+	return p
+}
+
+// notReplicated handles res, it's answer that its target has not reached
+// the replica yet. When this client made the target it learns the lag
+// from the target's age (twice that, at most the kind's window, as
+// learnLag does for the directory), and it's retry waits until the target
+// is that old. It hands back unsent the queued ops of it's kind that come
+// after it, each likewise: their targets were made after it's, so they
+// cannot have replicated either, and sending them would only meet the
+// same answer. Those already on their way are answered each on its own.
+// It returns it's result.
+func (x *execution) notReplicated(it *item, res apply.Result, now time.Time) apply.Result {
+	f := &x.e.c.replicaFresh
+	if created, ok := f.since(it.op.TargetID); ok {
+		f.learn(2*now.Sub(created)+x.consistencyDelay(1), x.e.graphTime(opSpecs[it.op.Kind].replicationWindow))
+	}
+	retry := func(q *item, r apply.Result) apply.Result {
+		if d := x.untilReplica(q, now); d > 0 {
+			r.RetryAfter = d
+		}
+		return r
+	}
+	kept := x.queue[:0]
+	n := 0
+	for _, q := range x.queue {
+		if q.op.Kind != it.op.Kind || q.seq <= it.seq || q.lookup {
+			kept = append(kept, q)
+			continue
+		}
+		r := res
+		r.ID, r.Code = q.op.ID, codeNotReplicated
+		r.Error = "not sent: the same operation on an object made before this one was answered not replicated yet (" + res.Error + ")"
+		x.results = append(x.results, retry(q, r))
+		n++
+	}
+	x.queue = kept
+	x.e.count(func(s *ExecutorStats) { s.HandedBack += n; s.Retried += n })
+	return retry(it, res)
 }
 
 // handBackLate returns as Retry the queued items that cannot go within
@@ -498,7 +649,7 @@ func (x *execution) handBackLate(now time.Time) {
 	kept := x.queue[:0]
 	for _, it := range x.queue {
 		g := gate
-		if opSpecs[it.op.Kind].teams {
+		if it.teams() {
 			g = teamsGate
 		}
 		if g.After(it.notBefore) {
@@ -520,7 +671,7 @@ func (x *execution) handBack(its ...*item) { x.back = append(x.back, its...) }
 func writes(batch []*item) int {
 	n := 0
 	for _, it := range batch {
-		if it.isWrite() && !opSpecs[it.op.Kind].teams {
+		if it.isWrite() && !it.teams() {
 			n++
 		}
 	}
@@ -528,15 +679,13 @@ func writes(batch []*item) int {
 }
 
 // reserve asks the tenant's directory throttle whether batch may go now; a
-// batch of Teams requests only is not held by it (handBackLate holds
-// those at the Teams gate).
+// batch of Teams requests (take never mixes the two) is not held by it:
+// take paced those, and handBackLate holds them at the Teams gate.
 func (x *execution) reserve(now time.Time, batch []*item) time.Duration {
-	for _, it := range batch {
-		if !opSpecs[it.op.Kind].teams {
-			return x.e.c.throttle.reserve(now, writes(batch), x.e.opts.WriteRate*x.e.opts.TimeScale)
-		}
+	if batch[0].teams() {
+		return 0
 	}
-	return 0
+	return x.e.c.throttle.reserve(now, writes(batch), x.e.opts.WriteRate*x.e.opts.TimeScale)
 }
 
 // send posts one batch. Each request gets a short id, "1".."20" (the ops'
@@ -557,6 +706,15 @@ func (x *execution) collect(s sent) {
 	now := x.clk.Now()
 	if s.probe {
 		x.probeOut = false
+	}
+	for _, it := range s.items {
+		if it.replProbe {
+			// Answered, whatever the answer: classify opens the kind or
+			// hands back the later ones; a 429 or no answer lets the next
+			// probe go.
+			it.replProbe = false
+			x.replFor(it.op.Kind).out = false
+		}
 	}
 	x.e.count(func(st *ExecutorStats) { st.Requests++; st.Items += len(s.items) })
 	log := x.e.opts.Logger
@@ -659,8 +817,22 @@ func transient(status int) bool {
 // classify settles one item from its answer and returns the status class
 // (2 done, 4 throttled, 0 anything else) for the batch summary.
 func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) int {
-	if spec := opSpecs[it.op.Kind]; spec.answer != nil && !it.lookup && rep.Status != http.StatusTooManyRequests && !transient(rep.Status) {
+	spec := opSpecs[it.op.Kind]
+	probes := spec.replicationWindow > 0 && !it.lookup
+	answered := !it.lookup && rep.Status != http.StatusTooManyRequests && !transient(rep.Status)
+	if probes && answered && rep.Status != http.StatusNotFound {
+		// Its target has replicated: so have the ones made before it,
+		// and the rest may go and see.
+		x.replFor(it.op.Kind).open = true
+		if created, ok := x.e.c.replicaFresh.since(it.op.TargetID); ok {
+			x.e.c.replicaFresh.visibleAt(now.Sub(created))
+		}
+	}
+	if spec.answer != nil && answered {
 		if res, ok := spec.answer(x.e, it.op, rep.Status, rep); ok {
+			if probes && res.Status == apply.Retry && rep.Status == http.StatusNotFound {
+				res = x.notReplicated(it, res, now)
+			}
 			if x.e.request(it).Method != http.MethodGet {
 				x.e.count(func(s *ExecutorStats) { s.Writes++ })
 			}
@@ -692,6 +864,7 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 				return 2
 			}
 			x.e.c.fresh.note(u.ID, now, x.e.graphTime(x.e.opts.ConsistencyWindow))
+			x.e.c.replicaFresh.note(u.ID, now, x.e.graphTime(replicaMemory))
 			res.TargetID = u.ID
 		}
 		x.done(it, res)
@@ -706,7 +879,7 @@ func (x *execution) classify(it *item, rep *batchReply, now, sentAt time.Time) i
 		// (graph.md §1.3): its 429 closes the Teams gate only, and never
 		// starts pacing directory and education writes.
 		st, write := &x.e.c.throttle, it.isWrite()
-		if opSpecs[it.op.Kind].teams {
+		if it.teams() {
 			st, write = &x.e.c.teamsThrottle, false
 		}
 		longer := st.throttled(now, sentAt, ra, write)
@@ -923,6 +1096,9 @@ func (x *execution) found(it *item, rep *batchReply, now time.Time) {
 			return
 		}
 		x.e.c.fresh.note(id, now, x.e.graphTime(x.e.opts.ConsistencyWindow))
+		if it.created {
+			x.e.c.replicaFresh.note(id, now, x.e.graphTime(replicaMemory))
+		}
 		x.done(it, apply.Result{ID: it.op.ID, Status: apply.Done, TargetID: id, Existing: !it.created})
 	}
 }

@@ -57,9 +57,14 @@ type Client struct {
 	// memory, shared by every Executor of this client (executor.go).
 	throttle throttleState
 	fresh    freshIDs
+	// replicaFresh is when this client made each object, for as long as
+	// a slower replica (Teams) may not know it yet, and that replica's
+	// lag as learnt (opSpec.replicationWindow).
+	replicaFresh freshIDs
 	// teamsThrottle is the Teams gate: Teams' Retry-After holds Teams
-	// requests only.
+	// requests only; teamsPace meters them at Teams' documented rates.
 	teamsThrottle throttleState
+	teamsPace     teamsPace
 	// teamFailures counts failed teamsAsyncOperations (classrooms.go).
 	teamFailures teamFailureCounts
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rostersync/rostersync/internal/apply"
 )
@@ -33,10 +34,26 @@ type opSpec struct {
 	// notVisible reports answers, besides 404, that mean the target has
 	// not replicated yet.
 	notVisible func(status int, ge graphError) bool
-	// teams marks a Microsoft Teams request: Teams throttles it apart from
-	// the directory, so its 429s close the Teams gate only and the
-	// directory write quota does not meter it.
-	teams bool
+	// teams marks a Microsoft Teams request and names the Teams limit it
+	// counts against: Teams throttles it apart from the directory, so its
+	// 429s close the Teams gate only, the directory write quota does not
+	// meter it, and it is paced at that limit's rate instead (teamsPace).
+	teams teamsLimit
+	// replicationWindow, when set, marks a kind whose ops wait for their
+	// target to replicate to the service they address, for up to that
+	// long after it was made: a class's team cannot be made until its
+	// group has reached Teams, up to 15 minutes (graph.md §5). The objects
+	// are made in the order the ops come (the plan's order, creates
+	// first), and one made after an object that has not got there has not
+	// either. So within one Execute such ops go one at a time, oldest
+	// first, until one is answered other than "not replicated" (a 404 its
+	// answer hook turns into Retry); that answer hands back the later ones
+	// unsent, instead of sending each to meet the same 404 and spend the
+	// service's request rate. For targets this client made, the lag is
+	// learnt as the directory's is (Client.replicaFresh, twice the age of
+	// the oldest target still refused, at most the window), and an op is
+	// handed back unsent until its target is that old.
+	replicationWindow time.Duration
 	// answer, when set, reads the op's answer first (any status but 429
 	// and transient ones): an asynchronous write's 202 and Location, a
 	// teamsAsyncOperation's status. ok false leaves it to the generic
@@ -233,8 +250,9 @@ var opSpecs = map[apply.OpKind]opSpec{
 		request: func(e *Executor, op apply.Op) batchItem {
 			return batchItem{Method: http.MethodPost, URL: "/teams", Headers: jsonHeader, Body: e.classTeamBody(op.TargetID)}
 		},
-		answer: classTeamAnswer,
-		teams:  true,
+		answer:            classTeamAnswer,
+		teams:             teamsCreate,
+		replicationWindow: teamReplicationWindow,
 	},
 	apply.OpArchiveTeam: {
 		invalid: needsTarget,
@@ -242,7 +260,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodPost, URL: "/teams/" + url.PathEscape(op.TargetID) + "/archive"}
 		},
 		answer: acceptedAnswer,
-		teams:  true,
+		teams:  teamsDefault,
 	},
 	apply.OpUnarchiveTeam: {
 		invalid: needsTarget,
@@ -250,7 +268,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodPost, URL: "/teams/" + url.PathEscape(op.TargetID) + "/unarchive"}
 		},
 		answer: acceptedAnswer,
-		teams:  true,
+		teams:  teamsDefault,
 	},
 	apply.OpPollTeamOperation: {
 		invalid: func(op apply.Op) string {
@@ -263,7 +281,7 @@ var opSpecs = map[apply.OpKind]opSpec{
 			return batchItem{Method: http.MethodGet, URL: operationPath(op.Ref)}
 		},
 		answer: pollAnswer,
-		teams:  true,
+		teams:  teamsGet,
 	},
 }
 

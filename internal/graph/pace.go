@@ -220,3 +220,72 @@ func (f *freshIDs) since(id string) (time.Time, bool) {
 	t, ok := f.at[id]
 	return t, ok
 }
+
+// teamsLimit is the Teams operation a request counts against, as
+// Microsoft's throttling-limits page names it ("Microsoft Teams service
+// limits"; graph.md §1.3), and its limit in requests per second per app
+// per tenant.
+type teamsLimit struct {
+	op  string
+	rps float64
+}
+
+// Teams' documented per-app-per-tenant limits of the requests the
+// executor sends; an operation the table does not list takes its default.
+var (
+	teamsCreate  = teamsLimit{op: "POST /teams", rps: 10}
+	teamsGet     = teamsLimit{op: "GET /teams/{id}", rps: 30}
+	teamsDefault = teamsLimit{op: "default", rps: 30}
+)
+
+// teamsBurst is the depth of a Teams operation's local bucket, in seconds
+// of its rate. Teams enforces its limits per second, so its own bucket
+// holds about a second's worth; half of that here leaves the rest for the
+// jitter between when a request leaves and when Teams counts it.
+const teamsBurst = 0.5
+
+// teamsPace meters one tenant's Teams requests per operation at
+// paceTarget of Teams' documented rate, from the start: unlike the
+// directory quota (a deep bucket worth a burst of 3,000 writes), Teams
+// allows about a second's worth, so a wave of team creates sent as fast as
+// batches go out (641 of them once their groups have replicated) is nearly
+// all 429s, each of which Teams counts against the app as well. It lives
+// on the Client, like throttleState, so every executor of the tenant
+// shares it.
+type teamsPace struct {
+	mu  sync.Mutex
+	ops map[string]*opBucket
+}
+
+type opBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// reserve asks to send one request of l at now, with Graph's clock scale
+// times faster than the wall clock. It returns 0 and takes the request
+// from l's bucket when it may go, or how long to wait first.
+func (p *teamsPace) reserve(l teamsLimit, now time.Time, scale float64) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rate := l.rps * paceTarget * scale
+	capacity := max(1, l.rps*teamsBurst)
+	if p.ops == nil {
+		p.ops = map[string]*opBucket{}
+	}
+	b := p.ops[l.op]
+	if b == nil {
+		// Full at first, as Teams' own bucket is.
+		b = &opBucket{tokens: capacity, at: now}
+		p.ops[l.op] = b
+	}
+	if now.After(b.at) {
+		b.tokens = min(capacity, b.tokens+now.Sub(b.at).Seconds()*rate)
+		b.at = now
+	}
+	if b.tokens >= 1-1e-6 { // float rounding must not cost a millisecond
+		b.tokens = max(b.tokens-1, 0)
+		return 0
+	}
+	return max(time.Duration((1-b.tokens)/rate*float64(time.Second)), time.Millisecond)
+}
