@@ -428,6 +428,8 @@ const (
 	// that have had time to replicate, and arrive together, so the
 	// executor can pack a group's new members 20 to a request.
 	rankCreate = iota
+	// Then the ops the change's later ops need (Op.Early).
+	rankEarly
 	// Then the ops that start an asynchronous operation another op
 	// follows (a team create): their work is the longest to finish, and
 	// the service that does it meters them at a few a second, so a round
@@ -457,6 +459,8 @@ func ranks(ops []Op) []int {
 		switch {
 		case op.Key != "":
 			out[j] = rankCreate
+		case op.Early:
+			out[j] = rankEarly
 		case op.Await != "":
 			out[j] = rankFollows
 		case awaited[op.ID]:

@@ -108,6 +108,12 @@ type Op struct {
 	// awaited op is done without a Handle (the work was already in effect)
 	// there is nothing to follow and the op counts as done.
 	Await string `json:"await,omitempty"`
+	// Early marks an op the change's later ops need done first (a class's
+	// teacher: Teams makes no team for a group without an owner). A round
+	// sends it ahead of every op but creates, so when writes are metered
+	// (the directory write quota) no change waits for its turn in plan
+	// order to get what the others' later ops need.
+	Early bool `json:"early,omitempty"`
 	// Password is the secret itself. It exists only in memory between
 	// generation and the request: never journalled, logged or stored in a
 	// plan.

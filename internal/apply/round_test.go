@@ -11,7 +11,8 @@ import (
 	"github.com/rostersync/rostersync/internal/state"
 )
 
-// TestRoundOrder: a round sends creates first, then the ops that start an
+// TestRoundOrder: a round sends creates first, then the ops the others
+// need (Op.Early: a class's teacher), then the ops that start an
 // asynchronous operation another op follows (a team create: Teams meters
 // them at 10 a second), then the rest, and the follow-ups (polls) last.
 // Before, a round took the follow-ups of one round of team creates in
@@ -21,11 +22,8 @@ func TestRoundOrder(t *testing.T) {
 	expand := func(c plan.Change, created string) []Op {
 		id := func(s string) string { return c.Key + "#" + s }
 		ops := []Op{{ID: id("create"), Kind: "create", Key: c.Key, TargetID: created}}
-		if created == "" {
-			return append(ops, Op{ID: id("member"), Kind: "member"}, Op{ID: id("team"), Kind: "team"}, Op{ID: id("poll"), Kind: "poll", Await: id("team")})
-		}
-		return append(ops, Op{ID: id("member"), Kind: "member", TargetID: created}, Op{ID: id("team"), Kind: "team", TargetID: created},
-			Op{ID: id("poll"), Kind: "poll", TargetID: created, Await: id("team")})
+		return append(ops, Op{ID: id("member"), Kind: "member", TargetID: created}, Op{ID: id("teacher"), Kind: "teacher", TargetID: created, Early: true},
+			Op{ID: id("team"), Kind: "team", TargetID: created}, Op{ID: id("poll"), Kind: "poll", TargetID: created, Await: id("team")})
 	}
 	var rounds [][]string
 	exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
@@ -58,7 +56,7 @@ func TestRoundOrder(t *testing.T) {
 	if err != nil || !pr.Complete() {
 		t.Fatalf("progress %+v, %v", pr, err)
 	}
-	want := [][]string{{"create", "team", "member"}, {"team", "member", "poll"}, {"poll"}}
+	want := [][]string{{"create", "teacher", "team", "member"}, {"teacher", "team", "member", "poll"}, {"poll"}}
 	if fmt.Sprint(rounds) != fmt.Sprint(want) {
 		t.Errorf("rounds %v, want %v", rounds, want)
 	}

@@ -326,4 +326,10 @@ func TestExpandCreate(t *testing.T) {
 	if poll.Await != ops[len(ops)-2].ID || poll.TargetID != "cls" {
 		t.Errorf("poll %+v does not follow the team create", poll)
 	}
+	// The team needs an owner: the teacher goes early, the members not.
+	for _, op := range ops {
+		if op.Early != (op.Kind == apply.OpAddClassTeacher) {
+			t.Errorf("%s early %t", op.ID, op.Early)
+		}
+	}
 }

@@ -33,7 +33,10 @@ func Expand(c plan.Change, created string) []apply.Op {
 		return obj
 	}
 	for _, t := range pl.AddTeachers {
-		ops = append(ops, apply.Op{ID: id("teacher:" + t), Kind: apply.OpAddClassTeacher, Ref: class, TargetID: on(t)})
+		// Early: the class's team needs an owner, and with the directory
+		// quota metering enrolments the class's turn in plan order can
+		// come long after its group has reached Teams.
+		ops = append(ops, apply.Op{ID: id("teacher:" + t), Kind: apply.OpAddClassTeacher, Ref: class, TargetID: on(t), Early: true})
 	}
 	for _, m := range pl.AddMembers {
 		ops = append(ops, apply.Op{ID: id("member:" + m), Kind: apply.OpAddClassMember, Ref: class, TargetID: on(m)})
