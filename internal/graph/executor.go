@@ -543,8 +543,10 @@ func (x *execution) take(now time.Time, teams bool) ([]*item, time.Duration, boo
 			if onFresh {
 				probe, x.probeOut = true, true
 			}
-			if p := x.replFor(it.op.Kind); spec.replicationWindow > 0 && !p.open {
-				it.replProbe, p.out = true, true
+			if spec.replicationWindow > 0 {
+				if p := x.replFor(it.op.Kind); !p.open {
+					it.replProbe, p.out = true, true
+				}
 			}
 		}
 	}
