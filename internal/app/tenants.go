@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/rostersync/rostersync/internal/classplan"
 
 	"github.com/rostersync/rostersync/internal/graph"
 	"github.com/rostersync/rostersync/internal/reconcile"
@@ -36,6 +37,12 @@ func (t graphTenants) Forget(tenantID string) {
 type graphDirectory struct {
 	*graph.Client
 	*graph.Executor
+}
+
+// ClassroomsSnapshot paces its Teams reads in Graph's time: the
+// executor's clock scale (a simulator's), 1 against Graph.
+func (d graphDirectory) ClassroomsSnapshot(ctx context.Context) (classplan.Directory, error) {
+	return d.Client.ClassroomsSnapshotAt(ctx, d.Executor.TimeScale())
 }
 
 func (t graphTenants) Directory(ctx context.Context, c tenant.Customer) (reconcile.Directory, error) {

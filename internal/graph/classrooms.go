@@ -189,6 +189,19 @@ func cmp(a, b string) string {
 // read), and per class whether its team exists and is archived. On a
 // tenant whose education API refuses, it returns classplan.ErrNotEducation.
 func (c *Client) ClassroomsSnapshot(ctx context.Context) (classplan.Directory, error) {
+	return c.ClassroomsSnapshotAt(ctx, 1)
+}
+
+// ClassroomsSnapshotAt is ClassroomsSnapshot against a Graph whose clock
+// runs scale times faster than the wall clock (the simulator's). Its
+// per-class team reads (List teams leaves isArchived null, so each team is
+// read) are paced at Teams' documented rate for GET /teams/{id}, sharing
+// the tenant's Teams pace with the executor's polls: sent as fast as they
+// answer, a school's 600 reads are mostly 429s.
+func (c *Client) ClassroomsSnapshotAt(ctx context.Context, scale float64) (classplan.Directory, error) {
+	if scale <= 0 {
+		scale = 1
+	}
 	var classes []classplan.Class
 	next := c.adapter.GetBaseUrl() + "/education/classes?$select=id,displayName,mailNickname,externalId&$top=999"
 	for next != "" {
@@ -222,6 +235,9 @@ func (c *Client) ClassroomsSnapshot(ctx context.Context) (classplan.Directory, e
 		var team struct {
 			IsArchived bool `json:"isArchived"`
 		}
+		if err := c.paceTeams(ctx, teamsGet, scale); err != nil {
+			return classplan.Directory{}, fmt.Errorf("snapshot of tenant %s: %w", c.tenantID, err)
+		}
 		status, err := c.getJSONStatus(ctx, c.adapter.GetBaseUrl()+"/teams/"+url.PathEscape(cl.ID)+"?$select=id,isArchived", &team)
 		switch {
 		case err == nil:
@@ -244,4 +260,21 @@ func operationPath(loc string) string {
 		return loc[i:]
 	}
 	return loc
+}
+
+// paceTeams waits until the tenant's Teams pace lets one request of l go.
+func (c *Client) paceTeams(ctx context.Context, l teamsLimit, scale float64) error {
+	for {
+		d := c.teamsPace.reserve(l, time.Now(), scale)
+		if d == 0 {
+			return nil
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

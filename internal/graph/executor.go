@@ -175,6 +175,10 @@ func NewExecutor(c *Client, opts ExecutorOptions) *Executor {
 }
 
 // Stats returns the counters so far.
+// TimeScale is how many times faster than the wall clock Graph's clock
+// runs for this executor (1 against Graph itself).
+func (e *Executor) TimeScale() float64 { return e.opts.TimeScale }
+
 func (e *Executor) Stats() ExecutorStats {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,5 +171,41 @@ func TestTeamsPaceReserve(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("after an idle hour %d requests go at once, want 5", n)
+	}
+}
+
+// TestClassroomsSnapshotPacesTeamReads: the snapshot reads each class's
+// team (List teams leaves isArchived null) at Teams' rate for GET
+// /teams/{id}, so a school's worth of reads draws no 429s; unpaced, the
+// reads outrun Teams' bucket.
+func TestClassroomsSnapshotPacesTeamReads(t *testing.T) {
+	const scale, n = 5, 90
+	env := newSimEnv(t, graphsim.Options{TimeScale: scale, TeamReplicationDelay: -1, TeamProvisioningDelay: -1}, simTenant(), nil)
+	ex := NewExecutor(env.client, ExecutorOptions{TimeScale: scale})
+	classes := newClasses(t, ex, n)
+	for id, r := range executeAll(t, ex, teamCreates(classes)) {
+		if r.Status != apply.Done {
+			t.Fatalf("%s: %+v", id, r)
+		}
+	}
+	before := env.stats(t).ThrottledByKind
+	dir, err := env.client.ClassroomsSnapshotAt(context.Background(), scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teams := 0
+	for _, c := range dir.Classes {
+		if c.Team {
+			teams++
+		}
+	}
+	if teams != n {
+		t.Errorf("snapshot saw %d teams, want %d", teams, n)
+	}
+	after := env.stats(t).ThrottledByKind
+	for kind, v := range after {
+		if strings.HasPrefix(kind, "GET teams") && v-before[kind] > 2 {
+			t.Errorf("%d %s reads throttled, want them paced at Teams' rate", v-before[kind], kind)
+		}
 	}
 }
