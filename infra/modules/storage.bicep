@@ -17,6 +17,7 @@ var tables = [
   'mappings'
   'exclusions'
   'runs'
+  'runindex'
   'runlog'
   'syncstate'
   'deadletters'

@@ -15,7 +15,7 @@ import (
 
 // customerTables are the tables whose partitions start with the customer's
 // id: every row in them belongs to exactly one customer.
-var customerTables = []string{TableMappings, TableExclusions, TableRuns, TableRunLog, TableSyncState, TablePlans}
+var customerTables = []string{TableMappings, TableExclusions, TableRuns, TableRunIndex, TableRunLog, TableSyncState, TablePlans}
 
 // BlobDeleter is a Blobs that can delete; plan bodies are deleted through
 // it when no remaining plan names them.

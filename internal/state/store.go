@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +39,7 @@ const (
 
 // Tables lists every table the Store uses; infra and tests check against it.
 var Tables = []string{TableCustomers, TableProfiles, TableMappings, TableExclusions,
-	TableRuns, TableRunLog, TableSyncState, TableDeadLetters, TablePlans, TableCredentials, TableBlobs, TableAudit}
+	TableRuns, TableRunIndex, TableRunLog, TableSyncState, TableDeadLetters, TablePlans, TableCredentials, TableBlobs, TableAudit}
 
 const (
 	propData    = "Data"
@@ -394,6 +393,11 @@ func (s *Store) CreateRun(ctx context.Context, r runs.Run) (runs.Run, error) {
 	if err != nil {
 		return r, err
 	}
+	// The index row first: a run is never missing from the newest-first
+	// list, and a row whose run was never made is skipped.
+	if err := s.indexRun(ctx, r); err != nil {
+		return r, err
+	}
 	saved, err := t.Insert(ctx, e)
 	if err != nil {
 		return r, fmt.Errorf("create run %s of customer %s: %w", r.ID, r.CustomerID, err)
@@ -440,69 +444,6 @@ func (s *Store) SaveRun(ctx context.Context, r runs.Run) (runs.Run, error) {
 	}
 	r.ETag = saved.ETag
 	return r, nil
-}
-
-// ListRuns returns a customer's runs, newest first, optionally of one
-// profile, at most limit (0: all).
-func (s *Store) ListRuns(ctx context.Context, customerID, profileID string, limit int) ([]runs.Run, error) {
-	t, err := s.table(ctx, TableRuns)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := t.List(ctx, Query{PartitionKey: EncodeKey(customerID)})
-	if err != nil {
-		return nil, fmt.Errorf("list runs of customer %s: %w", customerID, err)
-	}
-	slices.Reverse(rows) // run ids are time-ordered
-	var out []runs.Run
-	for _, e := range rows {
-		var r runs.Run
-		if err := decodeData(e, &r); err != nil {
-			return nil, err
-		}
-		if profileID != "" && r.ProfileID != profileID {
-			continue
-		}
-		r.ETag = e.ETag
-		out = append(out, r)
-		if limit > 0 && len(out) == limit {
-			break
-		}
-	}
-	return out, nil
-}
-
-// ListRunsPage returns at most top of a customer's runs in the order they
-// were created (run ids are time-ordered), optionally of one profile,
-// reading only the rows of this page: after is the continuation a previous
-// page returned ("" for the first). The continuation answered is "" when
-// there is nothing more; a page of one profile may be short, since rows of
-// other profiles are read and skipped.
-func (s *Store) ListRunsPage(ctx context.Context, customerID, profileID string, top int, after string) ([]runs.Run, string, error) {
-	t, err := s.table(ctx, TableRuns)
-	if err != nil {
-		return nil, "", err
-	}
-	if top < 1 {
-		return nil, "", fmt.Errorf("list runs of customer %s: page size %d: %w", customerID, top, ErrInvalidKey)
-	}
-	rows, err := t.List(ctx, Query{PartitionKey: EncodeKey(customerID), RowKeyAfter: after, Limit: top})
-	if err != nil {
-		return nil, "", fmt.Errorf("list runs of customer %s: %w", customerID, err)
-	}
-	out := make([]runs.Run, 0, len(rows))
-	for _, e := range rows {
-		var r runs.Run
-		if err := decodeData(e, &r); err != nil {
-			return nil, "", err
-		}
-		if profileID != "" && r.ProfileID != profileID {
-			continue
-		}
-		r.ETag = e.ETag
-		out = append(out, r)
-	}
-	return out, nextAfter(rows, top), nil
 }
 
 // nextAfter is the continuation after rows, a page read with Limit top:

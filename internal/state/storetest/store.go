@@ -433,18 +433,18 @@ func testRuns(t *testing.T, s *state.Store) {
 			}
 		}
 	}
-	// Paged: each page reads top rows after the continuation, in creation
-	// order; a profile's page may come short, but walking to the end
-	// yields each of its runs once.
+	// Paged: each page reads top index rows after the continuation,
+	// newest first; a profile's page may come short, but walking to the
+	// end yields each of its runs once.
 	pages := []struct {
 		profile string
 		top     int
 		want    [][]string
 	}{
-		{"", 2, [][]string{{created[0].ID, created[1].ID}, {created[2].ID}}},
-		{"", 3, [][]string{{created[0].ID, created[1].ID, created[2].ID}, nil}},
-		{"", 5, [][]string{{created[0].ID, created[1].ID, created[2].ID}}},
-		{"p1", 1, [][]string{{created[0].ID}, nil, {created[2].ID}, nil}},
+		{"", 2, [][]string{{created[2].ID, created[1].ID}, {created[0].ID}}},
+		{"", 3, [][]string{{created[2].ID, created[1].ID, created[0].ID}, nil}},
+		{"", 5, [][]string{{created[2].ID, created[1].ID, created[0].ID}}},
+		{"p1", 1, [][]string{{created[2].ID}, nil, {created[0].ID}, nil}},
 		{"p2", 2, [][]string{{created[1].ID}, nil}},
 	}
 	for _, tc := range pages {
