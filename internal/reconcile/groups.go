@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -76,20 +75,10 @@ func groupsSnapshot(ctx context.Context, d Directory, p tenant.Profile, cache Sn
 	return dir, nil
 }
 
-// groupsCacheFormat versions the cached groups: a cache in another
-// format is not read, and the tenant is read in full.
-const groupsCacheFormat = 1
-
-type groupsCache struct {
-	Format int               `json:"format"`
-	Groups []groupplan.Group `json:"groups"`
-}
-
 // readGroups reads the tenant's groups: from the cached ones and the
 // changes since when the tenant can (a night with no change is one
-// request instead of a page per hundred groups), in full otherwise. The
-// new read is cached at once: a run that fails after it reads on from
-// there next time, its directory already holding the changes it saw.
+// request instead of a page per hundred groups), in full otherwise
+// (readCached).
 func readGroups(ctx context.Context, d Directory, cache SnapshotCache) (groupplan.Directory, error) {
 	dr, ok := d.(GroupsDeltaReader)
 	if !ok || cache == nil {
@@ -99,32 +88,11 @@ func readGroups(ctx context.Context, d Directory, cache SnapshotCache) (grouppla
 		}
 		return r.GroupsSnapshot(ctx)
 	}
-	data, cursor, found, err := cache.Load(ctx)
-	if err != nil {
-		return groupplan.Directory{}, fmt.Errorf("load cached groups: %w", err)
-	}
-	var prev groupplan.Directory
-	var c groupsCache
-	if found && json.Unmarshal(data, &c) == nil && c.Format == groupsCacheFormat {
-		prev.Groups = c.Groups
-	} else {
-		cursor = "" // nothing usable cached: read everything
-	}
-	dir, next, err := dr.GroupsSnapshotSince(ctx, prev, cursor)
-	if err != nil {
-		return dir, err
-	}
-	if next == "" {
-		return dir, nil
-	}
-	body, err := json.Marshal(groupsCache{Format: groupsCacheFormat, Groups: dir.Groups})
-	if err != nil {
-		return dir, err
-	}
-	if err := cache.Save(ctx, body, next); err != nil {
-		return dir, fmt.Errorf("cache groups: %w", err)
-	}
-	return dir, nil
+	return readCached(ctx, cache, "groups",
+		func(prev []groupplan.Group, cursor string) (groupplan.Directory, string, error) {
+			return dr.GroupsSnapshotSince(ctx, groupplan.Directory{Groups: prev}, cursor)
+		},
+		func(d groupplan.Directory) []groupplan.Group { return d.Groups })
 }
 
 func planGroups(in PlanInput[groupplan.Directory]) *plan.Plan {

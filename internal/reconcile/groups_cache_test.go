@@ -74,4 +74,16 @@ func TestGroupsSnapshotCache(t *testing.T) {
 	if d.gotCursor[2] != "" || len(d.gotPrev[2].Groups) != 0 {
 		t.Errorf("an unreadable cache gave cursor %q and %d groups, want a full read", d.gotCursor[2], len(d.gotPrev[2].Groups))
 	}
+
+	// The layout before the kinds shared one: read as the new layout it
+	// would be an empty cache with a cursor, and the delta would drop
+	// every group it does not mention.
+	d.answers = append(d.answers, groupplan.Directory{Groups: []groupplan.Group{g1}})
+	cache.data, cache.cursor = []byte(`{"format":1,"groups":[{"id":"g1"}]}`), "cursor-old"
+	if _, err := groupsSnapshot(ctx, d, prof, cache); err != nil {
+		t.Fatal(err)
+	}
+	if d.gotCursor[3] != "" || len(d.gotPrev[3].Groups) != 0 {
+		t.Errorf("a cache of the old layout gave cursor %q and %d groups, want a full read", d.gotCursor[3], len(d.gotPrev[3].Groups))
+	}
 }
