@@ -57,14 +57,20 @@ func (s *Store) ListRunsPage(ctx context.Context, customerID, profileID string, 
 	if top < 1 {
 		return nil, "", fmt.Errorf("list runs of customer %s: page size %d: %w", customerID, top, ErrInvalidKey)
 	}
-	if err := s.backfillRunIndex(ctx, customerID); err != nil {
-		return nil, "", err
-	}
 	t, err := s.table(ctx, TableRunIndex)
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := t.List(ctx, Query{PartitionKey: EncodeKey(customerID), RowKeyAfter: after, Limit: top})
+	q := Query{PartitionKey: EncodeKey(customerID), RowKeyAfter: after, Limit: top}
+	rows, err := t.List(ctx, q)
+	if err == nil && len(rows) == 0 && after == "" {
+		// An empty index may be a history from before it: index that,
+		// once, and look again.
+		var indexed bool
+		if indexed, err = s.backfillRunIndex(ctx, customerID); err == nil && indexed {
+			rows, err = t.List(ctx, q)
+		}
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("list runs of customer %s: %w", customerID, err)
 	}
@@ -135,32 +141,25 @@ func (s *Store) allRuns(ctx context.Context, customerID, profileID string) ([]ru
 }
 
 // backfillRunIndex indexes the runs of a customer whose history predates
-// the index (its partition is empty while TableRuns has runs), once.
-func (s *Store) backfillRunIndex(ctx context.Context, customerID string) error {
-	idx, err := s.table(ctx, TableRunIndex)
-	if err != nil {
-		return err
-	}
-	some, err := idx.List(ctx, Query{PartitionKey: EncodeKey(customerID), Limit: 1})
-	if err != nil || len(some) > 0 {
-		return err
-	}
+// the index (called when its index partition is empty), reporting whether
+// there were any.
+func (s *Store) backfillRunIndex(ctx context.Context, customerID string) (bool, error) {
 	t, err := s.table(ctx, TableRuns)
 	if err != nil {
-		return err
+		return false, err
 	}
 	rows, err := t.List(ctx, Query{PartitionKey: EncodeKey(customerID)})
 	if err != nil {
-		return fmt.Errorf("list runs of customer %s: %w", customerID, err)
+		return false, err
 	}
 	for _, e := range rows {
 		var r runs.Run
 		if err := decodeData(e, &r); err != nil {
-			return err
+			return false, err
 		}
 		if err := s.indexRun(ctx, r); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return len(rows) > 0, nil
 }
