@@ -69,7 +69,7 @@ func BenchmarkTrustSimulate(b *testing.B) {
 	for _, schools := range trustSchools {
 		cases = append(cases, trustCase{schools: schools})
 	}
-	tables, blobs := os.Getenv("ROSTERSYNC_TEST_TABLES"), os.Getenv(blobtest.Env)
+	tables, blobs := os.Getenv(blobtest.TablesEnv), os.Getenv(blobtest.Env)
 	if tables != "" && blobs != "" {
 		cases = append(cases, trustCase{schools: trustSchools[0], azurite: true})
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -141,22 +140,6 @@ func TestConstructors(t *testing.T) {
 	}
 }
 
-// tablesConnection is the Azurite table service the plan contract keeps
-// its headers and journal in, as production does.
-func tablesConnection(t *testing.T) string {
-	t.Helper()
-	if cs := os.Getenv("ROSTERSYNC_TEST_TABLES"); cs != "" {
-		return cs
-	}
-	const how = "ROSTERSYNC_TEST_TABLES is not set: run `make test` (it starts Azurite), or " +
-		"`scripts/azurite.sh run go test ./internal/state/blobstore/`"
-	if os.Getenv("CI") != "" || os.Getenv("ROSTERSYNC_REQUIRE_AZURITE") == "1" {
-		t.Fatal(how + " (CI or ROSTERSYNC_REQUIRE_AZURITE=1 is set, so the Table Storage tests must run)")
-	}
-	t.Skip(how)
-	return ""
-}
-
 // productionBackend is production's arrangement on Azurite: tables in
 // Table Storage (a fresh prefix), plan bodies in a fresh container.
 func productionBackend(t *testing.T) (state.Backend, *blobstore.Account, string) {
@@ -172,7 +155,7 @@ func productionBackend(t *testing.T) (state.Backend, *blobstore.Account, string)
 	for range 10 {
 		prefix = append(prefix, alnum[rand.IntN(len(alnum))])
 	}
-	tables, err := tablestore.FromConnectionString(tablesConnection(t), tablestore.Options{TablePrefix: string(prefix)})
+	tables, err := tablestore.FromConnectionString(blobtest.TablesConnectionString(t), tablestore.Options{TablePrefix: string(prefix)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,27 +15,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
 	"github.com/rostersync/rostersync/internal/state"
+	"github.com/rostersync/rostersync/internal/state/blobstore/blobtest"
 	"github.com/rostersync/rostersync/internal/state/storetest"
 	"github.com/rostersync/rostersync/internal/state/tablestore"
 )
-
-// connectionString returns the storage account the tests use: Azurite,
-// started by `make test` (scripts/azurite.sh). Without it the tests skip
-// locally but fail in CI, where skipping would hide that they never ran.
-func connectionString(t *testing.T) string {
-	t.Helper()
-	cs := os.Getenv("ROSTERSYNC_TEST_TABLES")
-	if cs != "" {
-		return cs
-	}
-	const how = "ROSTERSYNC_TEST_TABLES is not set: run `make test` (it starts Azurite), or " +
-		"`scripts/azurite.sh run go test ./internal/state/tablestore/`"
-	if os.Getenv("CI") != "" || os.Getenv("ROSTERSYNC_REQUIRE_AZURITE") == "1" {
-		t.Fatal(how + " (CI or ROSTERSYNC_REQUIRE_AZURITE=1 is set, so the Table Storage tests must run)")
-	}
-	t.Skip(how)
-	return ""
-}
 
 // newBackend returns a backend whose tables carry a random prefix, so that
 // tests sharing one Azurite never see each other's rows, and deletes its
@@ -65,7 +47,7 @@ func newBackend(t *testing.T, cs string, opts tablestore.Options) *tablestore.Ba
 }
 
 func TestContract(t *testing.T) {
-	cs := connectionString(t)
+	cs := blobtest.TablesConnectionString(t)
 	storetest.Run(t, func(t *testing.T) state.Backend { return newBackend(t, cs, tablestore.Options{}) })
 }
 
@@ -81,7 +63,7 @@ func (c *countRequests) Do(req *policy.Request) (*http.Response, error) {
 // TestInvalidInputSendsNothing proves that the checks run before any
 // request: Azurite would accept some of these, Azure would not.
 func TestInvalidInputSendsNothing(t *testing.T) {
-	cs := connectionString(t)
+	cs := blobtest.TablesConnectionString(t)
 	ctx := t.Context()
 	counter := &countRequests{}
 	b := newBackend(t, cs, tablestore.Options{Client: &aztables.ClientOptions{
@@ -135,7 +117,7 @@ func TestInvalidInputSendsNothing(t *testing.T) {
 // the sentinel, the service's code, the index of the failed operation, and
 // the SDK's error underneath.
 func TestTransactionFailureDetails(t *testing.T) {
-	cs := connectionString(t)
+	cs := blobtest.TablesConnectionString(t)
 	ctx := t.Context()
 	tb, err := newBackend(t, cs, tablestore.Options{}).Table(ctx, "txdetails")
 	if err != nil {

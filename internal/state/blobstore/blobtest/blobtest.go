@@ -1,6 +1,7 @@
-// Package blobtest gives tests a Blob Storage account: Azurite's blob
-// service, started by `make test` (scripts/azurite.sh), which exports its
-// connection string as ROSTERSYNC_TEST_BLOBS.
+// Package blobtest gives tests Azurite's accounts: its blob and table
+// services, started by `make test` (scripts/azurite.sh), which exports
+// their connection strings as ROSTERSYNC_TEST_BLOBS and
+// ROSTERSYNC_TEST_TABLES.
 package blobtest
 
 import (
@@ -16,19 +17,35 @@ import (
 // Env is the variable holding the test account's connection string.
 const Env = "ROSTERSYNC_TEST_BLOBS"
 
-// ConnectionString returns the blob account the tests use. Without it
-// the tests skip locally but fail in CI (or with
-// ROSTERSYNC_REQUIRE_AZURITE=1), where skipping would hide that they never
-// ran.
+// TablesEnv is the variable holding Azurite's table service connection
+// string, which scripts/azurite.sh exports beside Env.
+const TablesEnv = "ROSTERSYNC_TEST_TABLES"
+
+// ConnectionString returns the blob account the tests use.
 func ConnectionString(t testing.TB) string {
 	t.Helper()
-	if cs := os.Getenv(Env); cs != "" {
+	return Azurite(t, Env, "Blob Storage")
+}
+
+// TablesConnectionString returns the Table Storage account the tests use.
+func TablesConnectionString(t testing.TB) string {
+	t.Helper()
+	return Azurite(t, TablesEnv, "Table Storage")
+}
+
+// Azurite returns the connection string in env, for the tests of service.
+// Without it the tests skip locally but fail in CI (or with
+// ROSTERSYNC_REQUIRE_AZURITE=1), where skipping would hide that they never
+// ran.
+func Azurite(t testing.TB, env, service string) string {
+	t.Helper()
+	if cs := os.Getenv(env); cs != "" {
 		return cs
 	}
-	const how = Env + " is not set: run `make test` (it starts Azurite), or " +
+	how := env + " is not set: run `make test` (it starts Azurite), or " +
 		"`scripts/azurite.sh run go test ./internal/state/... ./internal/reconcile/...`"
 	if os.Getenv("CI") != "" || os.Getenv("ROSTERSYNC_REQUIRE_AZURITE") == "1" {
-		t.Fatal(how + " (CI or ROSTERSYNC_REQUIRE_AZURITE=1 is set, so the Blob Storage tests must run)")
+		t.Fatal(how + " (CI or ROSTERSYNC_REQUIRE_AZURITE=1 is set, so the " + service + " tests must run)")
 	}
 	t.Skip(how)
 	return ""
