@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -29,15 +28,6 @@ func (c *Client) GroupsSnapshot(ctx context.Context) (groupplan.Directory, error
 	return dir, err
 }
 
-// groupsCursor is the opaque cursor GroupsSnapshotSince returns: the
-// round's deltaLink and the query it was made with, since a deltaLink
-// carries its $select in the token and a cached directory read with an
-// older query lacks what a newer one selects.
-type groupsCursor struct {
-	Query     string `json:"q"`
-	DeltaLink string `json:"link"`
-}
-
 // GroupsSnapshotSince reads the tenant as GroupsSnapshot does, from a
 // previous read: given the directory it returned and its cursor, it GETs
 // the round's deltaLink and applies the changes since — groups added,
@@ -46,66 +36,27 @@ type groupsCursor struct {
 // directory delta tokens last 7 days) or one it cannot use, it reads the
 // whole tenant. It returns the directory and the cursor of the next read.
 func (c *Client) GroupsSnapshotSince(ctx context.Context, prev groupplan.Directory, cursor string) (groupplan.Directory, string, error) {
-	if link, ok := c.usableGroupsCursor(cursor); ok {
+	if link, ok := c.usableCursor(cursor, groupsSnapshotQuery, "/groups/delta"); ok {
 		dir, next, err := c.groupsDelta(ctx, prev, link, true)
-		if !errors.Is(err, errGroupsResync) {
+		if !errors.Is(err, errResync) {
 			return dir, next, err
 		}
 	}
 	return c.groupsDelta(ctx, groupplan.Directory{}, c.adapter.GetBaseUrl()+"/groups/delta?"+groupsSnapshotQuery, false)
 }
 
-// usableGroupsCursor returns the cursor's deltaLink when it was made with
-// today's query against this client's Graph.
-func (c *Client) usableGroupsCursor(cursor string) (string, bool) {
-	var gc groupsCursor
-	if cursor == "" || json.Unmarshal([]byte(cursor), &gc) != nil || gc.Query != groupsSnapshotQuery {
-		return "", false
-	}
-	return gc.DeltaLink, strings.HasPrefix(gc.DeltaLink, c.adapter.GetBaseUrl()+"/groups/delta?")
-}
-
-// errGroupsResync: the delta round from a stored link cannot go on; read
-// the whole tenant instead.
-var errGroupsResync = errors.New("groups delta must start again")
-
 // groupsDelta pages a groups/delta round from first, applying its items
 // to prev, and returns the result with the round's cursor. An incremental
-// round (from a stored deltaLink) that cannot go on says errGroupsResync.
+// round (from a stored deltaLink) that cannot go on says errResync.
 func (c *Client) groupsDelta(ctx context.Context, prev groupplan.Directory, first string, incremental bool) (groupplan.Directory, string, error) {
 	byID := make(map[string]*groupplan.Group, len(prev.Groups))
 	for _, g := range prev.Groups {
 		g.Members, g.Owners = slices.Clone(g.Members), slices.Clone(g.Owners)
 		byID[strings.ToLower(g.ID)] = &g
 	}
-	next, deltaLink := first, ""
-	for pages := 0; next != ""; pages++ {
-		if pages > 100000 {
-			return groupplan.Directory{}, "", fmt.Errorf("snapshot of tenant %s groups: too many pages", c.tenantID)
-		}
-		var page struct {
-			Value     []json.RawMessage `json:"value"`
-			NextLink  string            `json:"@odata.nextLink"`
-			DeltaLink string            `json:"@odata.deltaLink"`
-		}
-		status, err := c.getJSONStatus(ctx, next, &page)
-		if err != nil {
-			if incremental && (status == http.StatusGone || status/100 == 2) {
-				// Gone: the token expired; 2xx: the page would not decode.
-				// Either way only a full read is sure.
-				return groupplan.Directory{}, "", fmt.Errorf("%w: %w", errGroupsResync, err)
-			}
-			return groupplan.Directory{}, "", fmt.Errorf("snapshot of tenant %s: groups delta: %w", c.tenantID, err)
-		}
-		for _, raw := range page.Value {
-			if err := mergeGroup(byID, raw); err != nil {
-				if incremental {
-					return groupplan.Directory{}, "", fmt.Errorf("%w: %w", errGroupsResync, err)
-				}
-				return groupplan.Directory{}, "", fmt.Errorf("snapshot of tenant %s: %w", c.tenantID, err)
-			}
-		}
-		next, deltaLink = page.NextLink, page.DeltaLink
+	deltaLink, err := c.deltaRound(ctx, "groups", first, incremental, func(raw json.RawMessage) error { return mergeGroup(byID, raw) })
+	if err != nil {
+		return groupplan.Directory{}, "", err
 	}
 	out := groupplan.Directory{Groups: make([]groupplan.Group, 0, len(byID))}
 	for _, g := range byID {
@@ -115,12 +66,7 @@ func (c *Client) groupsDelta(ctx context.Context, prev groupplan.Directory, firs
 		out.Groups = append(out.Groups, *g)
 	}
 	slices.SortFunc(out.Groups, func(a, b groupplan.Group) int { return strings.Compare(a.ID, b.ID) })
-	var cursor string
-	if deltaLink != "" {
-		b, _ := json.Marshal(groupsCursor{Query: groupsSnapshotQuery, DeltaLink: deltaLink})
-		cursor = string(b)
-	}
-	return out, cursor, nil
+	return out, deltaCursor{Query: groupsSnapshotQuery, DeltaLink: deltaLink}.encode(), nil
 }
 
 // deltaGroup is one group of a groups/delta page.

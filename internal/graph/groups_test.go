@@ -226,7 +226,7 @@ func TestGroupsSnapshotSince(t *testing.T) {
 	// A cursor of a query that selected less reads everything again, as
 	// does one past its 7 days (a stale directory passed in shows which).
 	stale := groupplan.Directory{Groups: []groupplan.Group{{ID: "gone"}}}
-	otherQuery, _ := json.Marshal(groupsCursor{Query: "$select=id", DeltaLink: env.client.adapter.GetBaseUrl() + "/groups/delta?$deltatoken=x"})
+	otherQuery, _ := json.Marshal(deltaCursor{Query: "$select=id", DeltaLink: env.client.adapter.GetBaseUrl() + "/groups/delta?$deltatoken=x"})
 	fake.Advance(8 * 24 * time.Hour)
 	for name, c := range map[string]string{"other query": string(otherQuery), "expired": cursor3} {
 		got, next, err := env.client.GroupsSnapshotSince(ctx, stale, c)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -16,18 +15,6 @@ import (
 // usersDeltaQuery is the $select of users/delta: the snapshot's own, so a
 // round tracks exactly what the planner reads.
 var usersDeltaQuery = "$select=" + strings.Join(snapshotSelect, ",")
-
-// usersCursor is the opaque cursor UsersSnapshotSince returns: the
-// round's deltaLink and the query it was made with (a deltaLink carries
-// its $select in the token).
-type usersCursor struct {
-	Query     string `json:"q"`
-	DeltaLink string `json:"link"`
-}
-
-// errUsersResync: the delta round from a stored link cannot go on; read
-// the whole tenant instead.
-var errUsersResync = errors.New("users delta must start again")
 
 // UsersSnapshotSince reads the tenant as Snapshot does, from a previous
 // read: given the directory it returned and its cursor, it GETs the
@@ -59,9 +46,9 @@ func (c *Client) UsersSnapshotSince(ctx context.Context, prev userplan.Directory
 }
 
 func (c *Client) usersSince(ctx context.Context, prev []userplan.Account, cursor string) ([]userplan.Account, string, error) {
-	if link, ok := c.usableUsersCursor(cursor); ok {
+	if link, ok := c.usableCursor(cursor, usersDeltaQuery, "/users/delta"); ok {
 		accounts, next, err := c.usersDelta(ctx, prev, link, true)
-		if !errors.Is(err, errUsersResync) {
+		if !errors.Is(err, errResync) {
 			return accounts, next, err
 		}
 	}
@@ -77,20 +64,10 @@ func (c *Client) usersSince(ctx context.Context, prev []userplan.Account, cursor
 	return accounts, next, nil
 }
 
-// usableUsersCursor returns the cursor's deltaLink when it was made with
-// today's query against this client's Graph.
-func (c *Client) usableUsersCursor(cursor string) (string, bool) {
-	var uc usersCursor
-	if cursor == "" || json.Unmarshal([]byte(cursor), &uc) != nil || uc.Query != usersDeltaQuery {
-		return "", false
-	}
-	return uc.DeltaLink, strings.HasPrefix(uc.DeltaLink, c.adapter.GetBaseUrl()+"/users/delta?")
-}
-
 // usersDelta pages a users/delta round from first, applying its items to
 // prev (left untouched), and returns the accounts, sorted by id as
 // Snapshot sorts them, with the round's cursor. An incremental round that
-// cannot go on says errUsersResync.
+// cannot go on says errResync.
 func (c *Client) usersDelta(ctx context.Context, prev []userplan.Account, first string, incremental bool) ([]userplan.Account, string, error) {
 	byID := make(map[string]*userplan.Account, len(prev))
 	for _, a := range prev {
@@ -104,45 +81,16 @@ func (c *Client) usersDelta(ctx context.Context, prev []userplan.Account, first 
 		}
 		byID[strings.ToLower(a.ID)] = &a
 	}
-	next, deltaLink := first, ""
-	for pages := 0; next != ""; pages++ {
-		if pages > 100000 {
-			return nil, "", fmt.Errorf("snapshot of tenant %s users: too many pages", c.tenantID)
-		}
-		var page struct {
-			Value     []json.RawMessage `json:"value"`
-			NextLink  string            `json:"@odata.nextLink"`
-			DeltaLink string            `json:"@odata.deltaLink"`
-		}
-		status, err := c.getJSONStatus(ctx, next, &page)
-		if err != nil {
-			if incremental && (status == http.StatusGone || status/100 == 2) {
-				// Gone: the token expired; 2xx: the page would not decode.
-				return nil, "", fmt.Errorf("%w: %w", errUsersResync, err)
-			}
-			return nil, "", fmt.Errorf("snapshot of tenant %s: users delta: %w", c.tenantID, err)
-		}
-		for _, raw := range page.Value {
-			if err := mergeUser(byID, raw); err != nil {
-				if incremental {
-					return nil, "", fmt.Errorf("%w: %w", errUsersResync, err)
-				}
-				return nil, "", fmt.Errorf("snapshot of tenant %s: %w", c.tenantID, err)
-			}
-		}
-		next, deltaLink = page.NextLink, page.DeltaLink
+	deltaLink, err := c.deltaRound(ctx, "users", first, incremental, func(raw json.RawMessage) error { return mergeUser(byID, raw) })
+	if err != nil {
+		return nil, "", err
 	}
 	out := make([]userplan.Account, 0, len(byID))
 	for _, a := range byID {
 		out = append(out, *a)
 	}
 	slices.SortFunc(out, func(a, b userplan.Account) int { return strings.Compare(a.ID, b.ID) })
-	var cursor string
-	if deltaLink != "" {
-		b, _ := json.Marshal(usersCursor{Query: usersDeltaQuery, DeltaLink: deltaLink})
-		cursor = string(b)
-	}
-	return out, cursor, nil
+	return out, deltaCursor{Query: usersDeltaQuery, DeltaLink: deltaLink}.encode(), nil
 }
 
 // mergeUser applies one users/delta item: a removed user goes; any other

@@ -96,7 +96,7 @@ func TestUsersSnapshotSince(t *testing.T) {
 	// A cursor of another query reads everything again, as does one past
 	// its 7 days (a stale directory passed in shows which).
 	stale := userplan.Directory{Accounts: []userplan.Account{{ID: "gone"}}}
-	otherQuery, _ := json.Marshal(usersCursor{Query: "$select=id", DeltaLink: env.client.adapter.GetBaseUrl() + "/users/delta?$deltatoken=x"})
+	otherQuery, _ := json.Marshal(deltaCursor{Query: "$select=id", DeltaLink: env.client.adapter.GetBaseUrl() + "/users/delta?$deltatoken=x"})
 	fake.Advance(8 * 24 * time.Hour)
 	for name, c := range map[string]string{"other query": string(otherQuery), "expired": cursor3} {
 		got, next, err := env.client.UsersSnapshotSince(ctx, stale, c)
