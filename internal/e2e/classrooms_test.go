@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -85,28 +84,7 @@ type classState struct {
 // class not linked, and a linked group that is not an education class.
 func (e *env) tenantClasses() map[string]classState {
 	e.t.Helper()
-	ctx := context.Background()
-	userLinks, _ := e.store.ListMappings(ctx, customer.ID, reconcile.MappingUser)
-	person := map[string]string{}
-	for _, l := range userLinks {
-		person[strings.ToLower(l.TargetID)] = l.SourceID
-	}
-	classLinks, _ := e.store.ListMappings(ctx, customer.ID, reconcile.MappingClass)
-	key := map[string]string{}
-	for _, l := range classLinks {
-		if l.TargetID != "" {
-			key[strings.ToLower(l.TargetID)] = l.SourceID
-		}
-	}
-	persons := func(v any) []string {
-		ids, _ := v.([]string)
-		out := make([]string, 0, len(ids))
-		for _, id := range ids {
-			out = append(out, person[strings.ToLower(id)])
-		}
-		slices.Sort(out)
-		return out
-	}
+	people, key := e.linkedSources(reconcile.MappingUser), e.linkedSources(reconcile.MappingClass)
 	ts, _ := e.sim.ExportTenant(tenantID)
 	out := map[string]classState{}
 	nicks := map[string]bool{}
@@ -128,7 +106,7 @@ func (e *env) tenantClasses() map[string]classState {
 			e.t.Errorf("class %s (%s) is in the tenant but not linked", id, nick)
 			continue
 		}
-		c := classState{id: id, name: fmt.Sprint(g["displayName"]), nick: nick, teachers: persons(g["owners"]), members: persons(g["members"])}
+		c := classState{id: id, name: fmt.Sprint(g["displayName"]), nick: nick, teachers: sourcedIDs(people, g["owners"]), members: sourcedIDs(people, g["members"])}
 		if tm, ok := g["team"].(map[string]any); ok {
 			c.team, c.archived = true, tm["isArchived"] == true
 		}

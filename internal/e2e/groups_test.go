@@ -50,13 +50,8 @@ func (e *env) usersThenGroups(r *roster.Roster, prof tenant.Profile) (users, gro
 	users = e.syncEntity(e.users(r), in)
 	in.Job.Entity, in.Job.Step, in.Job.Cursor = tenant.EntityGroups, 0, ""
 	groups = e.syncEntity(e.groups(r), in)
-	for _, counts := range []map[string]int{users, groups} {
-		for k, n := range counts {
-			if strings.HasPrefix(k, "failed.") && n > 0 {
-				e.t.Errorf("a night of users then groups failed %d changes (%s): %v", n, k, counts)
-			}
-		}
-	}
+	noFailures(e.t, "users", users)
+	noFailures(e.t, "groups", groups)
 	return users, groups
 }
 
@@ -69,17 +64,7 @@ type groupState struct {
 
 func (e *env) tenantGroups() map[string]groupState {
 	e.t.Helper()
-	ctx := context.Background()
-	userLinks, _ := e.store.ListMappings(ctx, customer.ID, reconcile.MappingUser)
-	person := map[string]string{}
-	for _, l := range userLinks {
-		person[strings.ToLower(l.TargetID)] = l.SourceID
-	}
-	groupLinks, _ := e.store.ListMappings(ctx, customer.ID, reconcile.MappingGroup)
-	key := map[string]string{}
-	for _, l := range groupLinks {
-		key[strings.ToLower(l.TargetID)] = l.SourceID
-	}
+	people, key := e.linkedSources(reconcile.MappingUser), e.linkedSources(reconcile.MappingGroup)
 	ts, _ := e.sim.ExportTenant(tenantID)
 	out := map[string]groupState{}
 	nicks := map[string]bool{}
@@ -95,17 +80,37 @@ func (e *env) tenantGroups() map[string]groupState {
 			e.t.Errorf("group %s (%s) is in the tenant but not linked", id, nick)
 			continue
 		}
-		persons := func(v any) []string {
-			var out []string
-			ids, _ := v.([]string)
-			for _, m := range ids {
-				out = append(out, person[strings.ToLower(m)])
-			}
-			slices.Sort(out)
-			return out
-		}
-		out[k] = groupState{id: id, name: fmt.Sprint(g["displayName"]), owners: persons(g["owners"]), members: persons(g["members"])}
+		out[k] = groupState{id: id, name: fmt.Sprint(g["displayName"]), owners: sourcedIDs(people, g["owners"]), members: sourcedIDs(people, g["members"])}
 	}
+	return out
+}
+
+// linkedSources maps the object ids (lower case) of kind's links to their
+// sourcedIds.
+func (e *env) linkedSources(kind string) map[string]string {
+	e.t.Helper()
+	links, err := e.store.ListMappings(context.Background(), customer.ID, kind)
+	if err != nil {
+		e.t.Fatalf("links of %s: %v", kind, err)
+	}
+	out := make(map[string]string, len(links))
+	for _, l := range links {
+		if l.TargetID != "" {
+			out[strings.ToLower(l.TargetID)] = l.SourceID
+		}
+	}
+	return out
+}
+
+// sourcedIDs turns a list of the simulator's object ids into the linked
+// sourcedIds, sorted.
+func sourcedIDs(linked map[string]string, ids any) []string {
+	list, _ := ids.([]string)
+	out := make([]string, 0, len(list))
+	for _, id := range list {
+		out = append(out, linked[strings.ToLower(id)])
+	}
+	slices.Sort(out)
 	return out
 }
 
