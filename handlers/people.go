@@ -95,7 +95,12 @@ func (a *API) personStatus(w http.ResponseWriter, r *http.Request) {
 		out.Excluded = &Exclusion{Entity: tenant.EntityUsers, SourcedID: source, Reason: xs[i].Reason}
 		out.State = personExcluded
 	}
-	runID, err := a.latestRun(ctx, customer, tenant.EntityUsers)
+	profiles, err := a.store.ListProfiles(ctx, customer)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	runID, err := a.latestRun(ctx, customer, profiles, tenant.EntityUsers)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -120,7 +125,7 @@ func (a *API) personStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if out.Account != nil {
-		ms, err := a.personMemberships(ctx, customer, out.Account.ObjectID)
+		ms, err := a.personMemberships(ctx, customer, profiles, out.Account.ObjectID)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -132,13 +137,9 @@ func (a *API) personStatus(w http.ResponseWriter, r *http.Request) {
 
 // latestRun is the run that last planned entity for any of the customer's
 // profiles ("" when none did).
-func (a *API) latestRun(ctx context.Context, customer, entity string) (string, error) {
-	ps, err := a.store.ListProfiles(ctx, customer)
-	if err != nil {
-		return "", err
-	}
+func (a *API) latestRun(ctx context.Context, customer string, profiles []tenant.Profile, entity string) (string, error) {
 	var best state.SyncState
-	for _, p := range ps {
+	for _, p := range profiles {
 		st, err := a.store.GetSyncState(ctx, customer, p.ID, entity)
 		switch {
 		case errors.Is(err, state.ErrNotFound):
@@ -156,13 +157,13 @@ func (a *API) latestRun(ctx context.Context, customer, entity string) (string, e
 // personMemberships reads, for every kind whose objects hold people, its
 // latest plan's changes touching the account. A kind switched off or not
 // yet run adds nothing.
-func (a *API) personMemberships(ctx context.Context, customer, account string) ([]PersonMembership, error) {
+func (a *API) personMemberships(ctx context.Context, customer string, profiles []tenant.Profile, account string) ([]PersonMembership, error) {
 	out := []PersonMembership{}
 	for _, e := range a.entities.Entities() {
 		if e.Memberships == nil {
 			continue
 		}
-		runID, err := a.latestRun(ctx, customer, e.Name)
+		runID, err := a.latestRun(ctx, customer, profiles, e.Name)
 		if err != nil {
 			return nil, err
 		}
