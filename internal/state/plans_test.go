@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -31,7 +32,7 @@ func TestPlanBodyStreamsMarshalBytes(t *testing.T) {
 	base := plan.Plan{FormatVersion: plan.FormatVersion, CustomerID: `c"changes":null`, RunID: "r1", Entity: "users",
 		CreatedAt: time.Date(2026, 9, 1, 2, 0, 0, 0, time.UTC), Matched: 3,
 		Unsynced: []plan.Unsynced{{Key: "stu-x", Detail: `"changes":null`}}, Errors: []string{"e"}}
-	for _, n := range []int{0, 1, planChunk - 1, planChunk, planChunk + 1, 3*planChunk + 17} {
+	for _, n := range []int{0, 1, planChunk - 1, planChunk, planChunk + 1, 3*planChunk + 17, (2*planBuffers+1)*planChunk + 3} {
 		for _, nilChanges := range []bool{false, true} {
 			p := base
 			p.Changes = changes(n)
@@ -65,6 +66,34 @@ func TestPlanBodyStreamsMarshalBytes(t *testing.T) {
 			if !bytes.Equal(raw, want) || digest != hex.EncodeToString(sum[:]) {
 				t.Fatalf("%d changes: gzipped body or digest is not that of json.Marshal", n)
 			}
+		}
+	}
+}
+
+// failAfter accepts n writes, then fails every write.
+type failAfter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failAfter) Write(b []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errDiskFull
+	}
+	f.n--
+	return len(b), nil
+}
+
+// TestPlanBodyWriteFailure: a writer that fails part way through a plan
+// many chunks long ends the stream with its error, wherever it fails,
+// rather than hanging the encoder or reporting success.
+func TestPlanBodyWriteFailure(t *testing.T) {
+	p := plan.Plan{FormatVersion: plan.FormatVersion, RunID: "r1", Entity: "users"}
+	for i := range (2*planBuffers + 3) * planChunk {
+		p.Changes = append(p.Changes, plan.Change{Kind: "user", Key: fmt.Sprintf("stu-%05d", i), Action: plan.Create})
+	}
+	for _, okWrites := range []int{0, 1, 2, planBuffers, 2*planBuffers + 3} {
+		if err := writePlanJSON(&failAfter{n: okWrites}, &p); !errors.Is(err, errDiskFull) {
+			t.Errorf("writer failing after %d writes: got %v, want %v", okWrites, err, errDiskFull)
 		}
 	}
 }
