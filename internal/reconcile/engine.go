@@ -413,10 +413,12 @@ func (e *Engine[S]) apply(ctx context.Context, in pipeline.EntityInput) (pipelin
 // planProgress is where the entity stands once planned: its plan's
 // operations, none done (a simulation ends there), and none written.
 func (e *Engine[S]) planProgress(p *plan.Plan) *pipeline.StepProgress {
-	sp := pipeline.StepProgress{Total: apply.CountOps(e.Kind.Expand, p.Changes)}
+	var sp pipeline.StepProgress
 	for _, c := range p.Changes {
+		n := len(e.Kind.Expand(c, ""))
+		sp.Total += n
 		if c.Held {
-			sp.Held += len(e.Kind.Expand(c, ""))
+			sp.Held += n
 		}
 	}
 	return &sp

@@ -19,16 +19,18 @@ func Expand(c plan.Change, created string) []apply.Op {
 		target = created
 	}
 	id := func(suffix string) string { return string(c.Kind) + ":" + c.Key + "#" + suffix }
+	idOf := func(what, x string) string { return string(c.Kind) + ":" + c.Key + "#" + what + ":" + x }
 	var ops []apply.Op
 	switch c.Action {
 	case plan.Create:
 		upn := c.After["userPrincipalName"]
+		ops = make([]apply.Op, 0, 1+len(pl.Licenses)+len(pl.Groups))
 		ops = append(ops, apply.Op{ID: id("create"), Kind: apply.OpCreateUser, Key: upn, Props: c.After, TargetID: target, SecretKind: pl.Password})
 		for _, sku := range pl.Licenses {
-			ops = append(ops, apply.Op{ID: id("license:" + sku), Kind: apply.OpAssignLicense, Props: map[string]string{"skuId": sku}, TargetID: target})
+			ops = append(ops, apply.Op{ID: idOf("license", sku), Kind: apply.OpAssignLicense, Props: map[string]string{"skuId": sku}, TargetID: target})
 		}
 		for _, g := range pl.Groups {
-			ops = append(ops, apply.Op{ID: id("group:" + g), Kind: apply.OpAddMember, Ref: g, TargetID: target})
+			ops = append(ops, apply.Op{ID: idOf("group", g), Kind: apply.OpAddMember, Ref: g, TargetID: target})
 		}
 	case plan.Update, plan.Link:
 		if len(c.After) > 0 {
