@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -437,5 +438,48 @@ func TestManifestWithoutOptionalRow(t *testing.T) {
 	}
 	if _, err := Read(context.Background(), m, &ReadOptions{Strict: true}); !errors.Is(err, ErrManifest) {
 		t.Errorf("strict Read error = %v, want ErrManifest", err)
+	}
+}
+
+// TestErrorsInFileOrder: errors come in the order the files are read
+// (users, enrolments, demographics), each file's in line order, however
+// the files are spread over goroutines; once the cap is reached, later
+// files add nothing, as though never read.
+func TestErrorsInFileOrder(t *testing.T) {
+	m := loadDir(t, sampleDir)
+	// Three rows with a field too few in each file: structural errors,
+	// reported as found rather than quarantined.
+	truncate := func(file string, fields int) {
+		rows := strings.Repeat(strings.Repeat(",", fields-2)+"\n", 3)
+		m[file] = &fstest.MapFile{Data: append(slices.Clone(m[file].Data), rows...)}
+	}
+	truncate("users.csv", 19)
+	truncate("enrollments.csv", 10)
+	truncate("demographics.csv", 16)
+	order := []string{"users.csv", "users.csv", "users.csv", "enrollments.csv", "enrollments.csv", "enrollments.csv",
+		"demographics.csv", "demographics.csv", "demographics.csv"}
+	for _, tt := range []struct {
+		cap, total int // total: the problems counted, shown or not
+	}{
+		{cap: 1, total: 3}, {cap: 3, total: 3}, {cap: 4, total: 6}, {cap: 6, total: 6}, {cap: 7, total: 9}, {cap: 9, total: 9}, {cap: 100, total: 9},
+	} {
+		_, err := Read(context.Background(), m, &ReadOptions{ValidateOptions: ValidateOptions{MaxErrors: tt.cap}})
+		var list *ErrorList
+		if !errors.As(err, &list) {
+			t.Fatalf("cap %d: Read error = %v, want *ErrorList", tt.cap, err)
+		}
+		var files []string
+		for i, e := range list.Errs {
+			files = append(files, e.File)
+			if !errors.Is(e, ErrFieldCount) {
+				t.Errorf("cap %d: error %d is %v, want %v", tt.cap, i, e, ErrFieldCount)
+			}
+			if i > 0 && e.File == list.Errs[i-1].File && e.Line <= list.Errs[i-1].Line {
+				t.Errorf("cap %d: %s line %d reported after line %d", tt.cap, e.File, e.Line, list.Errs[i-1].Line)
+			}
+		}
+		if want := order[:min(tt.cap, len(order))]; !slices.Equal(files, want) || list.Total != tt.total {
+			t.Errorf("cap %d: errors in %v, total %d; want %v, total %d", tt.cap, files, list.Total, want, tt.total)
+		}
 	}
 }
