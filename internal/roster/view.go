@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -24,8 +25,10 @@ type View struct {
 	classes []*Class
 	// Enrolment indexes into r.Enrollments, in SourcedID order, for the
 	// current enrolments in the session's classes.
-	byPerson map[string][]int
-	byClass  map[string][]int
+	// int32 halves the lists a trust's million enrolments make; NewView
+	// refuses a roster with more enrolments than int32 counts.
+	byPerson map[string][]int32
+	byClass  map[string][]int32
 }
 
 // NewView returns the view of session as of the date on. A zero on counts
@@ -42,12 +45,15 @@ func NewView(r *Roster, session string, on Date) (*View, error) {
 	if s == nil {
 		return nil, fmt.Errorf("view of session %q: %w", session, ErrUnknownSession)
 	}
+	if len(r.Enrollments) > math.MaxInt32 {
+		return nil, fmt.Errorf("view of session %q: %d enrolments, more than one view indexes (%d)", session, len(r.Enrollments), math.MaxInt32)
+	}
 	related := relatedSessions(r, s)
 	v := &View{
 		r:        r,
 		session:  s,
 		on:       on,
-		byPerson: make(map[string][]int, len(r.People)),
+		byPerson: make(map[string][]int32, len(r.People)),
 	}
 	in := make(map[string]bool)
 	for i := range r.Classes {
@@ -57,14 +63,14 @@ func NewView(r *Roster, session string, on Date) (*View, error) {
 			in[c.SourcedID] = true
 		}
 	}
-	v.byClass = make(map[string][]int, len(v.classes))
+	v.byClass = make(map[string][]int32, len(v.classes))
 	for i := range r.Enrollments {
 		e := &r.Enrollments[i]
 		if !in[e.Class] || on != 0 && !on.Within(e.Begin, e.End) {
 			continue
 		}
-		v.byPerson[e.Person] = appendIndex(v.byPerson[e.Person], i, personEnrolments)
-		v.byClass[e.Class] = appendIndex(v.byClass[e.Class], i, classEnrolments)
+		v.byPerson[e.Person] = appendIndex(v.byPerson[e.Person], int32(i), personEnrolments)
+		v.byClass[e.Class] = appendIndex(v.byClass[e.Class], int32(i), classEnrolments)
 	}
 	return v, nil
 }
@@ -79,9 +85,9 @@ const (
 )
 
 // appendIndex appends i to s, starting a list with room for about n.
-func appendIndex(s []int, i, n int) []int {
+func appendIndex(s []int32, i int32, n int) []int32 {
 	if s == nil {
-		s = make([]int, 0, n)
+		s = make([]int32, 0, n)
 	}
 	return append(s, i)
 }
@@ -197,7 +203,7 @@ func (v *View) Members(class string) []Membership {
 	return out
 }
 
-func (v *View) memberships(idx []int) []Membership {
+func (v *View) memberships(idx []int32) []Membership {
 	out := make([]Membership, 0, len(idx))
 	for _, i := range idx {
 		e := &v.r.Enrollments[i]
