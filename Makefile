@@ -69,7 +69,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'UsersAndClassrooms' -benchtime 1x -timeout 30m ./internal/e2e
 	$(GO) test -run '^$$' -bench 'ExecuteCreates' -benchtime 1x ./internal/graph
 	$(GO) test -run '^$$' -bench 'ReadDistrict' -benchtime 3x ./internal/oneroster
-	scripts/azurite.sh run $(GO) test -run '^$$' -bench 'TrustSimulate' -benchtime 5x ./cmd/rostersync
+	scripts/azurite.sh run $(GO) test -run '^$$' -bench 'TrustSimulate' -benchtime 7x ./cmd/rostersync
 
 ## soak: the longer crash test: a users apply killed at every crash point
 ## on a 1,650-person school (make test runs it on about 120 people)

@@ -44,16 +44,19 @@ var trustSchools = []int{10, 20, 40, 80}
 // starts it with scripts/azurite.sh run).
 //
 // Each size's feed is generated once, beforehand. Every iteration (make
-// bench: -benchtime 5x) is a round that simulates every size once, smallest
+// bench: -benchtime 7x) is a round that simulates every size once, smallest
 // first, so a burst of load on a shared machine lands on all sizes of a
-// round rather than on all runs of one size. Per size it prints the fastest
-// and the median run's wall time (feed read, plan, plan save, run records),
+// round rather than on all runs of one size. Per size it prints the median
+// and the fastest run's wall time (feed read, plan, plan save, run records),
 // the highest peak of the Go runtime's memory (sampled every 5 ms: every
 // byte the process mapped for Go, the figure closest to its resident size)
 // and the store's row writes, transactions and blob writes; then the ratio
-// time(2n)/time(n) of each consecutive pair, of fastest and of median runs.
+// time(2n)/time(n) of each consecutive pair, of median and of fastest runs.
 // Targets (issue 15): 100,000 people in under 5 s and 1 GB, every ratio at
-// most 2.2.
+// most 2.2. The median is the figure to judge by: on the 2-core machine
+// this was measured on, noise went both ways, a size's fastest run coming
+// in up to a quarter under its median, so a ratio of fastest runs swings
+// with one lucky run.
 func BenchmarkTrustSimulate(b *testing.B) {
 	cases := trustCases()
 	feeds := map[int]string{}
@@ -74,10 +77,10 @@ func BenchmarkTrustSimulate(b *testing.B) {
 	}
 	printTrustTable(results)
 	largest := results[len(trustSchools)-1]
-	b.ReportMetric(largest.best.Seconds(), "s/run-largest")
+	b.ReportMetric(largest.median.Seconds(), "median-s-largest")
 	b.ReportMetric(float64(largest.peak)/(1<<20), "peak-MB-largest")
-	b.ReportMetric(worstRatio(results, func(r trustResult) time.Duration { return r.best }), "worst-ratio-best")
 	b.ReportMetric(worstRatio(results, func(r trustResult) time.Duration { return r.median }), "worst-ratio-median")
+	b.ReportMetric(worstRatio(results, func(r trustResult) time.Duration { return r.best }), "worst-ratio-best")
 }
 
 // trustCase is one size of trust on one store.
@@ -156,10 +159,8 @@ func trustRunOnce(b *testing.B, tc trustCase, feed string) trustRun {
 	return r
 }
 
-// trustResult is one case's runs summed up: the fastest and the median
-// time (noise on a shared machine only ever adds time, so the fastest is
-// the run's own cost; the median shows how far noise moves it) and the
-// highest peak, so memory is not flattered.
+// trustResult is one case's runs summed up: the median and the fastest
+// time, and the highest peak, so memory is not flattered.
 type trustResult struct {
 	trustCase
 	runs         int
@@ -204,8 +205,8 @@ func worstRatio(results []trustResult, pick func(trustResult) time.Duration) flo
 }
 
 func printTrustTable(results []trustResult) {
-	fmt.Printf("\n%-8s %-9s %6s %7s %9s %8s %11s %13s %12s %13s %15s\n", "people", "store", "rounds", "best s", "median s", "peak MB",
-		"row writes", "transactions", "blob writes", "ratio (best)", "ratio (median)")
+	fmt.Printf("\n%-8s %-9s %6s %9s %7s %8s %11s %13s %12s %15s %13s\n", "people", "store", "rounds", "median s", "best s", "peak MB",
+		"row writes", "transactions", "blob writes", "ratio (median)", "ratio (best)")
 	show := func(results []trustResult, i int, pick func(trustResult) time.Duration) string {
 		if r, ok := ratio(results, i, pick); ok {
 			return fmt.Sprintf("%.2f", r)
@@ -213,9 +214,9 @@ func printTrustTable(results []trustResult) {
 		return "-"
 	}
 	for i, r := range results {
-		fmt.Printf("%-8d %-9s %6d %7.2f %9.2f %8.0f %11d %13d %12d %13s %15s\n", r.people(), r.store(), r.runs, r.best.Seconds(), r.median.Seconds(),
+		fmt.Printf("%-8d %-9s %6d %9.2f %7.2f %8.0f %11d %13d %12d %15s %13s\n", r.people(), r.store(), r.runs, r.median.Seconds(), r.best.Seconds(),
 			float64(r.peak)/(1<<20), r.writes.rows, r.writes.transactions, r.writes.blobs,
-			show(results, i, func(r trustResult) time.Duration { return r.best }), show(results, i, func(r trustResult) time.Duration { return r.median }))
+			show(results, i, func(r trustResult) time.Duration { return r.median }), show(results, i, func(r trustResult) time.Duration { return r.best }))
 	}
 }
 
