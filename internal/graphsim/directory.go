@@ -213,7 +213,7 @@ func (s *Server) assignLicense(r *request, v []string) (*response, *apiError) {
 		u.props["mail"] = upn
 		u.props["proxyAddresses"] = []any{"SMTP:" + upn}
 	}
-	u.seq = t.nextSeq()
+	t.touch(objUser, &u.meta)
 	out := project(u.props, nil, userDefaults)
 	out["@odata.context"] = r.baseURL + "/$metadata#users/$entity"
 	return jsonResponse(http.StatusOK, out), nil

@@ -226,7 +226,7 @@ func (s *Server) patchClass(r *request, v []string) (*response, *apiError) {
 			}
 		}
 	}
-	g.seq = t.nextSeq()
+	t.touch(objGroup, &g.meta)
 	return jsonResponse(http.StatusOK, s.classView(g)), nil
 }
 
@@ -368,7 +368,7 @@ func (s *Server) createSchool(r *request) (*response, *apiError) {
 			p[k] = val
 		}
 	}
-	sc := &school{meta: s.stamp(t, id), props: p}
+	sc := &school{meta: s.stamp(t, objSchool, id), props: p}
 	t.schools[id] = sc
 	return jsonResponse(http.StatusCreated, cloneMap(p)), nil
 }
@@ -418,7 +418,7 @@ func (s *Server) patchSchool(r *request, v []string) (*response, *apiError) {
 			sc.props[k] = val
 		}
 	}
-	sc.seq = r.tenant.nextSeq()
+	r.tenant.touch(objSchool, &sc.meta)
 	return jsonResponse(http.StatusOK, cloneMap(sc.props)), nil
 }
 
@@ -429,7 +429,7 @@ func (s *Server) deleteSchool(r *request, v []string) (*response, *apiError) {
 	}
 	sc.deleted = true
 	sc.removedReason = "deleted"
-	sc.seq = r.tenant.nextSeq()
+	r.tenant.touch(objSchool, &sc.meta)
 	return noContent(), nil
 }
 
@@ -499,7 +499,7 @@ func (s *Server) addSchoolRef(r *request, v []string) (*response, *apiError) {
 		return nil, refAlreadyExists(rel)
 	}
 	*list = append(*list, id)
-	sc.seq = t.nextSeq()
+	t.touch(objSchool, &sc.meta)
 	return noContent(), nil
 }
 
@@ -514,7 +514,7 @@ func (s *Server) removeSchoolRef(r *request, v []string) (*response, *apiError) 
 		return nil, notFound(id)
 	}
 	*list = remove(*list, id)
-	sc.seq = r.tenant.nextSeq()
+	r.tenant.touch(objSchool, &sc.meta)
 	return noContent(), nil
 }
 
@@ -648,7 +648,7 @@ func (s *Server) patchEduUser(r *request, v []string) (*response, *apiError) {
 	for k, val := range edu {
 		u.edu[k] = val
 	}
-	u.seq = t.nextSeq()
+	t.touch(objUser, &u.meta)
 	return jsonResponse(http.StatusOK, eduUserView(u)), nil
 }
 

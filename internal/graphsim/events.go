@@ -179,7 +179,8 @@ func (s *Server) createEvent(r *request, v []string) (*response, *apiError) {
 			p[k] = val
 		}
 	}
-	e := &event{meta: meta{id: id, created: s.now(), seq: t.nextSeq()}, userID: u.id, props: p}
+	e := &event{meta: meta{id: id, created: s.now()}, userID: u.id, props: p}
+	t.touch(objEvent, &e.meta)
 	t.events[id] = e
 	out := s.eventView(e, nil, "")
 	out["@odata.context"] = r.baseURL + "/$metadata#users('" + u.id + "')/events/$entity"
@@ -260,7 +261,7 @@ func (s *Server) patchEvent(r *request, v []string) (*response, *apiError) {
 	}
 	e.props["lastModifiedDateTime"] = graphTime(s.now())
 	e.props["changeKey"] = s.outlookID()[6:20]
-	e.seq = t.nextSeq()
+	t.touch(objEvent, &e.meta)
 	return jsonResponse(http.StatusOK, s.eventView(e, nil, "")), nil
 }
 
@@ -274,7 +275,7 @@ func (s *Server) deleteEvent(r *request, v []string) (*response, *apiError) {
 		return nil, err
 	}
 	e.deleted = true
-	e.seq = r.tenant.nextSeq()
+	r.tenant.touch(objEvent, &e.meta)
 	return noContent(), nil
 }
 

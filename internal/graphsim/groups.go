@@ -380,7 +380,7 @@ func (s *Server) newGroup(t *tenant, body map[string]any) (*group, *apiError) {
 		}
 	}
 	withGroupDefaults(p)
-	g := &group{meta: s.stamp(t, id), props: p}
+	g := &group{meta: s.stamp(t, objGroup, id), props: p}
 	t.groups[id] = g
 	s.addRefs(t, g, "owners", binds["owners"])
 	s.addRefs(t, g, "members", binds["members"])
@@ -594,7 +594,7 @@ func (s *Server) patchGroup(r *request, v []string) (*response, *apiError) {
 	}
 	s.addRefs(t, g, "owners", binds["owners"])
 	s.addRefs(t, g, "members", binds["members"])
-	g.seq = t.nextSeq()
+	t.touch(objGroup, &g.meta)
 	return noContent(), nil
 }
 
@@ -687,5 +687,5 @@ func (s *Server) removeGroup(t *tenant, g *group) {
 	if g.unified() {
 		g.removedReason = "changed"
 	}
-	g.seq = t.nextSeq()
+	t.touch(objGroup, &g.meta)
 }

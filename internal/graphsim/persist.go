@@ -370,28 +370,28 @@ func (s *Server) persistWrite(j *journal, t *tenant, r *request, since uint64, s
 	users, groups, schools, events := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	deletion := false
 	if t.seq != since {
-		for id, u := range t.users {
-			if u.seq > since {
-				users[id] = true
-				deletion = deletion || u.deleted
+		t.changedSince(since, func(ref objRef) {
+			switch ref.kind {
+			case objUser:
+				if u := t.users[ref.id]; u != nil {
+					users[ref.id] = true
+					deletion = deletion || u.deleted
+				}
+			case objGroup:
+				if g := t.groups[ref.id]; g != nil {
+					groups[ref.id] = true
+					deletion = deletion || g.deleted
+				}
+			case objSchool:
+				if t.schools[ref.id] != nil {
+					schools[ref.id] = true
+				}
+			case objEvent:
+				if t.events[ref.id] != nil {
+					events[ref.id] = true
+				}
 			}
-		}
-		for id, g := range t.groups {
-			if g.seq > since {
-				groups[id] = true
-				deletion = deletion || g.deleted
-			}
-		}
-		for id, sc := range t.schools {
-			if sc.seq > since {
-				schools[id] = true
-			}
-		}
-		for id, e := range t.events {
-			if e.seq > since {
-				events[id] = true
-			}
-		}
+		})
 		for i := len(t.memberLog) - 1; i >= 0 && t.memberLog[i].seq > since; i-- {
 			groups[t.memberLog[i].groupID] = true
 		}

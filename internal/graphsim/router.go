@@ -296,12 +296,14 @@ func (s *Server) locked(t *tenant, h handlerFunc, r *request) (*response, *apiEr
 	if r.method == http.MethodGet || s.journal.Load() == nil {
 		t.mu.Lock()
 		defer t.mu.Unlock()
+		t.beginRequest()
 		return h(s, r)
 	}
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.beginRequest()
 	since := t.seq
 	resp, aerr := h(s, r)
 	if j := s.journal.Load(); j != nil {

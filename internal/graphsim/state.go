@@ -219,7 +219,8 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		if str(p["userPrincipalName"]) == "" {
 			return nil, fmt.Errorf("%w: user %d (%s) has no userPrincipalName", ErrBadState, i, id)
 		}
-		u := &user{meta: meta{id: id, seq: t.nextSeq()}, props: p}
+		u := &user{meta: meta{id: id}, props: p}
+		t.touch(objUser, &u.meta)
 		if e, ok := p["education"].(map[string]any); ok {
 			u.edu = e
 			delete(p, "education")
@@ -240,7 +241,8 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 		if str(p["displayName"]) == "" {
 			return nil, fmt.Errorf("%w: group %d (%s) has no displayName", ErrBadState, i, id)
 		}
-		g := &group{meta: meta{id: id, seq: t.nextSeq()}, props: p}
+		g := &group{meta: meta{id: id}, props: p}
+		t.touch(objGroup, &g.meta)
 		g.members = lowerAll(strSlice(p["members"]))
 		g.owners = lowerAll(strSlice(p["owners"]))
 		delete(p, "members")
@@ -265,7 +267,8 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 	}
 	for _, raw := range ts.Schools {
 		p, id := s.seedObject(raw)
-		sc := &school{meta: meta{id: id, seq: t.nextSeq()}, props: p}
+		sc := &school{meta: meta{id: id}, props: p}
+		t.touch(objSchool, &sc.meta)
 		sc.classes = lowerAll(strSlice(p["classes"]))
 		sc.users = lowerAll(strSlice(p["users"]))
 		delete(p, "classes")
@@ -284,7 +287,9 @@ func (s *Server) buildTenant(ts TenantState) (*tenant, error) {
 			id = s.ids.guid()
 		}
 		p["id"] = id
-		t.events[id] = &event{meta: meta{id: id, seq: t.nextSeq()}, userID: uid, props: p}
+		e := &event{meta: meta{id: id}, userID: uid, props: p}
+		t.touch(objEvent, &e.meta)
+		t.events[id] = e
 	}
 	t.sentMail = append([]SentMail(nil), ts.SentMail...)
 	return t, nil

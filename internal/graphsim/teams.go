@@ -154,7 +154,7 @@ func (s *Server) putGroupTeam(r *request, v []string) (*response, *apiError) {
 		}
 	}
 	g.props["resourceProvisioningOptions"] = []any{"Team"}
-	g.seq = t.nextSeq()
+	t.touch(objGroup, &g.meta)
 	out := s.teamView(g)
 	out["@odata.context"] = r.baseURL + "/$metadata#teams/$entity"
 	return jsonResponse(http.StatusCreated, out), nil
@@ -242,7 +242,7 @@ func (s *Server) createTeam(r *request) (*response, *apiError) {
 		g.props["visibility"] = "HiddenMembership"
 	}
 	g.props["resourceProvisioningOptions"] = []any{"Team"}
-	g.seq = t.nextSeq()
+	t.touch(objGroup, &g.meta)
 	return accepted(g.id, op), nil
 }
 

@@ -2,6 +2,7 @@ package graphsim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -177,6 +178,9 @@ type tenant struct {
 	// Microsoft 365 groups names; "" means the default domain.
 	groupDomain string
 	seq         uint64
+	// changes logs the objects the current request changed (see touch).
+	changes []change
+	addrs   addressIndex
 	// liveUsers sets the size class, which the throttler reads without
 	// taking mu.
 	liveUsers atomic.Int64
@@ -291,35 +295,24 @@ func (t *tenant) initialDomain() string {
 // address, ignoring except.
 func (t *tenant) addressOwner(addr, except string) (id, property string) {
 	addr = strings.ToLower(addr)
-	check := func(m *meta, props map[string]any) (string, string) {
-		if m.id == except {
-			return "", ""
-		}
-		a := m.addresses(props)
-		if a.upn == addr {
-			return m.id, "userPrincipalName"
-		}
-		for _, x := range a.mails {
-			if x == addr {
+	t.catchUpAddresses()
+	// Users before groups, the order the scan this index replaced read.
+	for _, kind := range []objKind{objUser, objGroup} {
+		for _, ref := range t.addrs.holders[addr] {
+			if ref.kind != kind {
+				continue
+			}
+			m, props, ok := t.object(ref)
+			if !ok || m.deleted || m.id == except {
+				continue
+			}
+			a := m.addresses(props)
+			if a.upn == addr {
+				return m.id, "userPrincipalName"
+			}
+			if slices.Contains(a.mails, addr) {
 				return m.id, "proxyAddresses"
 			}
-		}
-		return "", ""
-	}
-	for _, u := range t.users {
-		if u.deleted {
-			continue
-		}
-		if oid, p := check(&u.meta, u.props); oid != "" {
-			return oid, p
-		}
-	}
-	for _, g := range t.groups {
-		if g.deleted {
-			continue
-		}
-		if oid, p := check(&g.meta, g.props); oid != "" {
-			return oid, p
 		}
 	}
 	return "", ""
@@ -417,9 +410,10 @@ func (s *Server) remember(m *meta, props map[string]any, keys map[string]any) {
 }
 
 // stamp initialises meta for a new object.
-func (s *Server) stamp(t *tenant, id string) meta {
+func (s *Server) stamp(t *tenant, kind objKind, id string) meta {
 	now := s.now()
-	m := meta{id: id, created: now, visibleAt: now, seq: t.nextSeq()}
+	m := meta{id: id, created: now, visibleAt: now}
+	t.touch(kind, &m)
 	if s.opts.ConsistencyDelay > 0 {
 		m.visibleAt = now.Add(s.scaled(s.opts.ConsistencyDelay))
 	}

@@ -256,7 +256,7 @@ func (s *Server) newUser(t *tenant, body map[string]any) (*user, *apiError) {
 	p["signInSessionsValidFromDateTime"] = now
 	p["creationType"] = nil
 	withUserDefaults(p)
-	u := &user{meta: s.stamp(t, id), props: p}
+	u := &user{meta: s.stamp(t, objUser, id), props: p}
 	t.users[id] = u
 	t.liveUsers.Add(1)
 	return u, nil
@@ -384,7 +384,7 @@ func (s *Server) patchUser(r *request, v []string) (*response, *apiError) {
 		}
 		u.props[k] = val
 	}
-	u.seq = t.nextSeq()
+	t.touch(objUser, &u.meta)
 	return noContent(), nil
 }
 
@@ -423,7 +423,7 @@ func (s *Server) removeUser(t *tenant, u *user) {
 	}
 	u.deleted = true
 	u.removedReason = "changed"
-	u.seq = t.nextSeq()
+	t.touch(objUser, &u.meta)
 	t.liveUsers.Add(-1)
 }
 
@@ -434,7 +434,7 @@ func (s *Server) revokeSessions(r *request, v []string) (*response, *apiError) {
 		return nil, err
 	}
 	u.props["signInSessionsValidFromDateTime"] = graphTime(s.now())
-	u.seq = t.nextSeq()
+	t.touch(objUser, &u.meta)
 	return jsonResponse(http.StatusOK, map[string]any{
 		"@odata.context": r.baseURL + "/$metadata#Edm.Boolean",
 		"value":          true,
