@@ -1,7 +1,6 @@
 package apply
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -327,7 +326,7 @@ func (r *round) run(ctx context.Context) error {
 	deadline := r.a.clock.Now().Add(r.a.opts.Budget)
 	for {
 		now := r.a.clock.Now()
-		ready, wait, pending := r.ready(now)
+		ready, wait, pending := r.ready(now, r.a.opts.RoundSize)
 		if !pending {
 			return r.journal(ctx)
 		}
@@ -351,7 +350,7 @@ func (r *round) run(ctx context.Context) error {
 			r.requeue = time.Millisecond // more to do now, in a fresh invocation
 			return r.journal(ctx)
 		}
-		if err := r.send(ctx, ready[:min(len(ready), r.a.opts.RoundSize)]); err != nil {
+		if err := r.send(ctx, ready); err != nil {
 			return err
 		}
 		if r.a.opts.Report != nil {
@@ -360,10 +359,14 @@ func (r *round) run(ctx context.Context) error {
 	}
 }
 
-// ready lists the ops that may go now, the wait until the next one may,
-// and whether anything is pending at all.
-func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
-	var out []readyOp
+// ready lists the first limit ops that may go now, in rank order (then
+// plan order), the wait until the next one may, and whether anything is
+// pending at all. It walks every entry each round, but keeps no more
+// than limit ops of each rank: gathering and sorting every ready op of a
+// 100,000-person plan to send 200 of them made each round cost as much
+// as the plan, and an apply quadratic.
+func (r *round) ready(now time.Time, limit int) ([]readyOp, time.Duration, bool) {
+	var byRank [rankFollows + 1][]readyOp
 	wait := time.Duration(-1)
 	pending := false
 	for i := range r.entries {
@@ -406,7 +409,9 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 				}
 				continue
 			}
-			out = append(out, readyOp{op: op, entry: i, rank: r.expanded[i].ranks[j]})
+			if rank := r.expanded[i].ranks[j]; len(byRank[rank]) < limit {
+				byRank[rank] = append(byRank[rank], readyOp{op: op, entry: i, rank: rank})
+			}
 		}
 		if remaining == 0 {
 			e.Status = state.EntryDone
@@ -418,7 +423,10 @@ func (r *round) ready(now time.Time) ([]readyOp, time.Duration, bool) {
 	if wait < 0 {
 		wait = 0
 	}
-	slices.SortStableFunc(out, func(a, b readyOp) int { return cmp.Compare(a.rank, b.rank) })
+	var out []readyOp
+	for _, ops := range byRank {
+		out = append(out, ops[:min(len(ops), limit-len(out))]...)
+	}
 	return out, wait, pending
 }
 

@@ -62,6 +62,59 @@ func TestRoundOrder(t *testing.T) {
 	}
 }
 
+// TestRoundOrderWhenMoreAreReady: with more ops ready than a round takes,
+// each round is the first RoundSize of every ready op in rank order, then
+// plan order, as though all were gathered and sorted: a round gathers no
+// more than RoundSize of each rank, so a 100,000-change plan does not
+// gather and sort everything to send 200.
+func TestRoundOrderWhenMoreAreReady(t *testing.T) {
+	expand := func(c plan.Change, created string) []Op {
+		id := func(s string) string { return c.Key + "#" + s }
+		return []Op{{ID: id("create"), Kind: "create", Key: c.Key, TargetID: created},
+			{ID: id("member"), Kind: "member", TargetID: created}, {ID: id("teacher"), Kind: "teacher", TargetID: created, Early: true},
+			{ID: id("team"), Kind: "team", TargetID: created}, {ID: id("poll"), Kind: "poll", TargetID: created, Await: id("team")}}
+	}
+	var rounds [][]string
+	exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
+		var ids []string
+		var out []Result
+		for _, op := range ops {
+			ids = append(ids, op.ID)
+			res := Result{ID: op.ID, Status: Done}
+			if op.Kind == "team" {
+				res.Handle = "/ops/" + op.TargetID
+			}
+			out = append(out, res)
+		}
+		rounds = append(rounds, ids)
+		return out
+	})
+	p := &plan.Plan{}
+	var entries []state.Entry
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		c := plan.Change{Kind: "k", Key: k, Action: plan.Create}
+		p.Changes = append(p.Changes, c)
+		// Every class is made: its other ops are all ready at once.
+		entries = append(entries, state.Entry{Change: c, Status: state.EntryPending, Created: "id-" + k, OpsDone: []string{k + "#create"}})
+	}
+	pr, err := New(exec, &memJournal{}, expand, nil, nil, nil, nil, Options{RoundSize: 3}).Apply(context.Background(), p, "", entries, false)
+	if err != nil || !pr.Complete() {
+		t.Fatalf("progress %+v, %v", pr, err)
+	}
+	want := [][]string{
+		{"a#teacher", "b#teacher", "c#teacher"},
+		{"d#teacher", "e#teacher", "a#team"},
+		{"b#team", "c#team", "d#team"},
+		{"e#team", "a#member", "b#member"},
+		{"c#member", "d#member", "e#member"},
+		{"a#poll", "b#poll", "c#poll"},
+		{"d#poll", "e#poll"},
+	}
+	if fmt.Sprint(rounds) != fmt.Sprint(want) {
+		t.Errorf("rounds\n%v\nwant\n%v", rounds, want)
+	}
+}
+
 // TestExpandOncePerCall: a change is expanded once per Apply call and
 // created id, however many rounds the call sends: expanding every pending
 // change in every round (for a classrooms plan, decoding 641 payloads
