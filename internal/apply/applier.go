@@ -53,11 +53,13 @@ type Options struct {
 	// Graph keeps answering "later" fails with the reason after it, so a
 	// run always ends. Default 50.
 	MaxAttempts int
-	// Report, when set, is told where the call stands after every round
-	// it sends (a Progress without Changed), so a call that runs for
-	// minutes can show its progress meanwhile. It runs on the call's
-	// goroutine, between rounds: it should be quick.
-	Report func(Progress)
+	// Report, when set, is given after every round it sends a way to
+	// count where the call stands (a Progress without Changed), so a call
+	// that runs for minutes can show its progress meanwhile. Counting
+	// walks every entry of the plan, so a listener that keeps only some
+	// reports should count only those. It runs on the call's goroutine,
+	// between rounds: it should be quick.
+	Report func(func() Progress)
 }
 
 func (o Options) withDefaults() Options {
@@ -354,7 +356,7 @@ func (r *round) run(ctx context.Context) error {
 			return err
 		}
 		if r.a.opts.Report != nil {
-			r.a.opts.Report(r.tally(false))
+			r.a.opts.Report(func() Progress { return r.tally(false) })
 		}
 	}
 }

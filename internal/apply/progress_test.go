@@ -44,7 +44,7 @@ func TestApplyReportsOperations(t *testing.T) {
 	ft := &meteredTenant{fakeTenant: newFakeTenant(), throttled: 3, wait: time.Second} // met before this call
 	ft.throttle["user:s3#patch"] = 1
 	var reports []Progress
-	a := New(ft, &memJournal{}, testExpand, testLink, &memCreds{}, passwords, nil, Options{Report: func(pr Progress) { reports = append(reports, pr) }})
+	a := New(ft, &memJournal{}, testExpand, testLink, &memCreds{}, passwords, nil, Options{Report: func(pr func() Progress) { reports = append(reports, pr()) }})
 	pr, err := a.Apply(context.Background(), p, "t1", entries, false)
 	if err != nil {
 		t.Fatal(err)

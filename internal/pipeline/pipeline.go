@@ -59,15 +59,19 @@ type EntityInput struct {
 	Customer tenant.Customer
 	Profile  tenant.Profile
 	Now      time.Time
-	// Report, when set, takes where the step stands while it runs, so a
-	// long step shows progress before it ends (see ReportProgress).
-	Report func(StepProgress)
+	// Report, when set, takes a way to tell where the step stands while
+	// it runs, so a long step shows progress before it ends (see
+	// ReportProgress).
+	Report func(func() StepProgress)
 }
 
-// ReportProgress tells the runner where the step stands; nothing when no
-// one listens. The runner stores it in the run record now and then, never
-// more than once per Options.ProgressEvery.
-func (in EntityInput) ReportProgress(sp StepProgress) {
+// ReportProgress tells the runner how to find where the step stands;
+// nothing when no one listens. The runner stores where it stands in the
+// run record now and then, never more than once per
+// Options.ProgressEvery, and calls sp only then: finding out may walk a
+// whole plan, which a step that reports every round of a 100,000-change
+// plan cannot afford each time.
+func (in EntityInput) ReportProgress(sp func() StepProgress) {
 	if in.Report != nil {
 		in.Report(sp)
 	}

@@ -37,7 +37,7 @@ func (p *Pipeline) reporter(ctx context.Context, run runs.Run, idx int) *stepRep
 // report records sp when ProgressEvery has passed since the last save. A
 // failed save is only logged: progress is for people, and the step's end
 // records everything anyway (or meets the same conflict and is retried).
-func (r *stepReporter) report(sp StepProgress) {
+func (r *stepReporter) report(progress func() StepProgress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.p.clock.Now()
@@ -45,6 +45,7 @@ func (r *stepReporter) report(sp StepProgress) {
 		return
 	}
 	r.savedAt = now
+	sp := progress()
 	saved, err := r.p.store.SaveRun(r.ctx, r.with(sp, now))
 	if err != nil {
 		r.p.log.DebugContext(r.ctx, "progress not saved", "customer", r.run.CustomerID, "run", r.run.ID,

@@ -388,7 +388,9 @@ func (e *Engine[S]) apply(ctx context.Context, in pipeline.EntityInput) (pipelin
 		return pipeline.EntityOutcome{}, err
 	}
 	opts := e.Apply
-	opts.Report = func(pr apply.Progress) { in.ReportProgress(stepProgress(pr)) }
+	opts.Report = func(pr func() apply.Progress) {
+		in.ReportProgress(func() pipeline.StepProgress { return stepProgress(pr()) })
+	}
 	a := apply.New(dir, e.Store, e.Kind.Expand, e.Kind.Link, e.Credentials, e.Passwords, e.clock(), opts)
 	pr, err := a.Apply(ctx, p, in.Customer.TenantID, entries, confirmed)
 	if errors.Is(err, apply.ErrNotApplyable) || errors.Is(err, apply.ErrWrongTenant) {

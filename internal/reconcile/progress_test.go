@@ -76,7 +76,7 @@ func TestUsersSyncReportsProgress(t *testing.T) {
 				Job: queue.Job{Entity: tenant.EntityUsers}, Run: run, Now: time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC),
 				Customer: tenant.Customer{ID: "oak", TenantID: "t-oak", Domains: []string{"oak.example"}},
 				Profile:  tenant.Profile{ID: "nightly", CustomerID: "oak"},
-				Report:   func(sp pipeline.StepProgress) { reports = append(reports, sp) },
+				Report:   func(sp func() pipeline.StepProgress) { reports = append(reports, sp()) },
 			}
 			var last *pipeline.StepProgress
 			writes, throttled, total := 0, 0, -1
