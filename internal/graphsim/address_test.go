@@ -31,3 +31,49 @@ func TestAddressOwnerFollowsChanges(t *testing.T) {
 	h.want(h.do("DELETE", "/v1.0/users/"+id, nil), 204, "")
 	clash("second@contoso.school", "")
 }
+
+// TestAddressOwnerSeesLoadedAndGroupAddresses: the address index holds
+// the accounts a loaded state brought (before any request) and a group's
+// mail.
+func TestAddressOwnerSeesLoadedAndGroupAddresses(t *testing.T) {
+	h := newHarness(t, Options{})
+	var seeded string
+	for _, ts := range seedState(t).Tenants {
+		if ts.ID != eduTenant {
+			continue
+		}
+		for _, u := range ts.Users {
+			if upn := str(u["userPrincipalName"]); upn != "" {
+				seeded = upn
+				break
+			}
+		}
+	}
+	if seeded == "" {
+		t.Fatal("the seed state has no user in the education tenant")
+	}
+	create := func(upn string) *result {
+		t.Helper()
+		b := newUserBody("other")
+		b["userPrincipalName"] = upn
+		return h.do("POST", "/v1.0/users", b)
+	}
+	res := create(seeded)
+	h.want(res, 400, CodeRequestBadRequest)
+	if res.errTarget() != "userPrincipalName" {
+		t.Errorf("a loaded account's UPN: conflict on %q, want userPrincipalName", res.errTarget())
+	}
+
+	gid := h.createGroup("staffroom", true)
+	g := h.do("GET", "/v1.0/groups/"+gid, nil)
+	h.want(g, 200, "")
+	mail := str(g.body["mail"])
+	if mail == "" {
+		t.Fatalf("the new Microsoft 365 group has no mail: %v", g.body)
+	}
+	res = create(mail)
+	h.want(res, 400, CodeRequestBadRequest)
+	if res.errTarget() != "proxyAddresses" {
+		t.Errorf("a group's mail: conflict on %q, want proxyAddresses", res.errTarget())
+	}
+}

@@ -34,6 +34,9 @@ func (t *tenant) touch(k objKind, m *meta) {
 	t.changes = append(t.changes, change{seq: m.seq, ref: objRef{kind: k, id: m.id}})
 }
 
+// maxKeptChanges bounds the log's room kept from one request to the next.
+const maxKeptChanges = 4096
+
 // beginRequest starts a request's log: the address index takes in what
 // earlier requests changed, and the log is emptied, so it only ever holds
 // one request's changes.
@@ -41,6 +44,9 @@ func (t *tenant) beginRequest() {
 	t.catchUpAddresses()
 	t.addrs.pending = t.addrs.pending[:0] // made and never stored
 	t.changes = t.changes[:0]
+	if cap(t.changes) > maxKeptChanges {
+		t.changes = nil // a loaded state's worth is not kept for every request
+	}
 	t.addrs.next = 0
 }
 
