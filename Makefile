@@ -62,7 +62,8 @@ fuzz:
 ## bench: the speed and memory figures (users, users then groups, and users
 ## then Teams classes, synced against Graph's limits; the $batch executor; reading a 100,000-person district;
 ## simulating trusts of 12,500 to 100,000 people on the embedded store, and
-## 12,500 on Azurite, which scripts/azurite.sh starts for it)
+## 12,500 on Azurite, which scripts/azurite.sh starts for it; applying the
+## same trusts into a simulated tenant)
 bench:
 	$(GO) test -run '^$$' -bench 'InitialUsersSync' -benchtime 1x -count 3 ./internal/e2e
 	$(GO) test -run '^$$' -bench 'InitialUsersAndGroups' -benchtime 1x ./internal/e2e
@@ -70,6 +71,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'ExecuteCreates' -benchtime 1x ./internal/graph
 	$(GO) test -run '^$$' -bench 'ReadDistrict' -benchtime 3x ./internal/oneroster
 	scripts/azurite.sh run $(GO) test -run '^$$' -bench 'TrustSimulate' -benchtime 7x ./cmd/rostersync
+	$(GO) test -run '^$$' -bench 'TrustApply' -benchtime 3x -timeout 60m ./cmd/rostersync
 
 ## soak: the longer crash test: a users apply killed at every crash point
 ## on a 1,650-person school (make test runs it on about 120 people)
