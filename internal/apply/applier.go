@@ -179,6 +179,7 @@ func (a *Applier) Apply(ctx context.Context, p *plan.Plan, tenantID string, entr
 	r.opCount = make([]int, len(entries))
 	r.expanded = make([]expansion, len(entries))
 	r.doneSets = make([]map[string]bool, len(entries))
+	r.standing = make([]standing, len(entries))
 	for i := range entries {
 		// The number of a change's ops does not depend on its created id.
 		r.opCount[i] = len(r.opsOf(i))
@@ -246,6 +247,8 @@ type round struct {
 	// in its OpsDone (see isDone).
 	expanded []expansion
 	doneSets []map[string]bool
+	// standing is each pending entry's place as ready last saw it.
+	standing []standing
 	// meter, when the executor has one, and its figures when the call
 	// began.
 	meter           ThrottleMeter
@@ -363,10 +366,11 @@ func (r *round) run(ctx context.Context) error {
 
 // ready lists the first limit ops that may go now, in rank order (then
 // plan order), the wait until the next one may, and whether anything is
-// pending at all. It walks every entry each round, but keeps no more
-// than limit ops of each rank: gathering and sorting every ready op of a
-// 100,000-person plan to send 200 of them made each round cost as much
-// as the plan, and an apply quadratic.
+// pending at all. It keeps no more than limit ops of each rank, and looks
+// again (examine) only at entries a result has touched since, or whose
+// wait is over: gathering and sorting every ready op of a 100,000-person
+// plan, and checking each, to send 200 of them made each round cost as
+// much as the plan, and an apply quadratic.
 func (r *round) ready(now time.Time, limit int) ([]readyOp, time.Duration, bool) {
 	var byRank [rankFollows + 1][]readyOp
 	wait := time.Duration(-1)
@@ -376,51 +380,27 @@ func (r *round) ready(now time.Time, limit int) ([]readyOp, time.Duration, bool)
 		if e.Status != state.EntryPending || r.waitsForConfirmation(*e) {
 			continue
 		}
-		ops := r.opsOf(i)
-		if why := r.expanded[i].invalid; why != "" {
-			e.Status, e.Error = state.EntryFailed, why
-			r.changed[i], r.unsaved[i] = true, true
-			continue
-		}
-		remaining := 0
-		for j, op := range ops {
-			if r.isDone(i, op.ID) {
+		st := &r.standing[i]
+		if !st.fresh || !st.until.IsZero() && !now.Before(st.until) {
+			if !r.examine(i, now) {
 				continue
 			}
-			if op.Await != "" {
-				h := e.Handles[op.Await]
-				if h == "" && r.isDone(i, op.Await) {
-					// Done without an operation to follow: nothing to wait for.
-					r.markDone(i, op.ID)
-					r.changed[i], r.unsaved[i] = true, true
-					continue
-				}
-				if h == "" {
-					remaining++
-					continue // waits for the op it follows
-				}
-				op.Ref = h
-			}
-			remaining++
-			if op.Key == "" && op.TargetID == "" {
-				continue // waits for its change's create
-			}
-			if nb, ok := r.notBefore[op.ID]; ok && nb.After(now) {
-				if d := nb.Sub(now); wait < 0 || d < wait {
-					wait = d
-				}
-				continue
-			}
-			if rank := r.expanded[i].ranks[j]; len(byRank[rank]) < limit {
-				byRank[rank] = append(byRank[rank], readyOp{op: op, entry: i, rank: rank})
-			}
-		}
-		if remaining == 0 {
-			e.Status = state.EntryDone
-			r.changed[i], r.unsaved[i] = true, true
-			continue
 		}
 		pending = true
+		if !st.until.IsZero() {
+			if d := st.until.Sub(now); wait < 0 || d < wait {
+				wait = d
+			}
+		}
+		for _, c := range st.ready {
+			if len(byRank[c.rank]) < limit {
+				op := r.expanded[i].ops[c.op]
+				if c.ref != "" {
+					op.Ref = c.ref
+				}
+				byRank[c.rank] = append(byRank[c.rank], readyOp{op: op, entry: i, rank: c.rank})
+			}
+		}
 	}
 	if wait < 0 {
 		wait = 0
@@ -430,6 +410,76 @@ func (r *round) ready(now time.Time, limit int) ([]readyOp, time.Duration, bool)
 		out = append(out, ops[:min(len(ops), limit-len(out))]...)
 	}
 	return out, wait, pending
+}
+
+// standing is where a pending entry stood when last examined: the ops it
+// had ready, and when the first of its waiting ops may go. Only a result
+// (record) or that time passing changes it.
+type standing struct {
+	fresh bool
+	ready []readyRef
+	until time.Time // zero: no op waits for a time
+}
+
+// readyRef is one ready op of an entry: its place in the entry's ops,
+// its rank, and the handle it follows (Op.Await), if any.
+type readyRef struct {
+	op   int
+	rank int
+	ref  string
+}
+
+// examine works out where pending entry i stands now, marking it done
+// when nothing is left and failed when its ops cannot be carried out; it
+// reports whether the entry is still pending.
+func (r *round) examine(i int, now time.Time) bool {
+	e := &r.entries[i]
+	ops := r.opsOf(i)
+	if why := r.expanded[i].invalid; why != "" {
+		e.Status, e.Error = state.EntryFailed, why
+		r.changed[i], r.unsaved[i] = true, true
+		return false
+	}
+	st := standing{fresh: true}
+	remaining := 0
+	for j, op := range ops {
+		if r.isDone(i, op.ID) {
+			continue
+		}
+		ref := ""
+		if op.Await != "" {
+			h := e.Handles[op.Await]
+			if h == "" && r.isDone(i, op.Await) {
+				// Done without an operation to follow: nothing to wait for.
+				r.markDone(i, op.ID)
+				r.changed[i], r.unsaved[i] = true, true
+				continue
+			}
+			if h == "" {
+				remaining++
+				continue // waits for the op it follows
+			}
+			ref = h
+		}
+		remaining++
+		if op.Key == "" && op.TargetID == "" {
+			continue // waits for its change's create
+		}
+		if nb, ok := r.notBefore[op.ID]; ok && nb.After(now) {
+			if st.until.IsZero() || nb.Before(st.until) {
+				st.until = nb
+			}
+			continue
+		}
+		st.ready = append(st.ready, readyRef{op: j, rank: r.expanded[i].ranks[j], ref: ref})
+	}
+	if remaining == 0 {
+		e.Status = state.EntryDone
+		r.changed[i], r.unsaved[i] = true, true
+		return false
+	}
+	r.standing[i] = st
+	return true
 }
 
 // Places of ops in a round (ranks), first to last.
@@ -628,6 +678,7 @@ func (r *round) link(ctx context.Context, idx []int) error {
 
 func (r *round) record(i int, res Result, now time.Time) {
 	e := &r.entries[i]
+	r.standing[i].fresh = false
 	switch res.Status {
 	case Done:
 		r.markDone(i, res.ID)
