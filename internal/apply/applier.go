@@ -259,7 +259,6 @@ type round struct {
 type readyOp struct {
 	op    Op
 	entry int
-	rank  int
 }
 
 // expansion is an entry's ops as expanded for its created id, and why
@@ -398,7 +397,7 @@ func (r *round) ready(now time.Time, limit int) ([]readyOp, time.Duration, bool)
 				if c.ref != "" {
 					op.Ref = c.ref
 				}
-				byRank[c.rank] = append(byRank[c.rank], readyOp{op: op, entry: i, rank: c.rank})
+				byRank[c.rank] = append(byRank[c.rank], readyOp{op: op, entry: i})
 			}
 		}
 	}

@@ -11,26 +11,25 @@ import (
 	"github.com/rostersync/rostersync/internal/state"
 )
 
-// TestRoundOrder: a round sends creates first, then the ops the others
-// need (Op.Early: a class's teacher), then the ops that start an
-// asynchronous operation another op follows (a team create: Teams meters
-// them at 10 a second), then the rest, and the follow-ups (polls) last.
-// Before, a round took the follow-ups of one round of team creates in
-// plan order, ahead of the next classes' team creates, and a round of
-// polls that only found teams still provisioning held those creates up.
-func TestRoundOrder(t *testing.T) {
-	expand := func(c plan.Change, created string) []Op {
-		id := func(s string) string { return c.Key + "#" + s }
-		ops := []Op{{ID: id("create"), Kind: "create", Key: c.Key, TargetID: created}}
-		return append(ops, Op{ID: id("member"), Kind: "member", TargetID: created}, Op{ID: id("teacher"), Kind: "teacher", TargetID: created, Early: true},
-			Op{ID: id("team"), Kind: "team", TargetID: created}, Op{ID: id("poll"), Kind: "poll", TargetID: created, Await: id("team")})
-	}
+// classOps expands a class change as the classrooms entity does, in
+// miniature: its create, a member, its teacher (Op.Early), its team (an
+// asynchronous start) and the poll that follows the team.
+func classOps(c plan.Change, created string) []Op {
+	id := func(s string) string { return c.Key + "#" + s }
+	return []Op{{ID: id("create"), Kind: "create", Key: c.Key, TargetID: created},
+		{ID: id("member"), Kind: "member", TargetID: created}, {ID: id("teacher"), Kind: "teacher", TargetID: created, Early: true},
+		{ID: id("team"), Kind: "team", TargetID: created}, {ID: id("poll"), Kind: "poll", TargetID: created, Await: id("team")}}
+}
+
+// roundRecorder is an executor that does every op and keeps, round by
+// round, what name says of each op it was sent.
+func roundRecorder(name func(Op) string) (Executor, *[][]string) {
 	var rounds [][]string
 	exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
-		var kinds []string
+		var names []string
 		var out []Result
 		for _, op := range ops {
-			kinds = append(kinds, string(op.Kind))
+			names = append(names, name(op))
 			res := Result{ID: op.ID, Status: Done}
 			switch op.Kind {
 			case "create":
@@ -40,25 +39,43 @@ func TestRoundOrder(t *testing.T) {
 			}
 			out = append(out, res)
 		}
-		rounds = append(rounds, kinds)
+		rounds = append(rounds, names)
 		return out
 	})
+	return exec, &rounds
+}
+
+// classPlan is a plan creating a class per key, with its journal entries.
+func classPlan(keys ...string) (*plan.Plan, []state.Entry) {
 	p := &plan.Plan{}
 	var entries []state.Entry
-	for _, k := range []string{"a", "b"} {
+	for _, k := range keys {
 		c := plan.Change{Kind: "k", Key: k, Action: plan.Create}
 		p.Changes = append(p.Changes, c)
 		entries = append(entries, state.Entry{Change: c, Status: state.EntryPending})
 	}
+	return p, entries
+}
+
+// TestRoundOrder: a round sends creates first, then the ops the others
+// need (Op.Early: a class's teacher), then the ops that start an
+// asynchronous operation another op follows (a team create: Teams meters
+// them at 10 a second), then the rest, and the follow-ups (polls) last.
+// Before, a round took the follow-ups of one round of team creates in
+// plan order, ahead of the next classes' team creates, and a round of
+// polls that only found teams still provisioning held those creates up.
+func TestRoundOrder(t *testing.T) {
+	exec, rounds := roundRecorder(func(op Op) string { return string(op.Kind) })
+	p, entries := classPlan("a", "b")
 	// Class a is made; b's create is still to go.
 	entries[0].Created, entries[0].OpsDone = "id-a", []string{"a#create"}
-	pr, err := New(exec, &memJournal{}, expand, nil, nil, nil, nil, Options{}).Apply(context.Background(), p, "", entries, false)
+	pr, err := New(exec, &memJournal{}, classOps, nil, nil, nil, nil, Options{}).Apply(context.Background(), p, "", entries, false)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("progress %+v, %v", pr, err)
 	}
 	want := [][]string{{"create", "teacher", "team", "member"}, {"teacher", "team", "member", "poll"}, {"poll"}}
-	if fmt.Sprint(rounds) != fmt.Sprint(want) {
-		t.Errorf("rounds %v, want %v", rounds, want)
+	if fmt.Sprint(*rounds) != fmt.Sprint(want) {
+		t.Errorf("rounds %v, want %v", *rounds, want)
 	}
 }
 
@@ -68,36 +85,14 @@ func TestRoundOrder(t *testing.T) {
 // more than RoundSize of each rank, so a 100,000-change plan does not
 // gather and sort everything to send 200.
 func TestRoundOrderWhenMoreAreReady(t *testing.T) {
-	expand := func(c plan.Change, created string) []Op {
-		id := func(s string) string { return c.Key + "#" + s }
-		return []Op{{ID: id("create"), Kind: "create", Key: c.Key, TargetID: created},
-			{ID: id("member"), Kind: "member", TargetID: created}, {ID: id("teacher"), Kind: "teacher", TargetID: created, Early: true},
-			{ID: id("team"), Kind: "team", TargetID: created}, {ID: id("poll"), Kind: "poll", TargetID: created, Await: id("team")}}
-	}
-	var rounds [][]string
-	exec := ExecutorFunc(func(ctx context.Context, ops []Op) []Result {
-		var ids []string
-		var out []Result
-		for _, op := range ops {
-			ids = append(ids, op.ID)
-			res := Result{ID: op.ID, Status: Done}
-			if op.Kind == "team" {
-				res.Handle = "/ops/" + op.TargetID
-			}
-			out = append(out, res)
-		}
-		rounds = append(rounds, ids)
-		return out
-	})
-	p := &plan.Plan{}
-	var entries []state.Entry
-	for _, k := range []string{"a", "b", "c", "d", "e"} {
-		c := plan.Change{Kind: "k", Key: k, Action: plan.Create}
-		p.Changes = append(p.Changes, c)
+	exec, rounds := roundRecorder(func(op Op) string { return op.ID })
+	p, entries := classPlan("a", "b", "c", "d", "e")
+	for i := range entries {
 		// Every class is made: its other ops are all ready at once.
-		entries = append(entries, state.Entry{Change: c, Status: state.EntryPending, Created: "id-" + k, OpsDone: []string{k + "#create"}})
+		k := entries[i].Key
+		entries[i].Created, entries[i].OpsDone = "id-"+k, []string{k + "#create"}
 	}
-	pr, err := New(exec, &memJournal{}, expand, nil, nil, nil, nil, Options{RoundSize: 3}).Apply(context.Background(), p, "", entries, false)
+	pr, err := New(exec, &memJournal{}, classOps, nil, nil, nil, nil, Options{RoundSize: 3}).Apply(context.Background(), p, "", entries, false)
 	if err != nil || !pr.Complete() {
 		t.Fatalf("progress %+v, %v", pr, err)
 	}
@@ -110,8 +105,8 @@ func TestRoundOrderWhenMoreAreReady(t *testing.T) {
 		{"a#poll", "b#poll", "c#poll"},
 		{"d#poll", "e#poll"},
 	}
-	if fmt.Sprint(rounds) != fmt.Sprint(want) {
-		t.Errorf("rounds\n%v\nwant\n%v", rounds, want)
+	if fmt.Sprint(*rounds) != fmt.Sprint(want) {
+		t.Errorf("rounds\n%v\nwant\n%v", *rounds, want)
 	}
 }
 
