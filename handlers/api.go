@@ -535,6 +535,23 @@ func writeCredentialsCSV(w http.ResponseWriter, runID string, ex credentials.Exp
 	cw.Flush()
 }
 
+// customerWithTenant reads the customer for a request that needs its
+// tenant, answering the request itself (and reporting false) when the
+// customer is missing or has no tenant yet; why says what the tenant was
+// needed for.
+func (a *API) customerWithTenant(w http.ResponseWriter, r *http.Request, customer, why string) (tenant.Customer, bool) {
+	c, err := a.store.GetCustomer(r.Context(), customer)
+	if err != nil {
+		a.fail(w, r, err)
+		return c, false
+	}
+	if c.TenantID == "" {
+		writeProblem(w, r, ProblemConflict, fmt.Sprintf("customer %s has no tenant yet: %s", customer, why))
+		return c, false
+	}
+	return c, true
+}
+
 // fail maps domain errors to HTTP statuses; anything unknown is a 500 whose
 // detail goes to the log, not to the caller.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/rostersync/rostersync/internal/plan"
@@ -40,13 +39,8 @@ func (a *API) customerDrift(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, err := a.store.GetCustomer(ctx, r.PathValue("customer"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if c.TenantID == "" {
-		writeProblem(w, r, ProblemConflict, fmt.Sprintf("customer %s has no tenant yet: there is nothing to compare", c.ID))
+	c, ok := a.customerWithTenant(w, r, r.PathValue("customer"), "there is nothing to compare")
+	if !ok {
 		return
 	}
 	if a.drift == nil {

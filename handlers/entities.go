@@ -272,13 +272,8 @@ func (a *API) putLink(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, ProblemUnavailable, "links cannot be checked: Graph is not configured")
 		return
 	}
-	c, err := a.store.GetCustomer(r.Context(), customer)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if c.TenantID == "" {
-		writeProblem(w, r, ProblemConflict, fmt.Sprintf("customer %s has no tenant yet: a link can only point at an object in it", customer))
+	c, ok := a.customerWithTenant(w, r, customer, "a link can only point at an object in it")
+	if !ok {
 		return
 	}
 	exists, err := a.objects.ObjectExists(r.Context(), c, e.LinkKind, body.ObjectID)

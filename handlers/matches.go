@@ -180,13 +180,8 @@ func (a *API) matchEntity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, customer := r.Context(), r.PathValue("customer")
-	c, err := a.store.GetCustomer(ctx, customer)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if c.TenantID == "" {
-		writeProblem(w, r, ProblemConflict, fmt.Sprintf("customer %s has no tenant yet: a link can only point at an object in it", customer))
+	c, ok := a.customerWithTenant(w, r, customer, "a link can only point at an object in it")
+	if !ok {
 		return
 	}
 	finder, ok := a.objects.(ObjectFinder)
