@@ -73,11 +73,7 @@ func BenchmarkTrustSimulate(b *testing.B) {
 // account (its create intent written and cleared, its link, its sealed
 // credential) plus a few per call.
 func BenchmarkTrustApply(b *testing.B) {
-	var cases []trustCase
-	for _, schools := range trustSchools {
-		cases = append(cases, trustCase{schools: schools})
-	}
-	benchTrust(b, cases, runs.ModeApply)
+	benchTrust(b, embeddedTrustCases(), runs.ModeApply)
 }
 
 // benchTrust runs rounds of mode over cases and prints their table.
@@ -124,13 +120,19 @@ func (tc trustCase) store() string {
 	return "embedded"
 }
 
-// trustCases are the embedded store's sizes, smallest first, then the
-// smallest on Azurite when its variables are set.
-func trustCases() []trustCase {
+// embeddedTrustCases are the embedded store's sizes, smallest first.
+func embeddedTrustCases() []trustCase {
 	var cases []trustCase
 	for _, schools := range trustSchools {
 		cases = append(cases, trustCase{schools: schools})
 	}
+	return cases
+}
+
+// trustCases are the embedded store's sizes, then the smallest on Azurite
+// when its variables are set.
+func trustCases() []trustCase {
+	cases := embeddedTrustCases()
 	if tables, blobs := os.Getenv(blobtest.TablesEnv), os.Getenv(blobtest.Env); tables != "" && blobs != "" {
 		cases = append(cases, trustCase{schools: trustSchools[0], azurite: true, tables: tables, blobs: blobs})
 	}
