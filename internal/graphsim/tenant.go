@@ -71,10 +71,9 @@ type addressCache struct {
 // addresses returns m's addresses from props, its properties. They are
 // read again only when the object has changed since: every change to a
 // user's or group's properties moves its seq on (delta reports changes by
-// it). addressOwner compares every object's addresses for every create,
-// and reading and lowering them from the properties each time made
-// creating a school's 641 classes or 1,607 users take a millisecond each,
-// which a benchmark at ×60 counts as a minute of Graph time.
+// it). addressOwner reads a candidate's addresses for each lookup, and
+// the address index each changed object's, so they are lowered once per
+// change rather than once per look.
 func (m *meta) addresses(props map[string]any) *addressCache {
 	c := &m.addrs
 	if c.ok && c.seq == m.seq {
